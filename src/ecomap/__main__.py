@@ -1,0 +1,5 @@
+"""``python -m ecomap``: the command line."""
+
+from ecomap.cli import main
+
+main()

@@ -1,0 +1,75 @@
+"""The Python API for notebooks and scripts: questions asked of a store.
+
+>>> import ecomap
+>>> store = ecomap.open_store("ecomap.gpkg")
+>>> ecomap.summary(store, year=2023)          # township × category × year, mu and ha
+>>> m = ecomap.county_map(store, year=2023)   # a folium.Map; m.save(...) or ecomap.to_html(m)
+"""
+
+from __future__ import annotations
+
+import geopandas as gpd
+import pandas as pd
+
+from ecomap import aggregate, maps
+from ecomap.store import Store
+
+__all__ = ["county_map", "latest_year", "summary", "township_map", "water_site_classes"]
+
+
+def latest_year(store: Store) -> int | None:
+    """The most recent year with plots, the default of maps and summaries."""
+    areas = store.township_areas()
+    return int(areas["year"].max()) if len(areas) else None
+
+
+def summary(store: Store, *, year: int | None = None) -> pd.DataFrame:
+    """Area and count by township, category and year (see :func:`aggregate.summary_table`)."""
+    towns = store.townships()["name"].tolist()
+    return aggregate.summary_table(store.township_areas(year=year), townships=towns)
+
+
+def water_site_classes(store: Store, *, year: int | None = None) -> gpd.GeoDataFrame:
+    """Monitoring sites with their annual class (GB 3838-2002) and target compliance."""
+    from ecomap import water
+
+    sites = store.water_sites()
+    samples = store.water_samples(year=year)
+    if sites.empty:
+        return sites
+    site_cols = pd.DataFrame(sites.drop(columns=[sites.geometry.name, "fid", "batch_id"]))
+    classes = water.annual_site_classes(water.samples_wide(samples), site_cols, year=year)
+    classes = classes.rename(columns={"class": "water_class"})
+    keep = [c for c in ("site_name", "water_class", "deciding", "meets_target",
+                        "exceedance_text") if c in classes]
+    return sites.merge(classes[keep], on="site_name", how="left")
+
+
+def _source(store: Store) -> str:
+    b = store.batches()
+    files = [f for f in b.get("source_file", pd.Series(dtype=object)).dropna().unique()]
+    return "、".join(sorted({f.split("/")[0] if "/" in f else f for f in files})[:3]) or \
+        store.location
+
+
+def county_map(store: Store, *, year: int | None = None, lang: str = "zh"):
+    """The county overview map of ``year`` (default: the latest year with plots)."""
+    year = year or latest_year(store)
+    county = store.county()
+    name = str(county["name"].iloc[0]) if len(county) else ""
+    return maps.county_map(
+        county, store.townships(), store.plots(year=year), summary(store, year=year),
+        water_sites=water_site_classes(store, year=year), year=year or "",
+        county_name=name, source=_source(store), lang=lang)
+
+
+def township_map(store: Store, township: str, *, year: int | None = None, lang: str = "zh"):
+    """The map of one township of ``year`` (default: the latest year with plots)."""
+    year = year or latest_year(store)
+    sites = water_site_classes(store, year=year)
+    if len(sites):
+        sites = sites[sites["township"] == township]
+    return maps.township_map(
+        township, store.townships(), store.plots(year=year, township=township),
+        summary(store, year=year), water_sites=sites, year=year or "",
+        source=_source(store), lang=lang)

@@ -1,0 +1,64 @@
+"""The ``ecomap`` command line: one module per command, errors translated here only."""
+
+from __future__ import annotations
+
+import logging
+import sys
+
+import click
+
+from ecomap import __version__
+from ecomap.cli import _options
+from ecomap.errors import EcomapError, ValidationError
+
+__all__ = ["cli", "main"]
+
+
+class _Group(click.Group):
+    """Turns :class:`EcomapError` into a message on stderr and an exit code — in one place."""
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except EcomapError as exc:
+            click.secho(f"ecomap: {exc}", err=True, fg="red")
+            if isinstance(exc, ValidationError) and not str(exc).count("\n"):
+                for p in exc.problems:
+                    click.echo(f"  - {getattr(p, 'message', p)}", err=True)
+            ctx.exit(exc.exit_code)
+
+
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="ecomap")
+@_options.verbosity
+@click.pass_context
+def cli(ctx: click.Context, verbose: int, quiet: int) -> None:
+    """ecomap: restoration plots and water-quality sites, by township, on offline maps.
+
+    The store is ecomap.gpkg in the working directory unless --store or ECOMAP_STORE
+    says otherwise.  'ecomap demo' builds it from the embedded Dayu County data.
+    """
+    level = logging.WARNING - 10 * verbose + 10 * quiet
+    logging.basicConfig(level=max(logging.DEBUG, min(logging.CRITICAL, level)),
+                        format="%(levelname)s %(name)s: %(message)s")
+    ctx.ensure_object(dict)
+
+
+def _register() -> None:
+    from ecomap.cli import batches, demo, map, summary
+
+    for module in (demo, summary, map, batches):
+        for command in module.COMMANDS:
+            cli.add_command(command)
+
+
+_register()
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point of the ``ecomap`` script."""
+    cli.main(args=argv, prog_name="ecomap")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

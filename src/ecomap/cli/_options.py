@@ -1,0 +1,34 @@
+"""Options shared by several commands, defined once."""
+
+from __future__ import annotations
+
+import click
+
+from ecomap.settings import Settings
+
+
+def verbosity(f):
+    f = click.option("-v", "--verbose", count=True, help="More log output (-vv for debug).")(f)
+    return click.option("-q", "--quiet", count=True, help="Less log output.")(f)
+
+
+store = click.option(
+    "--store", "store", default=None, metavar="PATH",
+    help="The store (a .gpkg file). Default: $ECOMAP_STORE, else ./ecomap.gpkg.")
+lang = click.option("--lang", type=click.Choice(["zh", "en"]), default=None,
+                    help="Language of maps and tables (default zh, or $ECOMAP_LANG).")
+year = click.option("--year", type=int, default=None,
+                    help="Year of the work (default: the latest year in the store).")
+output = click.option("-o", "--output", "output", default=None, metavar="FILE",
+                      help="Write to FILE instead of the default place.")
+
+
+def settings(store_opt: str | None = None, lang_opt: str | None = None) -> Settings:
+    """Settings from the environment, overridden by the command's options."""
+    return Settings.from_env(store=store_opt, lang=lang_opt)
+
+
+def open_settings_store(s: Settings):
+    from ecomap.store import open_store
+
+    return open_store(s.store)

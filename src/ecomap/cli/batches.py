@@ -1,0 +1,44 @@
+"""``ecomap batches`` and ``ecomap rollback``: what was stored, and undoing one batch."""
+
+from __future__ import annotations
+
+import click
+
+from ecomap.cli import _options
+
+
+@click.command("batches")
+@_options.store
+def batches_cmd(store):
+    """List stored batches: file, SHA-256, time, user, counts, area."""
+    import pandas as pd
+
+    from ecomap.units import mu_from_m2
+
+    s = _options.settings(store)
+    with _options.open_settings_store(s) as st:
+        df = st.batches()
+    if df.empty:
+        click.echo("(no batches)")
+        return
+    df["area_mu"] = mu_from_m2(df["area_m2"].astype(float)).round(1)
+    df["sha256"] = df["sha256"].fillna("").str[:12]
+    cols = ["batch_id", "kind", "category", "year", "feature_count", "area_mu", "created_at",
+            "user", "source_file", "sha256"]
+    with pd.option_context("display.width", 250, "display.max_rows", None):
+        click.echo(df[cols].to_string(index=False))
+
+
+@click.command("rollback")
+@click.argument("batch", type=int)
+@_options.store
+def rollback_cmd(batch, store):
+    """Remove exactly one batch (see 'ecomap batches') from the store."""
+    s = _options.settings(store)
+    with _options.open_settings_store(s) as st:
+        result = st.rollback(batch)
+    removed = ", ".join(f"{n} {t}" for t, n in result["removed"].items())
+    click.echo(f"rolled back batch {batch} ({result['kind']}): removed {removed}")
+
+
+COMMANDS = [batches_cmd, rollback_cmd]

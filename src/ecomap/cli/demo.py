@@ -1,0 +1,53 @@
+"""``ecomap demo``: the Dayu County demo, end to end."""
+
+from __future__ import annotations
+
+import click
+
+from ecomap.cli import _options
+
+# Report units that count features rather than area.
+_COUNTED = {"patches": "patches", "persons": "areas"}
+
+
+@click.command("demo")
+@_options.store
+@click.option("--geodata", default=None, metavar="DIR",
+              help="Demo data folder (default: ./geodata of the checkout).")
+@click.option("--out", default="maps", show_default=True, metavar="DIR",
+              help="Where maps and tables go.")
+@click.option("--overwrite", is_flag=True,
+              help="Replace a store that holds other data than the demo's.")
+@_options.lang
+def demo_cmd(store, geodata, out, overwrite, lang):
+    """Build the store from the embedded Dayu data and write every map and table."""
+    from ecomap.demo import run_demo
+    from ecomap.schema import category_label
+
+    s = _options.settings(store, lang)
+    result = run_demo(s, geodata=geodata, out=out, overwrite=overwrite)
+    click.echo(f"store: {result.store}")
+    click.echo(f"wrote {len(result.written)} files:")
+    for path in result.written:
+        click.echo(f"  {path}")
+    click.echo("")
+    click.echo("county totals (computed from the stored plots; reported figure in brackets):")
+    for t in result.totals:
+        name = category_label(t["category"], s.lang)
+        rep = t["reported"]
+        if rep and rep[1] == "km2":
+            mine, theirs = f"{t['area_km2']:.2f} km²", f"{rep[0]:g} km²"
+        elif rep and rep[1] in _COUNTED:
+            mine, theirs = f"{t['count']} {_COUNTED[rep[1]]}", f"{rep[0]:g}"
+        else:
+            mine, theirs = f"{t['area_mu']:,.1f} 亩", f"{rep[0]:,.1f}" if rep else "-"
+        ok = ""
+        if rep:
+            value = t["area_km2"] if rep[1] == "km2" else (
+                t["count"] if rep[1] in _COUNTED else t["area_mu"])
+            ok = "  ✓" if abs(value - rep[0]) < (0.005 if rep[1] == "km2" else 0.05) else "  ✗"
+        click.echo(f"  {t['year']} {name:<16} {t['count']:>5} plots  {mine:>16}  "
+                   f"[{theirs}]{ok}")
+
+
+COMMANDS = [demo_cmd]

@@ -1,0 +1,177 @@
+"""The Dayu County demo: build a store from ``geodata/`` the way users' files go in,
+then write every map and table.
+
+Each geodata file goes through the same reader, checks and store calls as an upload;
+the store is built beside its final place and moved there only when complete.
+"""
+
+from __future__ import annotations
+
+import csv
+import logging
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ecomap import api, water
+from ecomap.aggregate import county_totals, display_table, summary_records
+from ecomap.errors import InputError, StoreError
+from ecomap.io.export import write_table, write_text
+from ecomap.io.tables import read_table
+from ecomap.io.vector import file_sha256, read_vector
+from ecomap.maps import to_html
+from ecomap.settings import Settings
+from ecomap.store import Provenance, Store, open_store
+from ecomap.validate import prepare_plots
+
+__all__ = ["DemoResult", "build_demo_store", "find_geodata", "run_demo", "write_outputs"]
+
+log = logging.getLogger(__name__)
+
+_DEMO_NOTE = "ecomap demo"
+
+
+@dataclass
+class DemoResult:
+    store: str
+    written: list[str] = field(default_factory=list)
+    totals: list[dict] = field(default_factory=list)
+
+
+def find_geodata(explicit: str | os.PathLike | None = None) -> Path:
+    """The demo data folder: ``explicit``, ``./geodata``, or the one beside the sources."""
+    candidates = [Path(explicit)] if explicit else [
+        Path("geodata"), Path(__file__).resolve().parents[2] / "geodata"]
+    for c in candidates:
+        if (c / "county.geojson").exists():
+            return c
+    raise InputError("no demo data found (looked for geodata/county.geojson); run ecomap demo "
+                     "from the ecomap checkout or pass --geodata DIR")
+
+
+def _provenance(path: Path, root: Path, user: str) -> Provenance:
+    return Provenance(f"geodata/{path.relative_to(root).as_posix()}", file_sha256(path), user)
+
+
+def build_demo_store(geodata: Path, target: Path, *, user: str, overwrite: bool = False) -> Path:
+    """Build the demo store at ``target`` from ``geodata``; nothing half-built is left."""
+    target = Path(target)
+    if target.exists() and not overwrite and not _is_demo_store(target):
+        raise StoreError(f"{target} holds data that did not come from the demo; it won't be "
+                         "overwritten without --overwrite (or use --store demo.gpkg)")
+    tmp = target.with_name(f".{target.stem}.building.gpkg")
+    tmp.unlink(missing_ok=True)
+    try:
+        with open_store(tmp, create=True) as st:
+            _load(st, geodata, user)
+        os.replace(tmp, target)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return target
+
+
+def _is_demo_store(path: Path) -> bool:
+    try:
+        with open_store(path) as st:
+            files = st.batches()["source_file"].dropna()
+    except Exception:
+        return False
+    return bool(len(files)) and all(f.startswith("geodata/") for f in files)
+
+
+def _load(st: Store, root: Path, user: str) -> None:
+    county = root / "county.geojson"
+    st.write_county(read_vector(county), provenance=_provenance(county, root, user))
+
+    towns_path = root / "townships.geojson"
+    towns = read_vector(towns_path).rename(columns={"乡镇名称": "name", "name_pinyin": "name_en"})
+    st.write_townships(towns, provenance=_provenance(towns_path, root, user))
+
+    for path in sorted((root / "plots").glob("*.geojson")):
+        category, _, year = path.stem.rpartition("_")
+        plots, report = prepare_plots(read_vector(path), category=category, year=int(year),
+                                      source=path.name)
+        report.raise_if_errors()
+        st.add_plots(plots, provenance=_provenance(path, root, user))
+
+    sites_path = root / "water_sites.csv"
+    if sites_path.exists():
+        sites, problems = water.sites_from_table(read_table(sites_path))
+        _raise_problems(sites_path, problems)
+        st.add_water_sites(sites, provenance=_provenance(sites_path, root, user))
+    for samples_path in sorted(root.glob("water_samples_*.csv")):
+        samples, problems = water.normalize_samples(read_table(samples_path))
+        _raise_problems(samples_path, problems)
+        st.add_water_samples(water.samples_long(samples),
+                             provenance=_provenance(samples_path, root, user))
+
+
+def _raise_problems(path: Path, problems: list[dict]) -> None:
+    errors = [p for p in problems if p.get("severity") == "error"]
+    if errors:
+        from ecomap.errors import ValidationError
+
+        lines = "\n".join(f"  - {p['message']}" for p in errors[:20])
+        raise ValidationError(f"{path.name}: {len(errors)} problem(s):\n{lines}", errors)
+
+
+def read_report(geodata: Path) -> dict[str, tuple[float, str]]:
+    """The county's reported figures (``report_2023.csv``): code → (quantity, unit)."""
+    path = geodata / "report_2023.csv"
+    if not path.exists():
+        return {}
+    with open(path, encoding="utf-8") as f:
+        return {r["code"]: (float(r["quantity"]), r["unit"]) for r in csv.DictReader(f)
+                if _is_number(r["quantity"])}
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
+def write_outputs(st: Store, out: Path, *, lang: str = "zh", year: int | None = None
+                  ) -> list[str]:
+    """Every demo map and table under ``out``; returns the paths written."""
+    out = Path(out)
+    year = year or api.latest_year(st)
+    written: list[str] = []
+    table = api.summary(st, year=year)
+    shown = display_table(table, lang=lang)
+    written.append(str(write_table(shown, out / "summary.csv")))
+    written.append(str(write_table(shown, out / "summary.xlsx")))
+    written.append(str(write_table(table, out / "summary.json",
+                                   records=summary_records(table))))
+    sites = api.water_site_classes(st, year=year)
+    if len(sites):
+        wt = water.site_table(sites, lang=lang)
+        written.append(str(write_table(wt, out / "water_sites.csv")))
+        comp = water.compliance(sites.rename(columns={"water_class": "class"}),
+                                by="township")
+        written.append(str(write_table(comp, out / "water_compliance.csv")))
+    written.append(str(write_text(out / "county.html",
+                                  to_html(api.county_map(st, year=year, lang=lang)))))
+    for name in st.townships()["name"]:
+        written.append(str(write_text(out / "township" / f"{name}.html",
+                                      to_html(api.township_map(st, name, year=year,
+                                                               lang=lang)))))
+    return written
+
+
+def run_demo(settings: Settings, *, geodata=None, out="maps", overwrite: bool = False
+             ) -> DemoResult:
+    """Build the demo store and write all outputs."""
+    root = find_geodata(geodata)
+    path = build_demo_store(root, Path(settings.store), user=settings.user, overwrite=overwrite)
+    result = DemoResult(store=str(path))
+    with open_store(path) as st:
+        result.written = write_outputs(st, Path(out), lang=settings.lang)
+        totals = county_totals(api.summary(st))
+    report = read_report(root)
+    for rec in totals.to_dict(orient="records"):
+        reported = report.get(rec["category"])
+        result.totals.append({**rec, "reported": reported})
+    return result

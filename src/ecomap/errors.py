@@ -1,0 +1,48 @@
+"""One error hierarchy, with messages written for people.
+
+Every message says what failed, the offending value, where (file, layer, feature,
+field) and what to do about it.  The CLI and the web layer translate these errors in
+one place each; library code never prints or exits.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "CRSError",
+    "EcomapError",
+    "InputError",
+    "NotFoundError",
+    "StoreError",
+    "ValidationError",
+]
+
+
+class EcomapError(Exception):
+    """Base class of every error ecomap raises on purpose."""
+
+    #: Process exit code used by the CLI.
+    exit_code: int = 2
+
+
+class InputError(EcomapError):
+    """A file or an option given by the user cannot be used as it is."""
+
+
+class ValidationError(InputError):
+    """Input was read but breaks one or more rules; ``problems`` lists every one."""
+
+    def __init__(self, message: str, problems: list | None = None) -> None:
+        super().__init__(message)
+        self.problems = list(problems or [])
+
+
+class CRSError(InputError):
+    """The coordinate reference system is missing, unknown or does not fit the data."""
+
+
+class NotFoundError(EcomapError):
+    """A named thing (township, batch, layer, store) does not exist."""
+
+
+class StoreError(EcomapError):
+    """The store cannot be opened, read or written."""

@@ -1,0 +1,246 @@
+"""Read tabular uploads (CSV, XLSX) with every cell kept as text, and parse such cells.
+
+Cells stay strings (``dtype=str``, no NA guessing) so that values such as ``<0.01``,
+``0.01L``, ``0,12``, ``ND`` or ``2023年5月6日`` reach the parsers unchanged and nothing is
+lost before parsing; blanks are empty strings.  CSV files written by Chinese Excel/WPS
+are often GBK/GB18030; the encoding is detected unless given.
+
+The ``parse_*`` helpers read the number, date and coordinate spellings found in Chinese
+spreadsheets.  They raise ``ValueError`` with a Chinese message quoting the value and
+the fix, which domain modules turn into problem reports.
+"""
+
+from __future__ import annotations
+
+import codecs
+import io
+import logging
+import math
+import re
+import unicodedata
+import warnings
+import zipfile
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from ecomap.errors import InputError
+
+__all__ = ["cell_text", "parse_coordinate", "parse_date", "parse_number", "read_table"]
+
+log = logging.getLogger(__name__)
+
+_CSV_SUFFIXES = {".csv", ".txt", ".tsv"}
+_XLSX_SUFFIXES = {".xlsx", ".xlsm"}
+
+
+def read_table(
+    path: str | Path, *, encoding: str | None = None, sheet: str | int | None = None
+) -> pd.DataFrame:
+    """Read a CSV or XLSX table with all cells as strings.
+
+    Parameters
+    ----------
+    path
+        A ``.csv`` (also ``.txt``/``.tsv``) or ``.xlsx``/``.xlsm`` file whose first row
+        holds the column headers.
+    encoding
+        Text encoding of a CSV file.  By default it is detected: UTF-16 or UTF-8 when
+        the file starts with a byte-order mark, else UTF-8 when the bytes decode as
+        UTF-8, else GB18030 (a superset of GBK and GB2312).
+    sheet
+        Worksheet name or 0-based position in a workbook; the first sheet by default.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One string column per header; blank cells are ``""``.  Row ``i`` (0-based) is
+        spreadsheet row ``i + 2``.
+
+    Raises
+    ------
+    ecomap.errors.InputError
+        The file is missing, of an unsupported type, not decodable or not parseable;
+        the message names the file and what to do.
+    """
+    p = Path(path)
+    suffix = p.suffix.lower()
+    if suffix == ".xls":
+        raise InputError(
+            f"{p.name}: old Excel .xls workbooks are not read; open it in Excel or WPS "
+            "and save it as .xlsx (or as CSV UTF-8)"
+        )
+    if suffix not in _CSV_SUFFIXES | _XLSX_SUFFIXES:
+        raise InputError(
+            f"{p.name}: unsupported table type {suffix or '(no extension)'!r}; "
+            "upload a .csv or .xlsx file"
+        )
+    if not p.is_file():
+        raise InputError(f"{p}: file not found; check the path and file name")
+    if suffix in _XLSX_SUFFIXES:
+        frame = _read_xlsx(p, sheet)
+    else:
+        frame = _read_csv(p, encoding)
+    frame.columns = [str(c).lstrip("\ufeff").strip() for c in frame.columns]
+    log.debug("read %s: %d rows, %d columns", p.name, len(frame), frame.shape[1])
+    return frame
+
+
+def _decode(p: Path, raw: bytes, encoding: str | None) -> str:
+    if encoding is not None:
+        try:
+            codecs.lookup(encoding)
+        except LookupError as exc:
+            raise InputError(
+                f"unknown encoding {encoding!r}; use e.g. utf-8, gb18030 or gbk"
+            ) from exc
+        try:
+            return raw.decode(encoding)
+        except UnicodeDecodeError as exc:
+            raise InputError(
+                f"{p.name}: not valid {encoding} text (byte {exc.start}); leave the encoding "
+                "out to detect it, or re-save the file as 'CSV UTF-8'"
+            ) from exc
+    if raw.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        candidates = ["utf-16"]
+    elif raw.startswith(codecs.BOM_UTF8):
+        candidates = ["utf-8-sig"]
+    else:
+        candidates = ["utf-8", "gb18030"]
+    for name in candidates:
+        try:
+            text = raw.decode(name)
+        except UnicodeDecodeError:
+            continue
+        log.debug("%s decoded as %s", p.name, name)
+        return text
+    raise InputError(
+        f"{p.name}: text is neither UTF-8 nor GB18030/GBK; re-save it as 'CSV UTF-8' "
+        "in Excel or WPS, or pass the encoding it was written in"
+    )
+
+
+def _read_csv(p: Path, encoding: str | None) -> pd.DataFrame:
+    text = _decode(p, p.read_bytes(), encoding)
+    if not text.strip():
+        raise InputError(f"{p.name}: the file is empty; export the table again with its header row")
+    header = text.lstrip("\ufeff").splitlines()[0]
+    counts = {sep: header.count(sep) for sep in (",", "\t", ";")}
+    sep = max(counts, key=lambda s: (counts[s], s == ","))
+    try:
+        return pd.read_csv(io.StringIO(text), sep=sep, dtype=str, keep_default_na=False)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
+        raise InputError(
+            f"{p.name}: not a readable CSV table ({exc}); check that every row has as many "
+            "cells as the header and that quotes are closed"
+        ) from exc
+
+
+def _read_xlsx(p: Path, sheet: str | int | None) -> pd.DataFrame:
+    try:
+        with warnings.catch_warnings():
+            # openpyxl warns about styles and data validation it cannot read; harmless here
+            warnings.filterwarnings("ignore", category=UserWarning, module="openpyxl")
+            with pd.ExcelFile(p, engine="openpyxl") as book:
+                names = list(book.sheet_names)
+                chosen = 0 if sheet is None else sheet
+                if isinstance(chosen, int) and not 0 <= chosen < len(names):
+                    raise InputError(
+                        f"{p.name}: no sheet number {chosen}; the workbook has "
+                        f"{len(names)} sheet(s): {', '.join(names)}"
+                    )
+                if isinstance(chosen, str) and chosen not in names:
+                    raise InputError(
+                        f"{p.name}: no sheet named {chosen!r}; choose one of: {', '.join(names)}"
+                    )
+                return pd.read_excel(book, sheet_name=chosen, dtype=str, keep_default_na=False)
+    except InputError:
+        raise
+    except (zipfile.BadZipFile, KeyError, OSError, ValueError) as exc:
+        raise InputError(
+            f"{p.name}: not a readable .xlsx workbook ({exc}); open it in Excel or WPS and "
+            "save it again as .xlsx, or export the sheet as CSV"
+        ) from exc
+
+
+# ---------------------------------------------------------------- cell parsers
+#: Cell texts that mean "not measured / nothing here" in Chinese tables.
+BLANKS = frozenset({"", "-", "--", "—", "——", "/", "nan", "none"})
+NUMBER = r"[-+]?(?:\d+(?:\.\d*)?|\.\d+)(?:e[-+]?\d+)?"
+
+
+def cell_text(cell: Any) -> str | None:
+    """A cell as NFKC-normalised stripped text (full-width forms folded); None when blank.
+
+    ``""``, ``-``, ``--``, ``—``, ``/`` and missing values count as blank.
+    """
+    if cell is None or (isinstance(cell, float) and math.isnan(cell)):
+        return None
+    text = unicodedata.normalize("NFKC", str(cell)).strip()
+    return None if text.lower() in BLANKS else text
+
+
+def parse_number(text: str, *, thousands: bool = False) -> float:
+    """A number written with a decimal point or a decimal comma (``0,12``).
+
+    With ``thousands`` commas group digits (``24,000``); without it ``1,234`` is
+    refused as ambiguous.
+    """
+    t = text.replace(" ", "")
+    if thousands:
+        t = t.replace(",", "")
+    elif "," in t:
+        if re.fullmatch(r"[1-9]\d{0,2},\d{3}", t):
+            raise ValueError(f'"{text}" 有歧义（千分位还是小数点？）；请写成 1234 或 1.234')
+        if t.count(",") == 1 and "." not in t:
+            t = t.replace(",", ".")
+    if not re.fullmatch(NUMBER, t, flags=re.IGNORECASE):
+        raise ValueError(f'"{text}" 不是数值；请填写数字，如 0.12')
+    return float(t)
+
+
+def parse_date(text: str) -> datetime:
+    """A date: ``2023/5/6``, ``2023-05-06``, ``2023.5.6``, ``2023年5月6日``, ``20230506``
+    (each optionally with a time) or an Excel serial day number (20000–80000)."""
+    t = text.strip()
+    if re.fullmatch(r"\d{5}(\.\d+)?", t) and 20000 <= float(t) <= 80000:
+        return datetime(1899, 12, 30) + timedelta(days=float(t))
+    m = re.fullmatch(r"(\d{4})\s*[-/.年]\s*(\d{1,2})\s*[-/.月]\s*(\d{1,2})\s*日?"
+                     r"(?:[\sT]+(\d{1,2}):(\d{2})(?::(\d{2}))?(?:\.\d+)?)?", t)
+    m = m or re.fullmatch(r"(\d{4})(\d{2})(\d{2})", t)
+    try:
+        if m:
+            return datetime(*(int(g) for g in m.groups() if g is not None))
+    except ValueError:
+        pass
+    raise ValueError(f'"{text}" 不是有效日期；请写成 2023-05-06、2023/5/6 或 2023年5月6日')
+
+
+_HEMI = r"[NSEW]|东经|西经|北纬|南纬"
+
+
+def parse_coordinate(text: str, *, axis: str) -> float:
+    """Decimal degrees from ``114.3583``, ``114°21'30"E``, ``114°21′30″``, ``114 21 30``,
+    ``114度21分30秒`` or ``E114°21.5'``; ``axis`` is "lon" or "lat" (checks range and
+    that a hemisphere letter fits the column)."""
+    t = text.upper()
+    hemi = re.findall(_HEMI, t)
+    parts = re.sub(r"[°º˚度′'’‘分″\"”“秒:,]", " ", re.sub(_HEMI, " ", t)).split()
+    fix = "请写成十进制度（114.3583）或度分秒（114°21'30\"E）"
+    if len(hemi) > 1 or not 1 <= len(parts) <= 3 or not all(
+            re.fullmatch(NUMBER, p) for p in parts):
+        raise ValueError(f'"{text}" 不是坐标；{fix}')
+    nums = [float(p) for p in parts]
+    if any(not 0 <= n < 60 for n in nums[1:]) or (len(nums) > 1 and nums[0] != int(nums[0])):
+        raise ValueError(f'"{text}" 的分或秒不在 0–59 之间；{fix}')
+    value = abs(nums[0]) + sum(n / 60**i for i, n in enumerate(nums[1:], 1))
+    if nums[0] < 0 or (hemi and hemi[0] in ("W", "S", "西经", "南纬")):
+        value = -value
+    name, other = ("经度", "纬度") if axis == "lon" else ("纬度", "经度")
+    if hemi and (hemi[0] in ("N", "S", "北纬", "南纬")) == (axis == "lon"):
+        raise ValueError(f'"{text}" 是{other}，却填在{name}列；请对调经纬度')
+    if abs(value) > (180 if axis == "lon" else 90):
+        raise ValueError(f'"{text}" 超出{name}范围（±{180 if axis == "lon" else 90}°）；{fix}')
+    return value

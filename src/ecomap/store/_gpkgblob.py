@@ -1,0 +1,69 @@
+"""GeoPackage geometry blobs (OGC 12-128r18 §2.1.3): header + WKB, both ways, vectorised."""
+
+from __future__ import annotations
+
+import struct
+
+import numpy as np
+import shapely
+
+__all__ = ["from_gpkg", "to_gpkg"]
+
+_ENVELOPE_BYTES = {0: 0, 1: 32, 2: 48, 3: 48, 4: 64}
+_HEADER_XY = struct.Struct("<2sBBi4d")
+
+
+def to_gpkg(geoms, srs_id: int) -> list[bytes | None]:
+    """Encode shapely geometries as GeoPackage blobs with an xy envelope."""
+    geoms = np.asarray(geoms, dtype=object)
+    wkb = shapely.to_wkb(geoms, byte_order=1, flavor="iso")
+    bounds = shapely.bounds(geoms)
+    empty = shapely.is_empty(geoms)
+    out: list[bytes | None] = []
+    pack = _HEADER_XY.pack
+    for i, w in enumerate(wkb):
+        if w is None:
+            out.append(None)
+        elif empty[i]:
+            out.append(struct.pack("<2sBBi", b"GP", 0, 0x01 | 0x10, srs_id) + w)
+        else:
+            b = bounds[i]
+            out.append(pack(b"GP", 0, 0x03, srs_id, b[0], b[2], b[1], b[3]) + w)
+    return out
+
+
+def _wkb_part(blob: bytes | None) -> bytes | None:
+    if blob is None:
+        return None
+    if blob[:2] != b"GP":
+        return bytes(blob)  # plain WKB written by some other tool
+    flags = blob[3]
+    return bytes(blob[8 + _ENVELOPE_BYTES.get((flags >> 1) & 0x07, 0):])
+
+
+def from_gpkg(blobs) -> np.ndarray:
+    """Decode GeoPackage blobs (or plain WKB) into shapely geometries."""
+    return shapely.from_wkb([_wkb_part(b) for b in blobs])
+
+
+def envelope(blob: bytes | None) -> tuple[float, float, float, float] | None:
+    """(minx, maxx, miny, maxy) of a blob, read from its header or computed."""
+    if blob is None:
+        return None
+    flags = blob[3]
+    if (flags >> 1) & 0x07:
+        return struct.unpack_from("<4d" if flags & 1 else ">4d", blob, 8)
+    geom = shapely.from_wkb(_wkb_part(blob))
+    if geom.is_empty:
+        return None
+    minx, miny, maxx, maxy = geom.bounds
+    return minx, maxx, miny, maxy
+
+
+def is_empty(blob: bytes | None) -> int:
+    """1 when the blob holds an empty geometry (the header's empty flag)."""
+    if blob is None:
+        return 1
+    if blob[:2] == b"GP":
+        return 1 if blob[3] & 0x10 else 0
+    return int(shapely.from_wkb(blob).is_empty)

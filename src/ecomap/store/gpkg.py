@@ -1,0 +1,466 @@
+"""The GeoPackage store: one file that QGIS opens as it is.
+
+Layers are created by GDAL (through pyogrio) so that the file carries the standard
+metadata, the CGCS2000 SRS and R-tree spatial indexes; rows are written through
+SQLite in one transaction per batch, with the GeoPackage SQL functions that GDAL's
+index triggers call registered on the connection.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import logging
+import os
+import sqlite3
+from contextlib import contextmanager
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+
+from ecomap import crs as _crs
+from ecomap.errors import NotFoundError, StoreError
+from ecomap.split import plot_areas_m2, split_by_township
+from ecomap.store import _gpkgblob
+from ecomap.store.base import Provenance, Store
+from ecomap.units import mu_from_m2
+
+__all__ = ["GeoPackageStore"]
+
+log = logging.getLogger(__name__)
+
+_SRS_ID = 4490
+_I, _F, _S = "int64", "float64", "str"
+
+# Layer name -> (geometry type or None, {column: dtype}).
+_SCHEMA: dict[str, tuple[str | None, dict[str, str]]] = {
+    "county": ("MultiPolygon", {"name": _S, "adcode": _S, "batch_id": _I}),
+    "townships": ("MultiPolygon", {"name": _S, "name_en": _S, "kind": _S, "illustrative": _I,
+                                   "area_m2": _F, "batch_id": _I}),
+    "plots": ("MultiPolygon", {
+        "plot_id": _S, "category": _S, "year": _I, "status": _S, "township": _S,
+        "township_reported": _S, "village": _S, "method": _S, "species": _S,
+        "area_mu_reported": _F, "implementer": _S, "area_m2": _F, "area_mu": _F,
+        "batch_id": _I, "attributes": _S}),
+    "plot_townships": (None, {"plot_fid": _I, "batch_id": _I, "category": _S, "year": _I,
+                              "township": _S, "area_m2": _F, "is_primary": _I}),
+    "water_sites": ("Point", {"site_name": _S, "site_type": _S, "waterbody": _S, "river": _S,
+                              "target_class": _S, "township": _S, "batch_id": _I}),
+    "water_samples": (None, {"site_name": _S, "date": _S, "param": _S, "value": _F,
+                             "below_dl": _I, "batch_id": _I}),
+    "batches": (None, {"kind": _S, "source_file": _S, "sha256": _S, "created_at": _S,
+                       "user": _S, "category": _S, "year": _I, "feature_count": _I,
+                       "area_m2": _F, "note": _S}),
+}
+
+_INDEXES = [
+    "CREATE INDEX IF NOT EXISTS idx_plots_batch ON plots(batch_id)",
+    "CREATE INDEX IF NOT EXISTS idx_plots_cat_year ON plots(category, year)",
+    "CREATE INDEX IF NOT EXISTS idx_plot_townships_batch ON plot_townships(batch_id)",
+    "CREATE INDEX IF NOT EXISTS idx_plot_townships_plot ON plot_townships(plot_fid)",
+    "CREATE INDEX IF NOT EXISTS idx_water_samples_batch ON water_samples(batch_id)",
+    "CREATE INDEX IF NOT EXISTS idx_water_sites_batch ON water_sites(batch_id)",
+]
+
+
+def _now() -> str:
+    return _dt.datetime.now(_dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _none_if_na(v):
+    if v is None:
+        return None
+    if isinstance(v, float) and np.isnan(v):
+        return None
+    if v is pd.NA or v is pd.NaT:
+        return None
+    if isinstance(v, np.integer):
+        return int(v)
+    if isinstance(v, np.floating):
+        return None if np.isnan(v) else float(v)
+    return v
+
+
+def _create(path: Path) -> None:
+    """Create an empty ecomap GeoPackage with every layer, through GDAL."""
+    import pyogrio
+
+    tmp = path.with_name(f".{path.stem}.creating.gpkg")
+    if tmp.exists():
+        tmp.unlink()
+    for layer, (geom_type, columns) in _SCHEMA.items():
+        data = {c: pd.Series([], dtype=t) for c, t in columns.items()}
+        if geom_type:
+            frame = gpd.GeoDataFrame(data, geometry=gpd.GeoSeries([], crs=_crs.STORE_CRS))
+            pyogrio.write_dataframe(frame, tmp, layer=layer, driver="GPKG",
+                                    geometry_type=geom_type)
+        else:
+            pyogrio.write_dataframe(pd.DataFrame(data), tmp, layer=layer, driver="GPKG")
+    con = sqlite3.connect(tmp)
+    try:
+        for sql in _INDEXES:
+            con.execute(sql)
+        con.commit()
+    finally:
+        con.close()
+    os.replace(tmp, path)  # the store appears whole or not at all
+
+
+class GeoPackageStore(Store):
+    """A county store in one GeoPackage file.
+
+    Parameters
+    ----------
+    path
+        The ``.gpkg`` file.
+    create
+        Create the file when it does not exist (otherwise a missing file is an error).
+    """
+
+    def __init__(self, path: str | os.PathLike, *, create: bool = False) -> None:
+        self.path = Path(path)
+        self.location = str(self.path)
+        if not self.path.exists():
+            if not create:
+                raise NotFoundError(
+                    f"no ecomap store at {self.location}; run 'ecomap demo' to build the demo "
+                    "store, or pass --store PATH (or set ECOMAP_STORE) to use another one")
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            _create(self.path)
+        self._con = self._connect()
+        self._check_layers()
+
+    # --- connection -------------------------------------------------------------------
+    def _connect(self) -> sqlite3.Connection:
+        try:
+            con = sqlite3.connect(self.path, timeout=60, isolation_level=None,
+                                  check_same_thread=False)
+            con.execute("PRAGMA busy_timeout = 60000")
+        except sqlite3.Error as exc:
+            raise StoreError(f"cannot open the store {self.location}: {exc}") from exc
+        # GDAL's R-tree triggers call these GeoPackage SQL functions.
+        con.create_function("ST_IsEmpty", 1, _gpkgblob.is_empty, deterministic=True)
+        for i, name in enumerate(("ST_MinX", "ST_MaxX", "ST_MinY", "ST_MaxY")):
+            con.create_function(name, 1, _envelope_getter(i), deterministic=True)
+        return con
+
+    def _check_layers(self) -> None:
+        try:
+            have = {r[0] for r in self._con.execute("SELECT table_name FROM gpkg_contents")}
+        except sqlite3.DatabaseError as exc:
+            raise StoreError(
+                f"{self.location} is not a GeoPackage ({exc}); point --store at an ecomap "
+                "store or at a new file name") from exc
+        missing = [name for name in _SCHEMA if name not in have]
+        if missing:
+            raise StoreError(
+                f"{self.location} is a GeoPackage but not an ecomap store (missing layers: "
+                f"{', '.join(missing)}); use a new file name for --store")
+
+    def close(self) -> None:
+        if self._con is not None:
+            self._con.close()
+            self._con = None
+
+    @contextmanager
+    def _transaction(self):
+        con = self._con
+        con.execute("BEGIN IMMEDIATE")
+        try:
+            yield con
+        except BaseException:
+            con.execute("ROLLBACK")
+            raise
+        else:
+            con.execute("COMMIT")
+
+    def _query(self, sql: str, params=()) -> pd.DataFrame:
+        cur = self._con.execute(sql, params)
+        cols = [d[0] for d in cur.description]
+        return pd.DataFrame.from_records(cur.fetchall(), columns=cols)
+
+    def _read_layer(self, layer: str, where: str = "", params=()) -> gpd.GeoDataFrame:
+        geom_type, columns = _SCHEMA[layer]
+        cols = ", ".join(f'"{c}"' for c in columns)
+        df = self._query(f'SELECT fid, {cols}, geom FROM "{layer}" {where} ORDER BY fid', params)
+        geoms = _gpkgblob.from_gpkg(df.pop("geom").tolist()) if len(df) else []
+        for c, t in columns.items():
+            if t == _I:
+                df[c] = pd.array(df[c], dtype="Int64")
+            elif t == _F:
+                df[c] = df[c].astype("float64")
+            else:
+                df[c] = df[c].astype(object)
+        df["fid"] = df["fid"].astype("int64")
+        return gpd.GeoDataFrame(df, geometry=gpd.GeoSeries(geoms, crs=_crs.STORE_CRS,
+                                                           index=df.index))
+
+    # --- reading ------------------------------------------------------------------
+    def county(self) -> gpd.GeoDataFrame:
+        return self._read_layer("county")
+
+    def townships(self) -> gpd.GeoDataFrame:
+        return self._read_layer("townships")
+
+    def plots(self, *, category=None, year=None, township=None, batch=None):
+        conds, params = [], []
+        if category is not None:
+            conds.append("category = ?")
+            params.append(category)
+        if year is not None:
+            conds.append("year = ?")
+            params.append(int(year))
+        if batch is not None:
+            conds.append("batch_id = ?")
+            params.append(int(batch))
+        if township is not None:
+            conds.append("fid IN (SELECT plot_fid FROM plot_townships WHERE township = ?)")
+            params.append(township)
+        where = ("WHERE " + " AND ".join(conds)) if conds else ""
+        return self._read_layer("plots", where, params)
+
+    def plot_splits(self, *, year=None) -> pd.DataFrame:
+        where, params = ("WHERE year = ?", (int(year),)) if year is not None else ("", ())
+        return self._query(
+            "SELECT plot_fid, batch_id, category, year, township, area_m2, is_primary "
+            f"FROM plot_townships {where} ORDER BY plot_fid, area_m2 DESC", params)
+
+    def township_areas(self, *, year=None) -> pd.DataFrame:
+        where, params = ("WHERE year = ?", (int(year),)) if year is not None else ("", ())
+        df = self._query(
+            "SELECT township, category, year, SUM(is_primary) AS count, SUM(area_m2) AS area_m2 "
+            f"FROM plot_townships {where} GROUP BY township, category, year "
+            "ORDER BY township, category, year", params)
+        if df.empty:
+            df = pd.DataFrame(columns=["township", "category", "year", "count", "area_m2"])
+        return df.astype({"count": "int64", "area_m2": "float64", "year": "int64"})
+
+    def water_sites(self) -> gpd.GeoDataFrame:
+        return self._read_layer("water_sites")
+
+    def water_samples(self, *, year=None) -> pd.DataFrame:
+        where, params = "", ()
+        if year is not None:
+            where, params = "WHERE substr(date, 1, 4) = ?", (f"{int(year):04d}",)
+        return self._query("SELECT site_name, date, param, value, below_dl, batch_id "
+                           f"FROM water_samples {where} ORDER BY fid", params)
+
+    def batches(self) -> pd.DataFrame:
+        df = self._query("SELECT fid AS batch_id, kind, source_file, sha256, created_at, user, "
+                         "category, year, feature_count, area_m2, note FROM batches ORDER BY fid")
+        return df
+
+    # --- writing ------------------------------------------------------------------
+    def _new_batch(self, con, *, kind: str, provenance: Provenance, count: int,
+                   category=None, year=None, area_m2=None, note=None) -> int:
+        cur = con.execute(
+            "INSERT INTO batches (kind, source_file, sha256, created_at, user, category, year, "
+            "feature_count, area_m2, note) VALUES (?,?,?,?,?,?,?,?,?,?)",
+            (kind, provenance.source_file, provenance.sha256, _now(), provenance.user,
+             category, None if year is None else int(year), int(count),
+             None if area_m2 is None else float(area_m2), note))
+        return int(cur.lastrowid)
+
+    def _insert(self, con, layer: str, frame: pd.DataFrame, geoms=None) -> None:
+        _, columns = _SCHEMA[layer]
+        cols = [c for c in ["fid", *columns] if c in frame.columns]
+        values = [frame[c].astype(object).tolist() for c in cols]
+        if geoms is not None:
+            cols = [*cols, "geom"]
+            values.append(_gpkgblob.to_gpkg(geoms, _SRS_ID))
+        names = ", ".join(f'"{c}"' for c in cols)
+        marks = ", ".join("?" * len(cols))
+        rows = ([_none_if_na(v) for v in row] for row in zip(*values, strict=True))
+        con.executemany(f'INSERT INTO "{layer}" ({names}) VALUES ({marks})', rows)
+        self._touch(con, layer)
+
+    @staticmethod
+    def _touch(con, layer: str) -> None:
+        con.execute("UPDATE gpkg_contents SET last_change = strftime('%Y-%m-%dT%H:%M:%fZ','now') "
+                    "WHERE table_name = ?", (layer,))
+
+    def _replace_layer(self, layer: str, gdf: gpd.GeoDataFrame, *, kind: str,
+                       provenance: Provenance, extra=None) -> int:
+        gdf = _crs.to_store_crs(gdf)
+        geoms = _as_multi(gdf.geometry.values)
+        with self._transaction() as con:
+            batch = self._new_batch(con, kind=kind, provenance=provenance, count=len(gdf),
+                                    area_m2=float(plot_areas_m2(geoms).sum()))
+            con.execute(f'DELETE FROM "{layer}"')
+            frame = pd.DataFrame(gdf.drop(columns=gdf.geometry.name)).assign(batch_id=batch)
+            if extra is not None:
+                frame = extra(frame, geoms)
+            self._insert(con, layer, frame, geoms)
+            self._update_extent(con, layer)
+            if layer == "townships":
+                self._resplit(con)
+        return batch
+
+    def write_county(self, gdf, *, provenance):
+        return self._replace_layer("county", gdf, kind="county", provenance=provenance)
+
+    def write_townships(self, gdf, *, provenance):
+        def _extra(frame, geoms):
+            return frame.assign(area_m2=plot_areas_m2(geoms))
+
+        return self._replace_layer("townships", gdf, kind="townships", provenance=provenance,
+                                   extra=_extra)
+
+    def _township_arrays(self, con=None):
+        towns = self.townships()
+        return towns["name"].to_numpy(dtype=object), towns.geometry.values
+
+    def add_plots(self, gdf, *, provenance):
+        gdf = _crs.to_store_crs(gdf)
+        missing = [c for c in ("category", "year") if c not in gdf.columns]
+        if missing:
+            raise StoreError(f"plots to store lack the columns {missing}; prepare them with "
+                             "ecomap.validate.prepare_plots")
+        geoms = _as_multi(gdf.geometry.values)
+        areas = plot_areas_m2(geoms)
+        names, town_geoms = self._township_arrays()
+        splits = split_by_township(geoms, names, town_geoms, areas_m2=areas)
+        primary = splits[splits["primary"]].set_index("plot")["township"]
+        frame = pd.DataFrame(gdf.drop(columns=gdf.geometry.name)).reset_index(drop=True)
+        frame["area_m2"] = areas
+        frame["area_mu"] = mu_from_m2(areas)
+        frame["township"] = primary.reindex(range(len(frame))).to_numpy(dtype=object)
+        if "attributes" in frame:
+            frame["attributes"] = [a if isinstance(a, str) or a is None
+                                   else json.dumps(a, ensure_ascii=False, default=str)
+                                   for a in frame["attributes"]]
+        cats = sorted(frame["category"].dropna().unique())
+        years = sorted(frame["year"].dropna().unique())
+        with self._transaction() as con:
+            batch = self._new_batch(
+                con, kind="plots", provenance=provenance, count=len(frame),
+                category=cats[0] if len(cats) == 1 else None,
+                year=years[0] if len(years) == 1 else None, area_m2=float(areas.sum()))
+            frame["batch_id"] = batch
+            first = self._next_fid(con, "plots")
+            frame["fid"] = np.arange(first, first + len(frame), dtype=np.int64)
+            self._insert(con, "plots", frame, geoms)
+            self._insert_splits(con, frame, splits)
+            self._update_extent(con, "plots")
+        log.info("stored %d plots as batch %d (%.1f mu)", len(frame), batch,
+                 mu_from_m2(areas.sum()))
+        return batch
+
+    @staticmethod
+    def _next_fid(con, layer: str) -> int:
+        row = con.execute(f'SELECT COALESCE(MAX(fid), 0) FROM "{layer}"').fetchone()
+        seq = con.execute("SELECT seq FROM sqlite_sequence WHERE name = ?", (layer,)).fetchone()
+        return max(row[0], seq[0] if seq else 0) + 1
+
+    def _insert_splits(self, con, frame: pd.DataFrame, splits: pd.DataFrame) -> None:
+        plot = splits["plot"].to_numpy()
+        rows = pd.DataFrame({
+            "plot_fid": frame["fid"].to_numpy()[plot],
+            "batch_id": frame["batch_id"].to_numpy()[plot],
+            "category": frame["category"].to_numpy(dtype=object)[plot],
+            "year": frame["year"].to_numpy()[plot],
+            "township": splits["township"].to_numpy(dtype=object),
+            "area_m2": splits["area_m2"].to_numpy(),
+            "is_primary": splits["primary"].to_numpy().astype(np.int64),
+        })
+        self._insert(con, "plot_townships", rows)
+
+    def _resplit(self, con) -> int:
+        df = self._query("SELECT fid, batch_id, category, year, area_m2, geom FROM plots "
+                         "ORDER BY fid")
+        con.execute("DELETE FROM plot_townships")
+        if df.empty:
+            return 0
+        geoms = _gpkgblob.from_gpkg(df.pop("geom").tolist())
+        names, town_geoms = self._township_arrays()
+        splits = split_by_township(geoms, names, town_geoms,
+                                   areas_m2=df["area_m2"].to_numpy(dtype=float))
+        self._insert_splits(con, df, splits)
+        primary = splits[splits["primary"]]
+        con.execute("UPDATE plots SET township = NULL")
+        con.executemany("UPDATE plots SET township = ? WHERE fid = ?",
+                        zip(primary["township"].tolist(),
+                            df["fid"].to_numpy()[primary["plot"].to_numpy()].tolist(),
+                            strict=True))
+        return len(df)
+
+    def resplit(self) -> int:
+        with self._transaction() as con:
+            return self._resplit(con)
+
+    def add_water_sites(self, gdf, *, provenance):
+        gdf = _crs.to_store_crs(gdf)
+        names, town_geoms = self._township_arrays()
+        frame = pd.DataFrame(gdf.drop(columns=gdf.geometry.name)).reset_index(drop=True)
+        if len(town_geoms):
+            tree = shapely.STRtree(town_geoms)
+            pts, towns = tree.query(gdf.geometry.values, predicate="intersects")
+            township = pd.Series(names[towns], index=pts)
+            township = township[~township.index.duplicated()]
+            frame["township"] = township.reindex(range(len(frame))).to_numpy(dtype=object)
+        with self._transaction() as con:
+            batch = self._new_batch(con, kind="water_sites", provenance=provenance,
+                                    count=len(frame))
+            frame["batch_id"] = batch
+            self._insert(con, "water_sites", frame, gdf.geometry.values)
+            self._update_extent(con, "water_sites")
+        return batch
+
+    def add_water_samples(self, df, *, provenance):
+        with self._transaction() as con:
+            batch = self._new_batch(con, kind="water_samples", provenance=provenance,
+                                    count=len(df))
+            self._insert(con, "water_samples", df.assign(batch_id=batch))
+        return batch
+
+    def rollback(self, batch_id: int) -> dict:
+        batch_id = int(batch_id)
+        row = self._con.execute("SELECT kind, feature_count FROM batches WHERE fid = ?",
+                                (batch_id,)).fetchone()
+        if row is None:
+            raise NotFoundError(f"no batch {batch_id} in {self.location}; "
+                                "'ecomap batches' lists the batches")
+        kind = row[0]
+        tables = {"plots": ["plots", "plot_townships"], "water_sites": ["water_sites"],
+                  "water_samples": ["water_samples"]}.get(kind)
+        if tables is None:
+            raise StoreError(
+                f"batch {batch_id} replaced the {kind} layer and cannot be rolled back; "
+                f"import the previous {kind} file again instead")
+        removed = {}
+        with self._transaction() as con:
+            for table in tables:
+                cur = con.execute(f'DELETE FROM "{table}" WHERE batch_id = ?', (batch_id,))
+                removed[table] = cur.rowcount
+                self._touch(con, table)
+            con.execute("DELETE FROM batches WHERE fid = ?", (batch_id,))
+        return {"batch_id": batch_id, "kind": kind, "removed": removed}
+
+    def _update_extent(self, con, layer: str) -> None:
+        rt = f"rtree_{layer}_geom"
+        con.execute(
+            f"UPDATE gpkg_contents SET (min_x, max_x, min_y, max_y) = "
+            f"(SELECT MIN(minx), MAX(maxx), MIN(miny), MAX(maxy) FROM \"{rt}\") "
+            "WHERE table_name = ?", (layer,))
+
+
+def _envelope_getter(i: int):
+    def _get(blob):
+        env = _gpkgblob.envelope(blob)
+        return None if env is None else env[i]
+
+    return _get
+
+
+def _as_multi(geoms) -> np.ndarray:
+    """Polygons promoted to MultiPolygons, as the layers declare."""
+    geoms = np.asarray(geoms, dtype=object)
+    types = shapely.get_type_id(geoms)
+    out = geoms.copy()
+    single = types == 3
+    if single.any():
+        out[single] = [shapely.MultiPolygon([g]) for g in geoms[single]]
+    return out

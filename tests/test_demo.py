@@ -1,0 +1,120 @@
+"""The Dayu demo end to end, checked against the county's 2023 report."""
+
+import csv
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from ecomap import api
+from ecomap.store import open_store
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def reported() -> dict[str, tuple[float, str]]:
+    with open(ROOT / "geodata" / "report_2023.csv", encoding="utf-8") as f:
+        return {r["code"]: (float(r["quantity"]), r["unit"]) for r in csv.DictReader(f)
+                if r["unit"] in ("mu", "km2", "patches", "persons")}
+
+
+@pytest.fixture(scope="session")
+def demo_dir(tmp_path_factory):
+    """`ecomap demo` run once, as a user runs it, in a fresh working directory."""
+    work = tmp_path_factory.mktemp("demo")
+    env = {"PATH": str(Path(sys.executable).parent), "HOME": str(work), "LANG": "C.UTF-8"}
+    proc = subprocess.run([sys.executable, "-m", "ecomap", "demo", "--geodata",
+                           str(ROOT / "geodata")], cwd=work, env=env, capture_output=True,
+                          text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr
+    (work / "demo-stdout.txt").write_text(proc.stdout, encoding="utf-8")
+    return work
+
+
+def test_county_totals_equal_the_report(demo_dir):
+    with open_store(demo_dir / "ecomap.gpkg") as st:
+        table = api.summary(st, year=2023)
+    by_cat = table.groupby("category")[["area_mu", "count"]].sum()
+    checked = 0
+    for code, (quantity, unit) in reported().items():
+        if code not in by_cat.index:
+            continue
+        checked += 1
+        if unit == "mu":
+            assert by_cat.loc[code, "area_mu"] == pytest.approx(quantity, abs=0.05), code
+        elif unit == "km2":  # 1 km² = 1500 mu
+            assert by_cat.loc[code, "area_mu"] / 1500 == pytest.approx(quantity, abs=5e-5)
+        else:  # patches, persons: one polygon each
+            assert by_cat.loc[code, "count"] == quantity, code
+    assert checked == 10
+
+
+def test_demo_prints_totals_and_writes_every_output(demo_dir):
+    out = (demo_dir / "demo-stdout.txt").read_text(encoding="utf-8")
+    assert "6,460.0 亩" in out and "✗" not in out
+    maps = demo_dir / "maps"
+    for name in ("county.html", "summary.csv", "summary.xlsx", "summary.json",
+                 "water_sites.csv"):
+        assert (maps / name).stat().st_size > 0, name
+    assert len(list((maps / "township").glob("*.html"))) == 11
+    recs = json.loads((maps / "summary.json").read_text(encoding="utf-8"))
+    assert {"township", "category", "year", "count", "area_mu", "area_ha"} <= set(recs[0])
+
+
+def test_demo_water_sites_meet_their_targets(demo_dir):
+    text = (demo_dir / "maps" / "water_sites.csv").read_text(encoding="utf-8-sig")
+    rows = list(csv.DictReader(text.splitlines()))
+    assert rows and all(r["是否达标"] == "是" for r in rows)
+    # "surface water class II or better" in the 2023 report.
+    assert all(r["水质类别"] in ("I", "II") for r in rows)
+
+
+def test_demo_refuses_to_overwrite_a_users_store(tmp_path, monkeypatch):
+    from click.testing import CliRunner
+
+    from ecomap.cli import cli
+    from ecomap.store import Provenance
+    from tests.conftest import two_townships
+
+    monkeypatch.chdir(tmp_path)
+    with open_store(tmp_path / "ecomap.gpkg", create=True) as st:
+        st.write_townships(two_townships(), provenance=Provenance("official.shp"))
+    r = CliRunner().invoke(cli, ["demo", "--geodata", str(ROOT / "geodata")])
+    assert r.exit_code == 2
+    assert "--overwrite" in r.output
+    with open_store(tmp_path / "ecomap.gpkg") as st:
+        assert st.townships()["name"].tolist() == ["甲镇", "乙镇"]
+
+
+@pytest.mark.browser
+def test_county_map_draws_in_headless_chromium(demo_dir):
+    """The county map in a real Chromium: county, townships, plots, legend; no requests."""
+    from tests.chromium import ERROR_PROBE, chromium_binary, js_errors, page_requests, run_chromium
+
+    binary = chromium_binary()
+    html = (demo_dir / "maps" / "county.html").read_text(encoding="utf-8")
+    page = demo_dir / "county-probe.html"
+    page.write_text(html.replace("<head>", "<head>" + ERROR_PROBE, 1), encoding="utf-8")
+    netlog = demo_dir / "netlog.json"
+    dom = run_chromium(binary, page, demo_dir, "--dump-dom", f"--log-net-log={netlog}").stdout
+    assert page_requests(netlog) == []
+    assert js_errors(dom) is None
+    with open_store(demo_dir / "ecomap.gpkg") as st:
+        plots = st.plots(year=2023)
+        n_towns = len(st.townships())
+    shown = int((plots["category"] != "forest_ranger").sum())  # patrol areas start hidden
+    paths = len(re.findall(r'<path[^>]*class="leaflet-interactive"', dom))
+    # Every visible plot, every township, the county outline and the water sites drawn.
+    assert paths >= shown + n_towns + 1
+    for css in ("ecomap-legend-choropleth", "ecomap-legend-plots", "ecomap-legend-water",
+                "ecomap-title", "leaflet-control-layers", "leaflet-control-scale"):
+        assert css in dom, css
+    assert "人工造林" in dom and "乡镇界为示意" in dom
+    out = ROOT / "test-output"
+    out.mkdir(exist_ok=True)
+    shot = out / "county.png"
+    run_chromium(binary, page, demo_dir, f"--screenshot={shot}", size="1400,1000")
+    assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and shot.stat().st_size > 50_000

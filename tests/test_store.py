@@ -1,0 +1,122 @@
+"""The GeoPackage store: round trip, provenance, rollback, atomicity, GDAL compatibility."""
+
+import sqlite3
+
+import pyogrio
+import pytest
+import shapely
+
+from ecomap.errors import NotFoundError, StoreError
+from ecomap.store import Provenance, open_store
+from tests.conftest import gk_frame, known_plots, plot
+
+
+def test_missing_store_says_how_to_make_one(tmp_path):
+    with pytest.raises(NotFoundError, match="ecomap demo"):
+        open_store(tmp_path / "nope.gpkg")
+
+
+def test_other_geopackage_is_refused(tmp_path):
+    path = tmp_path / "other.gpkg"
+    pyogrio.write_dataframe(known_plots(), path, layer="x")
+    with pytest.raises(StoreError, match="not an ecomap store"):
+        open_store(path)
+
+
+def test_round_trip_keeps_geometry_and_chinese_attributes(filled_store):
+    sent = known_plots()
+    got = filled_store.plots()
+    assert got["plot_id"].tolist() == sent["plot_id"].tolist()
+    assert got["village"].tolist() == ["甲村", "甲村", "乙村", "乙村"]
+    assert got.crs.to_epsg() == 4490
+    for a, b in zip(got.geometry, sent.geometry, strict=True):
+        assert shapely.equals_exact(a, shapely.MultiPolygon([b]) if b.geom_type == "Polygon"
+                                    else b, tolerance=1e-12)
+
+
+def test_township_areas_are_sums_of_hand_computed_pieces(filled_store):
+    df = filled_store.township_areas(year=2023)
+    got = {(r.township, r.category): (r.count, r.area_m2) for r in df.itertuples()}
+    # 甲: 300 000 of S-30-70 + 960 000 HOLE; 乙: 700 000 of S-30-70.
+    assert got[("甲镇", "afforestation")][1] == pytest.approx(1_260_000, abs=1)
+    assert got[("乙镇", "afforestation")][1] == pytest.approx(700_000, abs=1)
+    # Counted once each: HOLE in 甲, S-30-70 in 乙 (where 70 % lies).
+    assert got[("甲镇", "afforestation")][0] == 1
+    assert got[("乙镇", "afforestation")][0] == 1
+    assert got[("甲镇", "mine_remediation")] == (0, pytest.approx(40_000, abs=1))
+    assert got[("乙镇", "mine_remediation")] == (1, pytest.approx(90_000, abs=1))
+    assert set(filled_store.township_areas()["year"]) == {2022, 2023}
+
+
+def test_batches_record_provenance(filled_store):
+    b = filled_store.batches()
+    plots = b[b["kind"] == "plots"].iloc[0]
+    assert plots["source_file"] == "plots.geojson"
+    assert plots["sha256"] == "0" * 64
+    assert plots["user"] == "test"
+    assert plots["feature_count"] == 4
+    assert plots["area_m2"] == pytest.approx(1e6 + 960_000 + 130_000 + 200_000, abs=1)
+    assert plots["created_at"].endswith("Z")
+
+
+def test_rollback_removes_exactly_one_batch(filled_store):
+    second = gk_frame([{"plot_id": "LATE", "category": "afforestation", "year": 2023}],
+                      [plot(-8000, 8000, 100, 100)])
+    batch = filled_store.add_plots(second, provenance=Provenance("late.geojson"))
+    assert len(filled_store.plots()) == 5
+    result = filled_store.rollback(batch)
+    assert result["removed"] == {"plots": 1, "plot_townships": 1}
+    assert filled_store.plots()["plot_id"].tolist() == ["S-30-70", "HOLE", "MULTI", "OLD"]
+    assert len(filled_store.plot_splits()) == 6  # 2 + 1 + 2 + 1 pieces remain
+    with pytest.raises(NotFoundError, match="ecomap batches"):
+        filled_store.rollback(batch)
+
+
+def test_failed_batch_leaves_nothing(filled_store, store_path):
+    # A real failure inside the transaction, after the plots rows were inserted:
+    # the database refuses the township rows.
+    con = sqlite3.connect(store_path)
+    con.execute("CREATE TRIGGER refuse BEFORE INSERT ON plot_townships "
+                "BEGIN SELECT RAISE(ABORT, 'disk says no'); END")
+    con.commit()
+    con.close()
+    before = (len(filled_store.plots()), len(filled_store.batches()),
+              len(filled_store.plot_splits()))
+    with pytest.raises(sqlite3.IntegrityError, match="disk says no"):
+        filled_store.add_plots(known_plots(), provenance=Provenance("again.geojson"))
+    after = (len(filled_store.plots()), len(filled_store.batches()),
+             len(filled_store.plot_splits()))
+    assert after == before
+
+
+def test_replacing_townships_resplits_every_plot(filled_store):
+    # One township covering everything: every plot now lies wholly in 丙镇.
+    merged = gk_frame([{"name": "丙镇", "name_en": "Bing", "kind": "town", "illustrative": 0}],
+                      [shapely.segmentize(shapely.box(480_000, 2_810_000, 520_000,
+                                                      2_840_000), 50)])
+    filled_store.write_townships(merged, provenance=Provenance("official.shp"))
+    df = filled_store.township_areas()
+    assert set(df["township"]) == {"丙镇"}
+    assert df["area_m2"].sum() == pytest.approx(2_290_000, abs=1)
+    assert set(filled_store.plots()["township"]) == {"丙镇"}
+
+
+def test_gdal_reads_the_store_with_its_spatial_index(filled_store, store_path):
+    layers = dict(pyogrio.list_layers(store_path))
+    assert layers["plots"] == "MultiPolygon"
+    assert layers["water_sites"] == "Point"
+    info = pyogrio.read_info(store_path, layer="plots")
+    assert info["features"] == 4
+    assert info["crs"] == "EPSG:4490"
+    assert info["capabilities"]["fast_spatial_filter"]
+    # The R-tree answers a bbox query: only the plot near (+6 km, +6 km) of the CM.
+    minx, miny, maxx, maxy = known_plots().geometry.iloc[3].bounds
+    sel = pyogrio.read_dataframe(store_path, layer="plots", bbox=(minx, miny, maxx, maxy))
+    assert sel["plot_id"].tolist() == ["OLD"]
+
+
+def test_filters(filled_store):
+    assert filled_store.plots(category="mine_remediation")["plot_id"].tolist() == ["MULTI"]
+    assert filled_store.plots(year=2022)["plot_id"].tolist() == ["OLD"]
+    assert filled_store.plots(township="甲镇", year=2023)["plot_id"].tolist() == [
+        "S-30-70", "HOLE", "MULTI"]
