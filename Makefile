@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test test-all bench bench-quick lint geodata vendor browser clean help
+.PHONY: demo test test-all bench bench-quick bench-scale lint geodata vendor browser clean help
 
 help:
 	@echo "make demo     build ecomap.gpkg from geodata/ and write maps and tables to maps/"
@@ -18,7 +18,7 @@ $(PY):
 
 $(STAMP): pyproject.toml | $(PY)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[dev,raster]'
+	$(PY) -m pip install --quiet -e '.[dev,raster,postgis,scale]'
 	@touch $@
 
 demo: $(STAMP)
@@ -26,25 +26,36 @@ demo: $(STAMP)
 
 # A real headless Chromium for the browser tests (Debian package, root only).
 browser:
-	@{ command -v chromium >/dev/null 2>&1 && fc-list :lang=zh 2>/dev/null | grep -q . ; } || { \
+	@{ command -v chromium >/dev/null 2>&1 && command -v pdftoppm >/dev/null 2>&1 && fc-list :lang=zh 2>/dev/null | grep -q . ; } || { \
 	  if [ "$$(id -u)" = 0 ]; then \
 	    echo "installing Debian chromium and a CJK font for the browser tests"; \
-	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-wqy-zenhei >/dev/null) \
+	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-wqy-zenhei poppler-utils >/dev/null) \
 	      || echo "could not install chromium: browser tests will be skipped"; \
 	  else echo "chromium missing and not root: browser tests will be skipped"; fi; }
 
+# The store suite also runs against a throwaway local PostGIS (scripts/postgis.sh).
 test: $(STAMP) browser
-	$(PY) -m pytest
+	ECOMAP_TEST_POSTGIS=$$(bash scripts/postgis.sh) $(PY) -m pytest
 
 test-all: $(STAMP) browser
-	$(PY) -m pytest -m "" 
+	ECOMAP_TEST_POSTGIS=$$(bash scripts/postgis.sh) $(PY) -m pytest -m "" 
 
-bench: $(STAMP)
-	$(PY) -m pip install --quiet -e '.[dev,raster,bench]'
+bench: $(STAMP) browser
+	$(PY) -m pip install --quiet -e '.[dev,raster,postgis,scale,bench]'
 	$(PY) benchmarks/run.py
+	$(PY) benchmarks/ingest_bench.py
+	$(PY) benchmarks/maps_bench.py
+	$(PY) benchmarks/raster_bench.py
 
-bench-quick: $(STAMP)
+bench-quick: $(STAMP) browser
+	$(PY) -m pip install --quiet -e '.[dev,raster,postgis,scale,bench]'
 	$(PY) benchmarks/run.py --quick
+	$(PY) benchmarks/ingest_bench.py --plots 50000 --runs 1
+	$(PY) benchmarks/maps_bench.py --quick
+	$(PY) benchmarks/raster_bench.py --quick
+
+bench-scale: $(STAMP)
+	$(PY) benchmarks/scale_bench.py
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check src tests benchmarks scripts geodata
@@ -52,9 +63,12 @@ lint: $(STAMP)
 geodata: $(STAMP)
 	$(PY) -m pip install --quiet -e '.[geodata]'
 	$(PY) geodata/make_geodata.py
+	$(PY) geodata/make_ndvi.py
 
 vendor:
 	$(PYTHON) scripts/vendor_assets.py
 
 clean:
+	-bash scripts/postgis.sh stop
+	rm -rf .pgdata
 	rm -rf $(VENV) ecomap.gpkg maps/*.html maps/*.csv maps/*.xlsx maps/*.json maps/township

@@ -24,6 +24,8 @@ plot count is already right is kept).
 from __future__ import annotations
 
 import argparse
+import hashlib
+import json
 import logging
 import os
 import sqlite3
@@ -36,7 +38,8 @@ import numpy as np
 import pyproj
 import shapely
 
-__all__ = ["build_store", "generate_plots", "is_complete", "read_townships", "store_path"]
+__all__ = ["build_info", "build_store", "ecomap_file_hashes", "ecomap_fingerprint",
+           "generate_plots", "is_complete", "read_county", "read_townships", "store_path"]
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT / "benchmarks" / "data"
@@ -79,6 +82,29 @@ def read_county() -> gpd.GeoDataFrame:
 
 def store_path(n: int) -> Path:
     return DATA / f"plots_{n}.gpkg"
+
+
+def ecomap_file_hashes() -> dict[str, str]:
+    """Hash of each of ecomap's source files, by path inside the package."""
+    import ecomap
+
+    src = Path(ecomap.__file__).resolve().parent
+    return {str(f.relative_to(src)): hashlib.sha256(f.read_bytes()).hexdigest()[:12]
+            for f in sorted(src.rglob("*.py"))}
+
+
+def ecomap_fingerprint(hashes: dict[str, str] | None = None) -> str:
+    """Short hash of ecomap's source files: which code built a store or ran a benchmark."""
+    hashes = ecomap_file_hashes() if hashes is None else hashes
+    return hashlib.sha256(json.dumps(hashes, sort_keys=True).encode()).hexdigest()[:12]
+
+
+def build_info(n: int) -> dict:
+    """What ``build_store`` recorded next to the store (empty when nothing was)."""
+    try:
+        return json.loads(store_path(n).with_suffix(".json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
 
 
 def categories() -> list[str]:
@@ -191,8 +217,19 @@ def plot_count(path: Path) -> int | None:
 
 
 def is_complete(n: int) -> bool:
+    """The store exists, holds n plots and the installed ecomap still opens it."""
+    from ecomap.errors import EcomapError
+    from ecomap.store import open_store
+
     path = store_path(n)
-    return path.exists() and plot_count(path) == n
+    if not path.exists() or plot_count(path) != n:
+        return False
+    try:
+        open_store(path).close()
+    except EcomapError as exc:
+        log.info("%s no longer opens (%s): rebuilt", path.name, exc)
+        return False
+    return True
 
 
 def build_store(n: int, *, force: bool = False) -> Path:
@@ -221,9 +258,13 @@ def build_store(n: int, *, force: bool = False) -> Path:
             st.add_plots(plots.iloc[start:start + CHUNK], provenance=prov)
             log.info("  %s: %d / %d plots stored (%.0f s)", path.name,
                      min(start + CHUNK, n), n, time.perf_counter() - t0)
+    seconds = time.perf_counter() - t0
     os.replace(tmp, path)  # complete or absent
-    log.info("built %s in %.1f s (%.0f MB)", path.relative_to(ROOT),
-             time.perf_counter() - t0, path.stat().st_size / 2**20)
+    info = {"plots": n, "seed": SEED, "ecomap_fingerprint": ecomap_fingerprint(),
+            "built": time.strftime("%Y-%m-%d %H:%M:%S"), "add_plots_seconds": seconds}
+    path.with_suffix(".json").write_text(json.dumps(info, indent=2) + "\n", encoding="utf-8")
+    log.info("built %s in %.1f s (%.0f MB)", path.relative_to(ROOT), seconds,
+             path.stat().st_size / 2**20)
     return path
 
 
@@ -231,12 +272,15 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("sizes", nargs="*", type=int, default=[10_000, 100_000, 1_000_000])
     parser.add_argument("--force", action="store_true", help="rebuild even when complete")
+    parser.add_argument("--rebuild-stale", action="store_true",
+                        help="rebuild stores built by another version of ecomap's source")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(message)s")
     log.setLevel(logging.INFO)
     try:
         for n in args.sizes:
-            build_store(n, force=args.force)
+            stale = build_info(n).get("ecomap_fingerprint") != ecomap_fingerprint()
+            build_store(n, force=args.force or (args.rebuild_stale and stale))
     except MissingGeodata as exc:
         print(f"make_data: {exc}", file=sys.stderr)
         return 2

@@ -73,13 +73,19 @@ def test_areas_use_each_geometrys_own_zone():
     ((450_000, 2_800_000, 520_000, 2_840_000), "EPSG:4547"),
 ])
 def test_guess_crs(bounds, expected):
-    guessed, reason = crs.guess_crs(bounds, near_lon=114.35)
+    guessed, reason, _ = crs.guess_crs(bounds, near_lon=114.35)
     assert guessed == expected, reason
 
 
+def test_eastings_without_zone_are_only_a_suggestion():
+    guessed, reason, certain = crs.guess_crs((450_000, 2_800_000, 520_000, 2_840_000),
+                                             near_lon=114.35)
+    assert guessed == "EPSG:4547" and not certain and "zone" in reason
+
+
 def test_guess_crs_recognises_swapped_axes():
-    guessed, reason = crs.guess_crs((25.3, 114.1, 25.6, 114.6))
-    assert guessed is None and "swapped" in reason
+    guessed, reason, certain = crs.guess_crs((25.3, 114.1, 25.6, 114.6))
+    assert guessed is None and "swapped" in reason and not certain
 
 
 def test_transform_roundtrip_keeps_geometry():

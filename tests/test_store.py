@@ -120,3 +120,16 @@ def test_filters(filled_store):
     assert filled_store.plots(year=2022)["plot_id"].tolist() == ["OLD"]
     assert filled_store.plots(township="甲镇", year=2023)["plot_id"].tolist() == [
         "S-30-70", "HOLE", "MULTI"]
+
+
+def test_plots_stored_before_townships_are_split_when_they_arrive(store_path):
+    st = open_store(store_path.with_name("late.gpkg"), create=True)
+    st.add_plots(known_plots(), provenance=Provenance("plots.geojson"))
+    assert st.township_areas()["township"].isna().all()
+    from tests.conftest import two_townships
+
+    st.write_townships(two_townships(), provenance=Provenance("towns.geojson"))
+    got = st.township_areas(year=2023).set_index(["township", "category"])["area_m2"]
+    assert got[("甲镇", "afforestation")] == pytest.approx(1_260_000, abs=1)
+    assert got[("乙镇", "afforestation")] == pytest.approx(700_000, abs=1)
+    st.close()

@@ -63,7 +63,7 @@ def test_parameters_hold_the_published_limits():
     ("粪大肠菌群", "", None),        # blank: not measured
 ])
 def test_single_factor_class(header, value, expected):
-    row = classify_one(**{header: value})
+    row = classify_one(断面名称="章水大桥", **{header: value})
     assert (row["class"] if isinstance(row["class"], str) else None) == expected
 
 
@@ -84,8 +84,9 @@ def test_tn_counts_for_lakes_only():
 
 def test_fecal_coliform_and_temperature_do_not_count():
     row = classify_one(粪大肠菌群="1000000", 水温="35", 氨氮="0.1")
-    assert row["class"] == "I"
-    assert "class_fecal_coliform" not in row.index and "class_temp" not in row.index
+    assert row["class"] == "I" and row["deciding"] == ""
+    # fecal coliforms are classified apart, for reference (> 40000 个/L: 劣V)
+    assert row["class_fecal_coliform"] == "劣V" and "class_temp" not in row.index
 
 
 def test_no_parameter_gives_no_class():
@@ -333,3 +334,53 @@ def test_read_table_errors_name_the_file_and_the_fix(tmp_path, name, content, me
 def test_read_table_missing_file(tmp_path):
     with pytest.raises(InputError, match="not found"):
         read_table(tmp_path / "nope.csv")
+
+
+# ---------------------------------------------------------------- more spellings
+def test_title_row_above_the_header_and_blank_rows_keep_row_numbers(tmp_path):
+    path = tmp_path / "报表.csv"
+    path.write_bytes("大余县2023年地表水监测结果,,\n断面名称,采样日期,氨氮\n章水大桥,2023-05-06,0.1\n"
+                     "\n,,\n章水大桥,2023-06-06,x\n".encode("gbk"))
+    frame, problems = normalize_samples(read_table(path))
+    # the header is on line 2, data on lines 3 and 6 (lines 4 and 5 are blank)
+    assert frame["source_row"].tolist() == [3, 6]
+    assert frame["NH3N"].tolist()[0] == 0.1
+    assert [(p["feature"], p["field"]) for p in problems] == [(6, "氨氮")]
+
+
+def test_english_headers_and_units():
+    raw = pd.DataFrame({"Station name": ["a"], "Sampling date": ["2023-05-06"],
+                        "Dissolved oxygen (mg/L)": ["8"], "NH3_N": ["0.1"],
+                        "Total phosphorus": ["0.01"], "Hg (μg/L)": ["0.03"],
+                        "Fecal coliforms (MPN/100mL)": ["150"], "Site type": ["river"],
+                        "Target class": ["II"]})
+    frame, problems = normalize_samples(raw)
+    assert problems == []
+    assert frame["site_name"].tolist() == ["a"] and frame["site_type"].tolist() == ["river"]
+    assert frame["DO"].tolist() == [8.0] and frame["NH3N"].tolist() == [0.1]
+    assert frame["Hg"].tolist() == [pytest.approx(0.00003)]          # 0.03 μg/L
+    assert frame["fecal_coliform"].tolist() == [1500.0]              # 150 per 100 mL
+    assert frame["target_class"].tolist() == ["II"]
+
+
+def test_every_alias_names_one_column_and_every_parameter_has_a_header():
+    from ecomap._gb3838 import MEASURES
+    from ecomap._water_columns import _key
+    from ecomap.water import COLUMN_ALIASES
+
+    codes: dict[str, set] = {}
+    for code, names in COLUMN_ALIASES.items():
+        for alias in (code, *names):
+            codes.setdefault(_key(alias), set()).add(code)
+    assert {k: v for k, v in codes.items() if len(v) > 1} == {}
+    assert set(MEASURES) == {"temp", *PARAMETERS} - {"TP_lake"}
+    assert set(MEASURES) <= set(COLUMN_ALIASES)
+
+
+def test_annual_mean_of_a_parameter_nd_in_every_sample():
+    # Cd ND in both samples (no DL): means 0, classified I by rule 4; not lost.
+    frame = normalized([{"断面名称": "a", "采样日期": "2023-01-01", "镉": "ND", "点位类型": "河流"},
+                        {"断面名称": "a", "采样日期": "2023-02-01", "镉": "未检出",
+                         "点位类型": "河流"}])
+    row = annual_site_classes(frame).iloc[0]
+    assert row["Cd_below_dl"] and row["Cd"] == 0 and row["class_Cd"] == "I"

@@ -12,9 +12,16 @@ from __future__ import annotations
 
 __version__ = "0.1.0"
 
-from ecomap.api import county_map, latest_year, summary, township_map, water_site_classes
+from ecomap.api import (
+    briefing,
+    county_map,
+    latest_year,
+    summary,
+    township_map,
+    water_site_classes,
+)
 from ecomap.errors import EcomapError
-from ecomap.maps import to_html
+from ecomap.maps import to_embed, to_html, to_pdf, to_png
 from ecomap.settings import Settings
 from ecomap.store import Provenance, Store, open_store
 
@@ -24,11 +31,15 @@ __all__ = [
     "Settings",
     "Store",
     "__version__",
+    "briefing",
     "county_map",
     "latest_year",
     "open_store",
     "summary",
+    "to_embed",
     "to_html",
+    "to_pdf",
+    "to_png",
     "township_map",
     "water_site_classes",
 ]

@@ -14,7 +14,8 @@ import pandas as pd
 from ecomap import aggregate, maps
 from ecomap.store import Store
 
-__all__ = ["county_map", "latest_year", "summary", "township_map", "water_site_classes"]
+__all__ = ["briefing", "county_map", "latest_year", "summary", "township_map",
+           "water_site_classes"]
 
 
 def latest_year(store: Store) -> int | None:
@@ -52,24 +53,51 @@ def _source(store: Store) -> str:
         store.location
 
 
-def county_map(store: Store, *, year: int | None = None, lang: str = "zh"):
-    """The county overview map of ``year`` (default: the latest year with plots)."""
+def county_map(store: Store, *, year: int | None = None, lang: str = "zh",
+               basemap: str = "none", tianditu_key: str | None = None,
+               renderer: str = "auto"):
+    """The county overview map of ``year`` (default: the latest year with plots).
+
+    ``basemap``: ``none`` (offline, default), ``osm``, ``tianditu`` (needs
+    ``tianditu_key``) or ``gaode``; see :func:`ecomap.maps.county_map`.
+    """
     year = year or latest_year(store)
     county = store.county()
     name = str(county["name"].iloc[0]) if len(county) else ""
     return maps.county_map(
         county, store.townships(), store.plots(year=year), summary(store, year=year),
         water_sites=water_site_classes(store, year=year), year=year or "",
-        county_name=name, source=_source(store), lang=lang)
+        county_name=name, source=_source(store), lang=lang, basemap=basemap,
+        tianditu_key=tianditu_key, renderer=renderer)
 
 
-def township_map(store: Store, township: str, *, year: int | None = None, lang: str = "zh"):
-    """The map of one township of ``year`` (default: the latest year with plots)."""
-    year = year or latest_year(store)
+def _township_sites(store: Store, township: str, year: int | None) -> gpd.GeoDataFrame:
     sites = water_site_classes(store, year=year)
     if len(sites):
         sites = sites[sites["township"] == township]
+    return sites
+
+
+def township_map(store: Store, township: str, *, year: int | None = None, lang: str = "zh",
+                 basemap: str = "none", tianditu_key: str | None = None,
+                 renderer: str = "auto"):
+    """The map of one township of ``year`` (default: the latest year with plots)."""
+    year = year or latest_year(store)
     return maps.township_map(
         township, store.townships(), store.plots(year=year, township=township),
-        summary(store, year=year), water_sites=sites, year=year or "",
-        source=_source(store), lang=lang)
+        summary(store, year=year), water_sites=_township_sites(store, township, year),
+        year=year or "", source=_source(store), lang=lang, county=store.county(),
+        basemap=basemap, tianditu_key=tianditu_key, renderer=renderer)
+
+
+def briefing(store: Store, *, year: int | None = None, lang: str = "zh",
+             basemap: str = "none", tianditu_key: str | None = None):
+    """The briefing page of ``year``: report sentences, tables, charts, county and
+    township maps (a branca ``Figure``; :func:`ecomap.to_html` writes it as one file)."""
+    year = year or latest_year(store)
+    county = store.county()
+    name = str(county["name"].iloc[0]) if len(county) else ""
+    return maps.briefing(
+        county, store.townships(), store.plots(year=year), summary(store, year=year),
+        water_sites=water_site_classes(store, year=year), year=year or "", county_name=name,
+        source=_source(store), lang=lang, basemap=basemap, tianditu_key=tianditu_key)

@@ -26,13 +26,18 @@ __all__ = [
     "areas_m2",
     "gcj02_from_wgs84",
     "geometries_to_gcj02",
+    "datum_name",
+    "epsg_of",
     "gk_zone_epsg",
     "guess_crs",
     "is_gauss_kruger",
     "parse_crs",
+    "reproject_array",
     "to_area_crs",
     "to_store_crs",
+    "transform_bounds",
     "transform_geometries",
+    "transform_xy",
     "wgs84_from_gcj02",
 ]
 
@@ -127,8 +132,12 @@ def transform_geometries(geoms, src, dst) -> np.ndarray:
 
 
 def area_crs_epsg(lon: float) -> int:
-    """The area-true CRS ecomap uses at longitude ``lon``: its 3-degree GK zone."""
-    return gk_zone_epsg(lon, prefix=False, width=3)
+    """The area-true CRS ecomap uses at longitude ``lon``: its 3-degree GK zone.
+
+    Longitudes beyond China's zones take the nearest zone, so that misplaced data can
+    still be measured and reported rather than fail.
+    """
+    return gk_zone_epsg(min(max(lon, 75.0), 135.0), prefix=False, width=3)
 
 
 def _centre_lons(geoms, crs) -> np.ndarray:
@@ -154,7 +163,8 @@ def to_area_crs(geoms, crs) -> tuple[np.ndarray, np.ndarray]:
         return out, zones
     lons = _centre_lons(geoms, crs)
     valid = np.isfinite(lons)
-    zones[valid] = [area_crs_epsg(v) for v in np.round(lons[valid] / 3.0) * 3.0]
+    cms, inverse = np.unique(np.round(lons[valid] / 3.0) * 3.0, return_inverse=True)
+    zones[valid] = np.array([area_crs_epsg(v) for v in cms], dtype=np.int32)[inverse]
     for zone in np.unique(zones[valid]):
         sel = zones == zone
         out[sel] = transform_geometries(geoms[sel], crs, f"EPSG:{zone}")
@@ -162,10 +172,39 @@ def to_area_crs(geoms, crs) -> tuple[np.ndarray, np.ndarray]:
     return out, zones
 
 
+def _gk3_no_prefix(crs) -> int | None:
+    """The no-prefix EPSG code of a CGCS2000 3-degree Gauss-Kruger CRS, else None."""
+    epsg = parse_crs(crs).to_epsg()
+    if epsg is None:
+        return None
+    if _GK3_NO_PREFIX_FIRST <= epsg <= _GK3_NO_PREFIX_FIRST + 20:
+        return epsg
+    if _GK3_PREFIX_FIRST <= epsg <= _GK3_PREFIX_FIRST + 20:
+        return epsg - _GK3_PREFIX_FIRST + _GK3_NO_PREFIX_FIRST
+    return None
+
+
 def areas_m2(geoms, crs) -> np.ndarray:
-    """Area of each geometry in m², measured in its Gauss-Kruger zone."""
+    """Area of each geometry in m², measured in its Gauss-Kruger zone.
+
+    Geometries already in their own 3-degree zone (with or without the zone prefix,
+    which shifts eastings only) are measured as they are, without reprojecting.
+    """
+    geoms = np.asarray(geoms, dtype=object)
+    own = _gk3_no_prefix(crs)
+    if own is not None and len(geoms):
+        lons = _centre_lons(geoms, crs)
+        cms = np.round(lons / 3.0) * 3.0
+        here = np.isfinite(lons) & (cms == 75 + 3 * (own - _GK3_NO_PREFIX_FIRST))
+        out = np.empty(len(geoms), dtype=float)
+        out[here] = shapely.area(geoms[here])
+        if (~here).any():
+            out[~here] = areas_m2(transform_geometries(geoms[~here], crs, STORE_CRS),
+                                  STORE_CRS)
+        return out
     projected, _ = to_area_crs(geoms, crs)
-    return np.asarray(shapely.area(projected), dtype=float)
+    with np.errstate(invalid="ignore"):  # impossible coordinates (lat > 90) give NaN
+        return np.asarray(shapely.area(projected), dtype=float)
 
 
 def to_store_crs(gdf):
@@ -179,7 +218,26 @@ def to_store_crs(gdf):
     return out.set_crs(STORE_CRS, allow_override=True)
 
 
-def guess_crs(bounds, *, near_lon: float | None = None) -> tuple[str | None, str]:
+def epsg_of(crs) -> int | None:
+    """EPSG code of a CRS, also for ESRI WKT (ArcGIS' ``Gauss_Kruger`` .prj files)."""
+    crs = parse_crs(crs)
+    return crs.to_epsg() or crs.to_epsg(min_confidence=70)
+
+
+def datum_name(crs) -> str:
+    """Name of the geodetic datum family: ``CGCS2000``, ``Xian 1980``, ``Beijing 1954`` …"""
+    name = parse_crs(crs).geodetic_crs.name if crs is not None else ""
+    low = name.lower().replace("_", " ")
+    for key, canonical in (("xian", "Xian 1980"), ("beijing", "Beijing 1954"),
+                           ("cgcs", "CGCS2000"), ("china geodetic", "CGCS2000"),
+                           ("wgs 84", "WGS 84"), ("wgs84", "WGS 84")):
+        if key in low:
+            return canonical
+    return name
+
+
+def guess_crs(bounds, *, near_lon: float | None = None, near=None
+              ) -> tuple[str | None, str, bool]:
     """Guess the CRS of coordinates with no .prj from their bounds.
 
     Parameters
@@ -187,41 +245,50 @@ def guess_crs(bounds, *, near_lon: float | None = None) -> tuple[str | None, str
     bounds
         ``(minx, miny, maxx, maxy)`` of the data.
     near_lon
-        Longitude of the county, used to pick the zone of Gauss-Kruger eastings
+        Longitude of the county, used to suggest the zone of Gauss-Kruger eastings
         written without the zone prefix.
+    near
+        County bounds (lon/lat), to say whether degrees fall in the county.
 
     Returns
     -------
-    (crs, reason)
-        ``crs`` is ``"EPSG:…"`` or None when nothing fits; ``reason`` says why, in words.
+    (crs, reason, certain)
+        ``crs`` is ``"EPSG:…"`` or None when nothing fits; ``reason`` says why, in words;
+        ``certain`` is False where the coordinates fit but do not prove the CRS
+        (Gauss-Kruger eastings without the zone number), so ``crs`` is only a suggestion.
     """
     minx, miny, maxx, maxy = bounds
     if 73 <= miny and maxy <= 136 and 3 <= minx and maxx <= 54:
         return None, ("coordinates look like latitude/longitude with the two columns "
-                      "swapped (x holds values of 3–54, y of 73–136); swap them")
+                      "swapped (x holds values of 3–54, y of 73–136); swap them"), False
     if -180 <= minx and maxx <= 180 and -90 <= miny and maxy <= 90:
         if 73 <= minx and maxx <= 136 and 3 <= miny and maxy <= 54:
-            return STORE_CRS, "coordinates look like CGCS2000 longitude/latitude in degrees"
-        return None, "coordinates are in degrees but outside China"
+            where = ""
+            if near is not None:
+                inside = (near[0] - 0.5 <= minx and maxx <= near[2] + 0.5
+                          and near[1] - 0.5 <= miny and maxy <= near[3] + 0.5)
+                where = " in the county" if inside else " in China (not in the county)"
+            return STORE_CRS, f"coordinates are longitude/latitude in degrees{where}", True
+        return None, "coordinates are in degrees but outside China", False
     if not (2_000_000 <= miny and maxy <= 6_100_000):
-        return None, "coordinates fit neither degrees nor Gauss-Kruger metres in China"
+        return None, "coordinates fit neither degrees nor Gauss-Kruger metres in China", False
     if 13_000_000 <= minx and maxx < 24_000_000 and int(minx // 1e6) == int(maxx // 1e6):
         zone = int(minx // 1_000_000)
-        return _GK6_PREFIX_FIRST + zone - 13, (
-            f"eastings carry the 6-degree zone number {zone}")
+        return (f"EPSG:{_GK6_PREFIX_FIRST + zone - 13}",
+                f"eastings carry the 6-degree Gauss-Kruger zone number {zone}", True)
     if 25_000_000 <= minx and maxx < 46_000_000 and int(minx // 1e6) == int(maxx // 1e6):
         zone = int(minx // 1_000_000)
-        epsg = _GK3_PREFIX_FIRST + zone - 25
-        return f"EPSG:{epsg}", f"eastings carry the 3-degree zone number {zone}"
+        return (f"EPSG:{_GK3_PREFIX_FIRST + zone - 25}",
+                f"eastings carry the 3-degree Gauss-Kruger zone number {zone}", True)
     if 100_000 <= minx and maxx <= 900_000:
         if near_lon is None:
             return None, ("coordinates look like Gauss-Kruger metres without a zone number; "
-                          "the zone cannot be told from them")
+                          "the zone cannot be told from them"), False
         epsg = area_crs_epsg(near_lon)
-        return f"EPSG:{epsg}", (
-            "coordinates look like CGCS2000 Gauss-Kruger metres without a zone number; "
-            f"assumed the 3-degree zone of the county (EPSG:{epsg})")
-    return None, "coordinates fit no CGCS2000 Gauss-Kruger zone"
+        return f"EPSG:{epsg}", ("coordinates look like CGCS2000 Gauss-Kruger metres without "
+                                "a zone number, which the coordinates alone cannot prove; the "
+                                f"county lies in the 3-degree zone of EPSG:{epsg}"), False
+    return None, "coordinates fit no CGCS2000 Gauss-Kruger zone", False
 
 
 # --- GCJ-02 ---------------------------------------------------------------------------
@@ -300,3 +367,66 @@ def geometries_from_gcj02(geoms) -> np.ndarray:
         return np.column_stack([x, y])
 
     return shapely.transform(np.asarray(geoms, dtype=object), _fn)
+
+
+# --- rasters --------------------------------------------------------------------------
+# Zonal statistics never resample a raster (the zones go to the raster's CRS through
+# transform_geometries); only map overlays are reprojected, to Web Mercator.
+
+
+def transform_bounds(bounds, src, dst, *, densify: int = 21) -> tuple[float, float, float, float]:
+    """``(minx, miny, maxx, maxy)`` of ``bounds`` reprojected, edges densified."""
+    src_key, dst_key = _crs_key(src), _crs_key(dst)
+    if src_key == dst_key:
+        return tuple(float(v) for v in bounds)  # type: ignore[return-value]
+    out = _transformer(src_key, dst_key).transform_bounds(*bounds, densify_pts=densify)
+    return tuple(float(v) for v in out)  # type: ignore[return-value]
+
+
+def reproject_array(array: np.ndarray, transform, src, dst, *, max_size: int | None = None,
+                    resampling: str = "average", nodata: float = np.nan,
+                    dst_grid: tuple | None = None):
+    """Warp a 2-D array to ``dst`` (e.g. EPSG:3857 for a map overlay), at most
+    ``max_size`` pixels a side, or onto ``dst_grid = (transform, (height, width))``.
+
+    Returns the warped float64 array (NaN where there is no data) and its transform.
+    For display only: statistics are computed on the raster as it is.
+    """
+    from affine import Affine
+    from rasterio.crs import CRS as RioCRS
+    from rasterio.enums import Resampling
+    from rasterio.warp import reproject
+
+    src_crs = RioCRS.from_wkt(parse_crs(src).to_wkt())
+    dst_crs = RioCRS.from_wkt(parse_crs(dst).to_wkt())
+    a = np.asarray(array, dtype=np.float64)
+    h, w = a.shape
+    t = transform if isinstance(transform, Affine) else Affine(*list(transform)[:6])
+    if dst_grid is not None:
+        dt, (dh, dw) = dst_grid
+    else:
+        # Square pixels over the reprojected bounds, about as many as the source has.
+        corners = [t @ (c, r) for c, r in ((0, 0), (w, 0), (w, h), (0, h))]
+        xs, ys = [p[0] for p in corners], [p[1] for p in corners]
+        left, bottom, right, top = transform_bounds((min(xs), min(ys), max(xs), max(ys)),
+                                                    src, dst)
+        res = max((right - left) / w, (top - bottom) / h)
+        if max_size:
+            res = max(res, (right - left) / max_size, (top - bottom) / max_size)
+        dw = max(1, int(np.ceil((right - left) / res)))
+        dh = max(1, int(np.ceil((top - bottom) / res)))
+        dt = Affine(res, 0.0, left, 0.0, -res, top)
+    out = np.full((dh, dw), np.nan)
+    reproject(a, out, src_transform=t, src_crs=src_crs, dst_transform=dt, dst_crs=dst_crs,
+              src_nodata=nodata, dst_nodata=np.nan, resampling=getattr(Resampling, resampling))
+    return out, dt
+
+
+def transform_xy(x, y, src, dst) -> tuple[np.ndarray, np.ndarray]:
+    """Reproject coordinate arrays from ``src`` to ``dst`` (x = east/lon, y = north/lat)."""
+    x, y = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
+    src_key, dst_key = _crs_key(src), _crs_key(dst)
+    if src_key == dst_key:
+        return x, y
+    tx, ty = _transformer(src_key, dst_key).transform(x, y)
+    return np.asarray(tx, dtype=float), np.asarray(ty, dtype=float)

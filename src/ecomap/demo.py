@@ -16,13 +16,12 @@ from pathlib import Path
 from ecomap import api, water
 from ecomap.aggregate import county_totals, display_table, summary_records
 from ecomap.errors import InputError, StoreError
+from ecomap.ingest import ingest_file, ingest_water
 from ecomap.io.export import write_table, write_text
-from ecomap.io.tables import read_table
 from ecomap.io.vector import file_sha256, read_vector
 from ecomap.maps import to_html
 from ecomap.settings import Settings
 from ecomap.store import Provenance, Store, open_store
-from ecomap.validate import prepare_plots
 
 __all__ = ["DemoResult", "build_demo_store", "find_geodata", "run_demo", "write_outputs"]
 
@@ -87,32 +86,25 @@ def _load(st: Store, root: Path, user: str) -> None:
     towns = read_vector(towns_path).rename(columns={"乡镇名称": "name", "name_pinyin": "name_en"})
     st.write_townships(towns, provenance=_provenance(towns_path, root, user))
 
+    settings = Settings(user=user)
     for path in sorted((root / "plots").glob("*.geojson")):
         category, _, year = path.stem.rpartition("_")
-        plots, report = prepare_plots(read_vector(path), category=category, year=int(year),
-                                      source=path.name)
-        report.raise_if_errors()
-        st.add_plots(plots, provenance=_provenance(path, root, user))
+        name = f"geodata/{path.relative_to(root).as_posix()}"
+        outcome, _ = ingest_file(path, st, category=category, year=int(year),
+                                 settings=settings, name=name)
+        if outcome.status != "accept":
+            from ecomap.errors import ValidationError
 
+            lines = "\n".join(f"  - {p.message}" for p in outcome.report.problems[:10])
+            raise ValidationError(f"{name}: the demo data did not pass its checks:\n{lines}",
+                                  outcome.report.problems)
+
+    # Sites and each year's samples, through the same checks as `ecomap water ingest`.
     sites_path = root / "water_sites.csv"
-    if sites_path.exists():
-        sites, problems = water.sites_from_table(read_table(sites_path))
-        _raise_problems(sites_path, problems)
-        st.add_water_sites(sites, provenance=_provenance(sites_path, root, user))
     for samples_path in sorted(root.glob("water_samples_*.csv")):
-        samples, problems = water.normalize_samples(read_table(samples_path))
-        _raise_problems(samples_path, problems)
-        st.add_water_samples(water.samples_long(samples),
-                             provenance=_provenance(samples_path, root, user))
-
-
-def _raise_problems(path: Path, problems: list[dict]) -> None:
-    errors = [p for p in problems if p.get("severity") == "error"]
-    if errors:
-        from ecomap.errors import ValidationError
-
-        lines = "\n".join(f"  - {p['message']}" for p in errors[:20])
-        raise ValidationError(f"{path.name}: {len(errors)} problem(s):\n{lines}", errors)
+        ingest_water(samples_path, st, sites_path=sites_path if sites_path.exists() else None,
+                     settings=settings, name=f"geodata/{samples_path.name}",
+                     sites_name=f"geodata/{sites_path.name}")
 
 
 def read_report(geodata: Path) -> dict[str, tuple[float, str]]:
@@ -149,11 +141,19 @@ def write_outputs(st: Store, out: Path, *, lang: str = "zh", year: int | None = 
     if len(sites):
         wt = water.site_table(sites, lang=lang)
         written.append(str(write_table(wt, out / "water_sites.csv")))
-        comp = water.compliance(sites.rename(columns={"water_class": "class"}),
-                                by="township")
+        written.append(str(write_table(wt, out / "water_sites.xlsx", sheet="水质")))
+        comp = water.compliance_table(water.compliance(sites, by="township"), lang=lang)
         written.append(str(write_table(comp, out / "water_compliance.csv")))
-    written.append(str(write_text(out / "county.html",
-                                  to_html(api.county_map(st, year=year, lang=lang)))))
+    # The county map carries the NDVI change 2022→2023 of the remediated mines and the
+    # afforested plots as layers (off at first); ndvi_change.html shows them switched on.
+    from ecomap.api_raster import write_demo_outputs as write_raster_outputs
+
+    county = api.county_map(st, year=year, lang=lang)
+    write_raster_outputs(st, out, lang=lang, year=year, add_to=county)
+    written.append(str(write_text(out / "county.html", to_html(county))))
+    written += write_raster_outputs(st, out, lang=lang, year=year)
+    written.append(str(write_text(out / "briefing.html",
+                                  to_html(api.briefing(st, year=year, lang=lang)))))
     for name in st.townships()["name"]:
         written.append(str(write_text(out / "township" / f"{name}.html",
                                       to_html(api.township_map(st, name, year=year,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import getpass
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 
 __all__ = ["DEFAULT_STORE", "Settings"]
 
@@ -38,15 +38,25 @@ class Settings:
     store: str = DEFAULT_STORE
     lang: str = "zh"
     user: str = field(default_factory=_default_user)
+    #: Largest upload accepted, in MB (the file as sent, zipped or not).
+    max_upload_mb: float = 200.0
+    #: Largest total uncompressed size of an archive, in MB, and most members (zip bombs).
+    max_unzipped_mb: float = 2000.0
+    max_zip_members: int = 10_000
+    #: Plots smaller than this (mu) are slivers and are left out.
+    min_plot_mu: float = 0.1
+    #: Declared (面积_亩) vs computed area: relative difference that warns.
+    area_tolerance: float = 0.05
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides) -> Settings:
-        """Settings from ``ECOMAP_STORE``, ``ECOMAP_LANG``, ``ECOMAP_USER``, then ``overrides``."""
+        """Settings from ``ECOMAP_<FIELD>`` variables (``ECOMAP_STORE`` …), then ``overrides``."""
         env = os.environ if env is None else env
-        values = {}
-        for name in ("store", "lang", "user"):
-            key = f"ECOMAP_{name.upper()}"
+        values: dict = {}
+        for f in fields(cls):
+            key = f"ECOMAP_{f.name.upper()}"
             if env.get(key):
-                values[name] = env[key]
+                kind = type(getattr(cls(), f.name))
+                values[f.name] = kind(env[key]) if kind in (int, float) else env[key]
         values.update({k: v for k, v in overrides.items() if v is not None})
         return replace(cls(), **values)

@@ -14,7 +14,7 @@ import shapely
 
 from ecomap import crs as _crs
 
-__all__ = ["plot_areas_m2", "split_by_township"]
+__all__ = ["plot_areas_m2", "split_by_township", "townships_containing_boxes"]
 
 # Area left over after splitting that counts as lying outside every township.
 _OUTSIDE_TOLERANCE_M2 = 0.5
@@ -23,6 +23,71 @@ _OUTSIDE_TOLERANCE_M2 = 0.5
 def plot_areas_m2(geoms, *, crs=_crs.STORE_CRS) -> np.ndarray:
     """Area of each plot in m², measured in its Gauss-Kruger zone."""
     return _crs.areas_m2(geoms, crs)
+
+
+def townships_containing_boxes(bounds: np.ndarray, town_geoms) -> np.ndarray:
+    """Index of the township whose interior holds each bounding box, else -1.
+
+    A plot whose box lies inside a township lies inside it too, so its split is known
+    without reading its geometry; boxes are cheap to test (five vertices).
+    """
+    bounds = np.asarray(bounds, dtype=float)
+    out = np.full(len(bounds), -1, dtype=np.int64)
+    if not len(bounds) or not len(town_geoms):
+        return out
+    boxes = shapely.box(bounds[:, 0], bounds[:, 1], bounds[:, 2], bounds[:, 3])
+    town_geoms = np.asarray(town_geoms, dtype=object)
+    b_idx, t_idx = shapely.STRtree(town_geoms).query(boxes)
+    shapely.prepare(town_geoms)
+    inside = shapely.contains_properly(town_geoms[t_idx], boxes[b_idx])
+    out[b_idx[inside]] = t_idx[inside]
+    return out
+
+
+def _dice(town_geoms: np.ndarray, cells: int = 12) -> tuple[np.ndarray, np.ndarray]:
+    """Township polygons cut into a grid of small pieces (like PostGIS ST_Subdivide).
+
+    Intersecting a small plot with a small piece is far cheaper than with a township
+    of thousands of vertices; the pieces tile each township, so areas add up exactly.
+    """
+    pieces, owner = [], []
+    for t, geom in enumerate(town_geoms):
+        minx, miny, maxx, maxy = geom.bounds
+        xs = np.linspace(minx, maxx, cells + 1)
+        ys = np.linspace(miny, maxy, cells + 1)
+        gx, gy = np.meshgrid(xs, ys, indexing="ij")
+        boxes = shapely.box(gx[:-1, :-1].ravel(), gy[:-1, :-1].ravel(), gx[1:, 1:].ravel(),
+                            gy[1:, 1:].ravel())
+        parts = shapely.intersection(geom, boxes)
+        parts = parts[~shapely.is_empty(parts)]
+        pieces.append(parts)
+        owner.append(np.full(len(parts), t))
+    return np.concatenate(pieces), np.concatenate(owner)
+
+
+def _intersect_diced(geoms, plots: np.ndarray, town_geoms, crs):
+    """(plot, township, area_m2) of every piece of ``plots`` in each township.
+
+    The cutting is done in each plot's Gauss-Kruger zone, where its area is defined
+    (straight edges between its projected vertices), so a plot's pieces add up to its
+    whole area exactly.
+    """
+    if not len(plots):
+        return (np.array([], dtype=np.int64), np.array([], dtype=np.int64),
+                np.array([], dtype=float))
+    pieces, owner = _dice(town_geoms)
+    p_idx, c_idx = shapely.STRtree(pieces).query(geoms[plots], predicate="intersects")
+    projected, zones = _crs.to_area_crs(geoms[plots], crs)
+    area = np.zeros(len(p_idx))
+    for zone in np.unique(zones[p_idx]):
+        sel = zones[p_idx] == zone
+        needed, where = np.unique(c_idx[sel], return_inverse=True)
+        cut = _crs.transform_geometries(pieces[needed], crs, f"EPSG:{zone}")
+        area[sel] = shapely.area(shapely.intersection(projected[p_idx[sel]], cut[where]))
+    frame = pd.DataFrame({"plot": plots[p_idx], "town": owner[c_idx], "area": area})
+    frame = frame[frame["area"] > 0].groupby(["plot", "town"], sort=True)["area"].sum()
+    return (frame.index.get_level_values(0).to_numpy(np.int64),
+            frame.index.get_level_values(1).to_numpy(np.int64), frame.to_numpy(float))
 
 
 def split_by_township(
@@ -67,13 +132,19 @@ def split_by_township(
                           "township": pd.Series([], dtype=object),
                           "area_m2": np.array([], dtype=float),
                           "primary": np.array([], dtype=bool)})
-    if n == 0 or len(town_geoms) == 0:
+    if n == 0:
         return empty
+    if len(town_geoms) == 0:  # no townships yet: all of each plot lies outside them
+        return pd.DataFrame({"plot": np.arange(n, dtype=np.int64),
+                             "township": pd.Series([None] * n, dtype=object),
+                             "area_m2": areas_m2, "primary": np.ones(n, dtype=bool)})
 
     tree = shapely.STRtree(town_geoms)
     plot_idx, town_idx = tree.query(geoms)
     shapely.prepare(town_geoms)
-    covered = shapely.covers(town_geoms[town_idx], geoms[plot_idx])
+    # Prepared contains_properly is the cheapest exact test; a plot that only touches a
+    # border from inside falls through to the intersection below, which is also exact.
+    covered = shapely.contains_properly(town_geoms[town_idx], geoms[plot_idx])
 
     # Plots inside one township keep their whole stored area.
     inside_plot = plot_idx[covered]
@@ -84,12 +155,9 @@ def split_by_township(
     # The rest: intersect with each candidate township, measure the pieces.
     is_inside = np.zeros(n, dtype=bool)
     is_inside[inside_plot] = True
-    cross = ~is_inside[plot_idx]
-    cross_plot, cross_town = plot_idx[cross], town_idx[cross]
-    pieces = shapely.intersection(geoms[cross_plot], town_geoms[cross_town])
-    piece_area = _crs.areas_m2(pieces, crs) if len(pieces) else np.array([], dtype=float)
-    keep = piece_area > 0
-    cross_plot, cross_town, piece_area = cross_plot[keep], cross_town[keep], piece_area[keep]
+    crossing_plots = np.unique(plot_idx[~is_inside[plot_idx]])
+    cross_plot, cross_town, piece_area = _intersect_diced(geoms, crossing_plots, town_geoms,
+                                                          crs)
 
     # What lies outside every township (a plot over the county line) stays visible.
     crossing = np.unique(cross_plot) if len(cross_plot) else np.array([], dtype=np.int64)

@@ -45,9 +45,9 @@ def cli(ctx: click.Context, verbose: int, quiet: int) -> None:
 
 
 def _register() -> None:
-    from ecomap.cli import batches, demo, map, summary
+    from ecomap.cli import batches, demo, ingest, map, raster, store, summary, water
 
-    for module in (demo, summary, map, batches):
+    for module in (demo, summary, ingest, map, batches, water, raster, store):
         for command in module.COMMANDS:
             cli.add_command(command)
 

@@ -13,8 +13,9 @@ def verbosity(f):
 
 
 store = click.option(
-    "--store", "store", default=None, metavar="PATH",
-    help="The store (a .gpkg file). Default: $ECOMAP_STORE, else ./ecomap.gpkg.")
+    "--store", "store", default=None, metavar="PATH|URL",
+    help="The store: a .gpkg file or a postgresql://… URL. Default: $ECOMAP_STORE, "
+         "else ./ecomap.gpkg.")
 lang = click.option("--lang", type=click.Choice(["zh", "en"]), default=None,
                     help="Language of maps and tables (default zh, or $ECOMAP_LANG).")
 year = click.option("--year", type=int, default=None,

@@ -23,6 +23,8 @@ def batches_cmd(store):
         return
     df["area_mu"] = mu_from_m2(df["area_m2"].astype(float)).round(1)
     df["sha256"] = df["sha256"].fillna("").str[:12]
+    df["year"] = [str(int(y)) if pd.notna(y) else "" for y in df["year"]]
+    df = df.fillna("")
     cols = ["batch_id", "kind", "category", "year", "feature_count", "area_mu", "created_at",
             "user", "source_file", "sha256"]
     with pd.option_context("display.width", 250, "display.max_rows", None):

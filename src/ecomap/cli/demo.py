@@ -48,6 +48,40 @@ def demo_cmd(store, geodata, out, overwrite, lang):
             ok = "  ✓" if abs(value - rep[0]) < (0.005 if rep[1] == "km2" else 0.05) else "  ✗"
         click.echo(f"  {t['year']} {name:<16} {t['count']:>5} plots  {mine:>16}  "
                    f"[{theirs}]{ok}")
+    _echo_water(result.store, geodata)
+
+
+def _echo_water(store: str, geodata: str | None) -> None:
+    """The report's two water statements, recomputed from the stored demo samples."""
+    import csv
+
+    from ecomap import api, water
+    from ecomap.demo import find_geodata
+    from ecomap.store import open_store
+
+    with open_store(store) as st:
+        year = api.latest_year(st)
+        sites = api.water_site_classes(st, year=year)
+    if sites.empty:
+        return
+    fig = water.headline_figures(sites)
+    report = find_geodata(geodata) / "report_2023.csv"
+    rep = {}
+    if report.exists():
+        with open(report, encoding="utf-8") as f:
+            rep = {r["code"]: r["quantity"] for r in csv.DictReader(f)}
+    pct, worst = fig["drinking"]["pct"], fig["surface"]["worst"]
+    rep_pct, rep_cls = rep.get("drinking_water_compliance"), rep.get("surface_water_class")
+    drinking, surface = water.headline_text(fig, lang="en")
+    click.echo("")
+    click.echo(f"water quality {year} (GB 3838-2002, annual means of the stored samples; "
+               "reported statement in brackets):")
+    ok = "" if rep_pct is None else "  ✓" if pct is not None and abs(pct - float(rep_pct)) < 0.05 \
+        else "  ✗"
+    click.echo(f"  {drinking}  [{rep_pct or '-'}%]{ok}")
+    ok = "" if rep_cls not in water.CLASSES else "  ✓" if worst and water.CLASSES.index(
+        worst) <= water.CLASSES.index(rep_cls) else "  ✗"
+    click.echo(f"  {surface}  [class {rep_cls or '-'} or better]{ok}")
 
 
 COMMANDS = [demo_cmd]

@@ -56,8 +56,9 @@ def read_table(
     Returns
     -------
     pandas.DataFrame
-        One string column per header; blank cells are ``""``.  Row ``i`` (0-based) is
-        spreadsheet row ``i + 2``.
+        One string column per header; blank cells are ``""``.  Rows whose every cell
+        is blank are left out, and the index keeps each row's place: the row with index
+        ``i`` is spreadsheet (or CSV line) row ``i + 2``.
 
     Raises
     ------
@@ -84,6 +85,9 @@ def read_table(
     else:
         frame = _read_csv(p, encoding)
     frame.columns = [str(c).lstrip("\ufeff").strip() for c in frame.columns]
+    if frame.shape[1]:
+        frame = frame[~frame.apply(lambda c: c.fillna("").astype(str).str.strip().eq(""))
+                      .all(axis=1)]
     log.debug("read %s: %d rows, %d columns", p.name, len(frame), frame.shape[1])
     return frame
 
@@ -130,7 +134,9 @@ def _read_csv(p: Path, encoding: str | None) -> pd.DataFrame:
     counts = {sep: header.count(sep) for sep in (",", "\t", ";")}
     sep = max(counts, key=lambda s: (counts[s], s == ","))
     try:
-        return pd.read_csv(io.StringIO(text), sep=sep, dtype=str, keep_default_na=False)
+        # blank lines stay (as blank rows), so row i is still line i + 2 of the file
+        return pd.read_csv(io.StringIO(text), sep=sep, dtype=str, keep_default_na=False,
+                           skip_blank_lines=False)
     except (pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
         raise InputError(
             f"{p.name}: not a readable CSV table ({exc}); check that every row has as many "

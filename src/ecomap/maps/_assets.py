@@ -38,7 +38,10 @@ jQuery before we can see that a ``folium.Popup`` needs it.
 :func:`asset_report` lists the remote URLs a browser would still fetch (scripts,
 stylesheets, ``src=``, CSS ``url()``, tile/image-overlay URL templates, icon URLs,
 ``$.ajax``/``fetch`` targets); :func:`render_offline` renders, inlines and refuses to
-return a page for which that list is not empty.
+return a page for which that list is not empty — but for the tile URL templates of an
+online basemap the caller allows on purpose (``allow=``; the page then says it needs
+the internet).  Inert ``<script type="application/json">`` data blocks (ecomap's plot
+layers, megabytes) are skipped by both scans.
 
 ``folium.plugins.MiniMap`` always creates its own ``L.tileLayer`` (OpenStreetMap when no
 tiles are given), which is a network request on every pan.  :class:`GeoJsonMiniMap` is
@@ -273,6 +276,28 @@ def _droppable(pkg: str | None, filename: str) -> _Droppable | None:
 # --------------------------------------------------------------------------- HTML scan
 
 _SCRIPT_TAG = re.compile(r"<script\b(?P<attrs>[^>]*)>\s*</script\s*>", re.I)
+#: Inert data blocks (``<script type="application/json">``): no fetch can start there.
+_DATA_OPEN = re.compile(
+    r"""<script\b[^>]*\btype\s*=\s*["']?application/(?:geo\+)?json["']?[^>]*>""", re.I)
+_SCRIPT_END = re.compile(r"</script", re.I)
+
+
+def _strip_data_blocks(html: str) -> str:
+    """*html* without its JSON data blocks (which can be megabytes of plots).
+
+    A block ends where the browser ends it: at the first ``</script``.
+    """
+    parts, pos = [], 0
+    while (m := _DATA_OPEN.search(html, pos)) is not None:
+        end = _SCRIPT_END.search(html, m.end())
+        parts.append(html[pos:m.start()])
+        if end is None:
+            pos = len(html)
+            break
+        pos = end.start()
+        parts.append("<script>")  # keeps the closing tag balanced for the scanners
+    parts.append(html[pos:])
+    return "".join(parts)
 _LINK_TAG = re.compile(r"<link\b(?P<attrs>[^>]*)>", re.I)
 _ATTR = re.compile(r"""([\w:-]+)\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s"'>]+))""")
 _REMOTE = re.compile(r"^\s*(?:https?:)?//", re.I)
@@ -438,7 +463,7 @@ def inline_assets(html: str) -> str:
     remote references (tile URLs, ``<img src>``) are left alone: see
     :func:`asset_report` / :func:`render_offline`.
     """
-    page_text = _LINK_TAG.sub("", _SCRIPT_TAG.sub("", html))
+    page_text = _LINK_TAG.sub("", _SCRIPT_TAG.sub("", _strip_data_blocks(html)))
     seen: set[str] = set()
 
     def script(m: re.Match[str]) -> str:
@@ -473,7 +498,8 @@ def inline_assets(html: str) -> str:
 # ----------------------------------------------------------------------------- report
 
 _Q = r"""(?P<q>\\?["'`])"""
-_URL_IN_Q = r"(?P<url>(?:https?:)?//[^\"'`\s\\]+)"
+# A URL inside quotes; JS string escapes (\u0026, \/) are part of it.
+_URL_IN_Q = r"(?P<url>(?:https?:)?//(?:[^\"'`\s\\]|\\u[0-9a-fA-F]{4}|\\/)+)"
 _REPORT_PATTERNS = (
     # src / srcset / poster attributes (also inside HTML built in JS strings)
     re.compile(r"\b(?:src|poster)\s*=\s*" + _Q + r"?\s*" + _URL_IN_Q, re.I),
@@ -504,11 +530,13 @@ def asset_report(html: str) -> list[str]:
     Looks at ``<script src>``, fetching ``<link href>`` (stylesheet, icon, preload…),
     ``src``/``srcset``/``poster`` attributes, CSS ``url()``/``@import``, the URL
     templates of ``L.tileLayer``/``L.tileLayer.wms``/image and video overlays, marker
-    icon URLs and ``$.ajax``/``fetch``/``d3.json`` targets.  Plain links
+    icon URLs and ``$.ajax``/``fetch``/``d3.json`` targets; inert JSON data blocks
+    (``<script type="application/json">``) are skipped.  Plain links
     (``<a href>``, attribution text) are not fetches and are not reported.  Returns the
     URLs in order of first appearance, without duplicates; ``[]`` means offline-safe.
     """
     found: dict[str, None] = {}
+    html = _strip_data_blocks(html)
     for m in _SCRIPT_TAG.finditer(html):
         src = _attrs(m.group("attrs")).get("src", "")
         if _REMOTE.match(src):
@@ -525,14 +553,24 @@ def asset_report(html: str) -> list[str]:
     return list(found)
 
 
-def render_offline(m: folium.Map | folium.Figure | Element) -> str:
+def _unescape_js_url(url: str) -> str:
+    """A URL as written inside a JS string (``\\u0026``, ``\\/``) → as the browser uses it."""
+    return re.sub(r"\\u([0-9a-fA-F]{4})", lambda m: chr(int(m.group(1), 16)), url).replace(
+        "\\/", "/")
+
+
+def render_offline(m: folium.Map | folium.Figure | Element, *, allow=()) -> str:
     """Render *m*'s root figure, inline its assets and insist nothing remote is left.
+
+    *allow* lists remote URLs that may stay on purpose: the tile URL templates of an
+    online basemap the user asked for (the page says it needs the internet).
 
     Raises :class:`UnvendoredAssetError` for an unvendored script/stylesheet and
     :class:`RuntimeError` listing every other remote URL (tiles, images, ...).
     """
     html = inline_assets(m.get_root().render())
-    remote = asset_report(html)
+    allowed = {_unescape_js_url(u) for u in allow}
+    remote = [u for u in asset_report(html) if _unescape_js_url(u) not in allowed]
     if remote:
         raise RuntimeError(
             "the map would still fetch from the network: "

@@ -1,8 +1,16 @@
-"""Map layers and furniture shared by the county and township maps."""
+"""Map layers shared by every map: the base map, county and townships, plots, water sites.
+
+Plots go to the browser in the compact encoding of :mod:`ecomap.maps._vector`, one
+layer per category, drawn by ``ecomap.plotLayer``: as SVG paths when the map holds at
+most :data:`CANVAS_THRESHOLD` plots (crisp vector output when printed), above that as
+one canvas path per category (50,000 plots draw in well under a second).  The county,
+township and water-site layers are small and stay ordinary ``folium.GeoJson`` layers;
+their string properties are HTML-escaped here because folium's tooltips and popups
+put them into HTML as they are.
+"""
 
 from __future__ import annotations
 
-import html
 import json
 import warnings
 
@@ -12,47 +20,78 @@ import mapclassify
 import numpy as np
 import pandas as pd
 import shapely
-from branca.element import Element, MacroElement, Template
-from folium import plugins
+from folium.map import Layer
 
 from ecomap.maps import _style
+from ecomap.maps._basemaps import Basemap
+from ecomap.maps._furniture import EcomapAssets, LegendRow, LegendSection, RawHtml, add_call
+from ecomap.maps._vector import Field, Grid, encode_layer, script_json, simplify_layer
 from ecomap.schema import CATEGORIES, category_label, label
+
+__all__ = [
+    "CANVAS_THRESHOLD",
+    "PLOT_FIELDS",
+    "PlotLayer",
+    "add_county",
+    "add_plots",
+    "add_townships",
+    "add_water_sites",
+    "base_map",
+    "classify",
+    "choose_renderer",
+]
+
+#: Above this many plots on one map, plot layers are drawn on canvas.
+CANVAS_THRESHOLD = 3000
 
 # Categories drawn as outlines and hidden at first (they cover whole townships).
 _OUTLINE_CATEGORIES = {"forest_ranger"}
+# Categories whose plots tile an area: simplified as a coverage (shared borders kept).
+_COVERAGE_CATEGORIES = {"forest_ranger"}
 
-# Coordinates are written with 6 decimals: ~0.1 m, well below what a screen shows.
+#: Plot attributes shown in popups, in this order (those present and not all empty).
+PLOT_FIELDS = ["plot_id", "village", "township", "method", "species", "area_mu_reported",
+               "year", "status", "implementer"]
+
+# Small GeoJSON layers (county, townships): 6 decimals, ~0.1 m.
 _PRECISION = 6
 
 
-def base_map(bounds, *, lang: str, height: str = "100%") -> folium.Map:
-    """An empty map fitted to ``bounds`` (minx, miny, maxx, maxy), no tiles, scale bar."""
-    minx, miny, maxx, maxy = bounds
+def choose_renderer(n_plots: int, renderer: str = "auto") -> str:
+    """``"svg"`` or ``"canvas"`` for a map of ``n_plots`` plots."""
+    if renderer not in ("auto", "svg", "canvas"):
+        raise ValueError(f"renderer must be auto, svg or canvas, not {renderer!r}")
+    if renderer != "auto":
+        return renderer
+    return "canvas" if n_plots > CANVAS_THRESHOLD else "svg"
+
+
+def base_map(bounds, *, lang: str, basemap: Basemap, renderer: str = "svg",
+             height: str = "100%") -> folium.Map:
+    """An empty map fitted to ``bounds`` (minx, miny, maxx, maxy) with ecomap.js loaded."""
+    minx, miny, maxx, maxy = (float(b) for b in bounds)
+    # The view is fitted to the bounds by ecomap.finish (no animation); zoom 10 is a start.
     m = folium.Map(location=[(miny + maxy) / 2, (minx + maxx) / 2], tiles=None, height=height,
-                   control_scale=True, zoom_snap=0.25, prefer_canvas=False)
-    m.fit_bounds([[miny, minx], [maxy, maxx]])
-    m.get_root().header.add_child(Element(
-        f'<meta name="ecomap-lang" content="{lang}"><style>'
-        ".leaflet-container{background:#f4f1ea;font-family:'Microsoft YaHei','PingFang SC',"
-        "'Noto Sans CJK SC',sans-serif}"
-        ".ecomap-box{background:rgba(255,255,255,.92);padding:6px 10px;border-radius:4px;"
-        "box-shadow:0 1px 4px rgba(0,0,0,.3);font-size:12px;line-height:1.5}"
-        ".ecomap-box table{border-collapse:collapse}.ecomap-box td,.ecomap-box th"
-        "{border:1px solid #ccc;padding:1px 6px;text-align:right}"
-        ".ecomap-swatch{display:inline-block;width:14px;height:10px;margin-right:6px;"
-        "border:1px solid #555;vertical-align:middle}"
-        ".ecomap-dot{display:inline-block;width:10px;height:10px;border-radius:50%;"
-        "margin-right:6px;border:1px solid #333;vertical-align:middle}"
-        ".ecomap-label{font-size:12px;font-weight:bold;color:#333;white-space:nowrap;"
-        "text-shadow:0 0 3px #fff,0 0 3px #fff}"
-        "@media print{.leaflet-control-layers,.leaflet-control-zoom{display:none}}"
-        "</style>"))
+                   zoom_start=10, control_scale=False, zoom_snap=0.25,
+                   prefer_canvas=renderer == "canvas", max_zoom=basemap.max_zoom)
+    # Fitted now, before any layer is added (one first draw) and without animation.
+    add_call(m, f"{{map}}.fitBounds({script_json([[miny, minx], [maxy, maxx]])}, "
+                "{animate: false});")
+    m.add_child(EcomapAssets({
+        "ecomap-lang": lang,
+        "ecomap-basemap": basemap.name + (" (online: needs the internet)" if basemap.online
+                                          else " (offline)")}))
     return m
 
 
-def _geojson(gdf: gpd.GeoDataFrame, props: list[str]) -> dict:
+def _geojson(gdf: gpd.GeoDataFrame, props: list[str], *, grid: Grid | None = None,
+             coverage: bool = False) -> dict:
     """A compact GeoJSON dict with HTML-escaped string properties."""
-    geoms = shapely.set_precision(gdf.geometry.values, 10 ** -_PRECISION)
+    geoms = gdf.geometry.values
+    if grid is not None:
+        geoms = simplify_layer(geoms, grid.qy, coverage=coverage)
+    geoms = shapely.transform(np.asarray(geoms, dtype=object),
+                              lambda c: np.round(c, _PRECISION))
     features = []
     records = gdf[props].to_dict(orient="records") if props else [{}] * len(gdf)
     for geom, rec in zip(geoms, records, strict=True):
@@ -65,16 +104,27 @@ def _geojson(gdf: gpd.GeoDataFrame, props: list[str]) -> dict:
             elif isinstance(v, (int, float, np.integer, np.floating)):
                 clean[k] = float(v) if isinstance(v, (float, np.floating)) else int(v)
             else:
-                clean[k] = html.escape(str(v))
+                clean[k] = _style.html_text(v)
         features.append({"type": "Feature", "properties": clean,
                          "geometry": json.loads(shapely.to_geojson(geom))})
     return {"type": "FeatureCollection", "features": features}
 
 
-def add_county(m: folium.Map, county: gpd.GeoDataFrame, *, lang: str) -> None:
-    folium.GeoJson(_geojson(county, []), name=_style.text("county", lang),
+def outline_geojson(county: gpd.GeoDataFrame, tolerance: float) -> dict:
+    """The county outline, simplified for the overview map."""
+    geom = shapely.simplify(shapely.union_all(county.geometry.values), tolerance)
+    return {"type": "Feature", "properties": {}, "geometry": json.loads(
+        shapely.to_geojson(shapely.transform(geom, lambda c: np.round(c, 4))))}
+
+
+def add_county(m: folium.Map, county: gpd.GeoDataFrame, *, lang: str,
+               grid: Grid) -> LegendRow:
+    folium.GeoJson(_geojson(county, [], grid=grid, coverage=True),
+                   name=_style.text("county", lang),
                    style_function=lambda _: dict(_style.COUNTY_STYLE),
                    control=False, interactive=False).add_to(m)
+    return LegendRow(f'<span class="ecomap-line" style="{_style.COUNTY_LINE}"></span>',
+                     _style.text("county_line", lang))
 
 
 def classify(values, k: int = 5) -> tuple[np.ndarray, list[float]]:
@@ -91,79 +141,120 @@ def classify(values, k: int = 5) -> tuple[np.ndarray, list[float]]:
 
 
 def add_townships(m: folium.Map, towns: gpd.GeoDataFrame, totals: pd.Series, *, lang: str,
-                  highlight: str | None = None) -> None:
-    """Township polygons coloured by restoration area, with labels and a legend."""
+                  grid: Grid, illustrative: bool, highlight: str | None = None,
+                  fill_opacity: float | None = None) -> tuple[LegendRow, LegendSection]:
+    """Township polygons coloured by restoration area, with labels.
+
+    ``fill_opacity`` lightens the choropleth over an online basemap.  Returns the
+    boundary legend row and the choropleth legend section.
+    """
     area = totals.reindex(towns["name"]).fillna(0).to_numpy(dtype=float)
     classes, bins = classify(area)
     colors = _style.CHOROPLETH_COLORS[-len(bins):] if len(bins) < 5 else _style.CHOROPLETH_COLORS
     frame = towns.assign(_area=np.round(area, 1), _color=[colors[c] for c in classes])
-    frame["_label"] = frame["name"]
-    name = _style.text("townships", lang)
+    name = _style.text("townships" if illustrative else "township_line_official", lang)
+    group = folium.FeatureGroup(name=name, overlay=True, control=True, show=True)
 
     def style(feature):
         s = dict(_style.TOWNSHIP_STYLE)
         s["fillColor"] = feature["properties"]["_color"]
-        if highlight and feature["properties"]["name"] == html.escape(highlight):
+        if fill_opacity is not None:
+            s["fillOpacity"] = fill_opacity
+        if highlight and feature["properties"]["name"] == _style.html_text(highlight):
             s.update(weight=3, color="#000", dashArray=None)
         return s
 
     folium.GeoJson(
-        _geojson(frame, ["name", "_area", "_color"]), name=name, style_function=style,
+        _geojson(frame, ["name", "_area", "_color"], grid=grid, coverage=True),
+        style_function=style,
         tooltip=folium.GeoJsonTooltip(["name", "_area"],
                                       aliases=[label("township", lang), label("area_mu", lang)]),
-    ).add_to(m)
+    ).add_to(group)
     for geom, town in zip(towns.geometry.values, towns["name"], strict=True):
+        if geom is None or geom.is_empty:
+            continue
         pt = geom.representative_point()
         folium.Marker([pt.y, pt.x], icon=folium.DivIcon(
-            html=f'<div class="ecomap-label">{html.escape(str(town))}</div>',
-            icon_size=(80, 16), icon_anchor=(40, 8)), interactive=False).add_to(m)
+            html=f'<div class="ecomap-label">{_style.html_text(town)}</div>',
+            icon_size=(90, 16), icon_anchor=(45, 8)), interactive=False).add_to(group)
+    group.add_to(m)
     lows = [0.0, *bins[:-1]]
-    rows = "".join(
-        f'<div><span class="ecomap-swatch" style="background:{c}"></span>'
-        f"{lo:,.0f} – {hi:,.0f}</div>" for c, lo, hi in zip(colors, lows, bins, strict=False))
-    add_box(m, f"<b>{_style.text('choropleth', lang)}</b>{rows}", "bottomright",
-            css_class="ecomap-legend ecomap-legend-choropleth")
+    rows = [LegendRow(f'<span class="ecomap-swatch" style="background:{c}"></span>',
+                      f"{lo:,.0f} – {hi:,.0f}") for c, lo, hi in zip(colors, lows, bins,
+                                                                      strict=False)]
+    line = LegendRow(f'<span class="ecomap-line" style="{_style.TOWNSHIP_LINE}"></span>',
+                     _style.text("township_line" if illustrative else "township_line_official",
+                                 lang), group)
+    return line, LegendSection(_style.text("choropleth", lang), rows,
+                               "ecomap-legend-choropleth")
 
 
-def add_plots(m: folium.Map, plots: gpd.GeoDataFrame, *, lang: str) -> list[str]:
-    """One layer per category, with tooltips and attribute popups; returns the codes drawn."""
+class PlotLayer(Layer):
+    """One category of plots, compact-encoded and drawn by ``ecomap.plotLayer``.
+
+    The data goes into the page as a ``<script type="application/json">`` block (parsed
+    with ``JSON.parse``, faster than a script literal, and inert for the offline
+    check); nothing of it passes through Jinja.
+    """
+
+    def __init__(self, data: dict, options: dict, *, name: str, show: bool = True) -> None:
+        super().__init__(name=_style.html_text(name), overlay=True, control=True, show=show)
+        self._name = "PlotLayer"
+        self.data = script_json(data)
+        self.options = script_json({"name": name, **options})
+
+    def render(self, **kwargs) -> None:
+        figure = self.get_root()
+        name, parent = self.get_name(), self._parent.get_name()
+        figure.html.add_child(RawHtml(
+            f'<script type="application/json" id="{name}_data">{self.data}</script>'),
+            name=f"{name}_data")
+        js = (f"var {name} = ecomap.plotLayer({parent}, JSON.parse(document.getElementById("
+              f'"{name}_data").textContent), {self.options});\n')
+        if self.show:
+            js += f"{name}.addTo({parent});\n"
+        figure.script.add_child(RawHtml(js), name=name)
+
+
+def _plot_fields(group: pd.DataFrame, lang: str) -> list[Field]:
+    fields = [Field(f, label(f, lang), decimals=0 if f == "year" else 2,
+                    grouping=f != "year")
+              for f in PLOT_FIELDS if f in group and group[f].notna().any()]
+    return [*fields, Field("area_mu", label("plot_area_mu", lang), 2)]
+
+
+def add_plots(m: folium.Map, plots: gpd.GeoDataFrame, *, lang: str, grid: Grid,
+              renderer: str) -> LegendSection:
+    """One layer per category, with tooltips, popups and search; returns the legend."""
+    section = LegendSection(_style.text("plots", lang), [], "ecomap-legend-plots")
     if plots.empty:
-        return []
-    fields = ["plot_id", "village", "township", "method", "species", "area_mu_reported",
-              "year", "status", "implementer"]
+        return section
     frame = plots.copy()
-    frame["area_mu"] = frame["area_mu"].round(2)
-    drawn = []
-    codes = [c for c in CATEGORIES if c in set(frame["category"])]
-    codes += sorted(set(frame["category"]) - set(codes))
+    frame["area_mu"] = pd.to_numeric(frame["area_mu"], errors="coerce")
+    present = set(frame["category"])
+    codes = [c for c in CATEGORIES if c in present]
+    codes += sorted(present - set(codes))
     for code in codes:
         group = frame[frame["category"] == code]
         color = _style.category_color(code)
         # Patrol areas tile the forest: outlines only, off until asked for.
         outline = code in _OUTLINE_CATEGORIES
-        style = ({"color": color, "weight": 0.8, "fill": False} if outline else
+        style = ({"color": color, "weight": 1.2, "fill": False} if outline else
                  {"color": color, "weight": 1, "fillColor": color, "fillOpacity": 0.6})
-        props = [f for f in fields if f in group and group[f].notna().any()] + ["area_mu"]
-        aliases = [label(f, lang) if f != "area_mu" else label("plot_area_mu", lang)
-                   for f in props]
-        fg = folium.FeatureGroup(name=f"{category_label(code, lang)} ({len(group)})",
-                                 show=not outline)
-        folium.GeoJson(
-            _geojson(group, props),
-            style_function=lambda _, s=style: dict(s),
-            highlight_function=lambda _: {"weight": 3, "color": "#000"},
-            tooltip=folium.GeoJsonTooltip(props[:1] + ["area_mu"],
-                                          aliases=[aliases[0], aliases[-1]]),
-            popup=folium.GeoJsonPopup(props, aliases=aliases),
-        ).add_to(fg)
-        fg.add_to(m)
-        drawn.append(code)
-    rows = "".join(
-        f'<div><span class="ecomap-swatch" style="{_swatch(c)}"></span>'
-        f"{html.escape(category_label(c, lang))}</div>" for c in drawn)
-    add_box(m, f"<b>{_style.text('plots', lang)}</b>{rows}", "bottomleft",
-            css_class="ecomap-legend ecomap-legend-plots")
-    return drawn
+        geoms = simplify_layer(group.geometry.values, grid.qy,
+                               coverage=code in _COVERAGE_CATEGORIES)
+        data = encode_layer(group.set_geometry(geoms), _plot_fields(group, lang), grid)
+        title = category_label(code, lang)
+        layer = PlotLayer(data, {
+            "title": title, "mode": renderer, "style": style,
+            "highlight": _style.HIGHLIGHT_STYLE,
+            "tooltip": ["plot_id", "area_mu"] if "plot_id" in group else ["area_mu"],
+            "search": ["plot_id", "village"] if "village" in group else ["plot_id"],
+        }, name=_style.text("plot_layer", lang, name=title, n=len(group)), show=not outline)
+        layer.add_to(m)
+        section.rows.append(LegendRow(f'<span class="ecomap-swatch" style="{_swatch(code)}">'
+                                      "</span>", title, layer))
+    return section
 
 
 def _swatch(code: str) -> str:
@@ -173,66 +264,40 @@ def _swatch(code: str) -> str:
     return f"background:{color}"
 
 
-def add_water_sites(m: folium.Map, sites: gpd.GeoDataFrame, *, lang: str) -> None:
+def add_water_sites(m: folium.Map, sites: gpd.GeoDataFrame, *, lang: str) -> LegendSection:
     """Monitoring sites as circles coloured by their annual water class."""
+    section = LegendSection(_style.text("water_class", lang), [], "ecomap-legend-water")
     if sites.empty:
-        return
-    fg = folium.FeatureGroup(name=f"{_style.text('water', lang)} ({len(sites)})")
-    for _, s in sites.iterrows():
-        cls = s.get("water_class")
-        cls = None if cls is None or (isinstance(cls, float) and np.isnan(cls)) else str(cls)
-        color = _style.WATER_COLORS.get(cls, _style.WATER_COLORS[None])
-        rows = [(label("site_name", lang), s.get("site_name")),
-                (label("site_type", lang), s.get("site_type")),
-                (label("river", lang), s.get("river")),
-                (label("township", lang), s.get("township")),
-                (label("target_class", lang), s.get("target_class")),
-                (label("water_class", lang), cls or _style.text("no_class", lang)),
-                ("定类因子" if lang == "zh" else "Deciding", s.get("deciding"))]
-        table = "".join(f"<tr><th>{html.escape(str(k))}</th><td>{html.escape(str(v))}</td></tr>"
-                        for k, v in rows if v is not None and str(v) not in ("", "nan"))
-        folium.CircleMarker(
-            [s.geometry.y, s.geometry.x], radius=7, color="#222", weight=1, fill=True,
-            fill_color=color, fill_opacity=0.95,
-            tooltip=html.escape(f"{s.get('site_name')} · {cls or '-'}"),
-            popup=folium.Popup(f"<table>{table}</table>", max_width=320),
-        ).add_to(fg)
-    fg.add_to(m)
-    present = [c for c in _style.WATER_CLASSES if c in set(sites.get("water_class", []))]
-    rows = "".join(f'<div><span class="ecomap-dot" style="background:{_style.WATER_COLORS[c]}">'
-                   f"</span>{c}</div>" for c in present)
-    add_box(m, f"<b>{_style.text('water_class', lang)}</b>{rows}", "bottomleft",
-            css_class="ecomap-legend ecomap-legend-water")
-
-
-def add_box(m: folium.Map, inner_html: str, position: str, *, css_class: str = "") -> None:
-    """A Leaflet control holding HTML (legends, title, notes)."""
-    tmpl = Template("""
-        {% macro script(this, kwargs) %}
-        (function(){
-          var c = L.control({position: {{ this.position|tojson }}});
-          c.onAdd = function() {
-            var d = L.DomUtil.create('div', {{ this.css|tojson }});
-            d.innerHTML = {{ this.inner|tojson }};
-            L.DomEvent.disableClickPropagation(d);
-            return d;
-          };
-          c.addTo({{ this._parent.get_name() }});
-        })();
-        {% endmacro %}""")
-    box = MacroElement()
-    box._template = tmpl
-    box.position = position
-    box.css = f"ecomap-box {css_class}".strip()
-    box.inner = inner_html
-    m.add_child(box)
-
-
-def add_furniture(m: folium.Map, *, title: str, notes: list[str]) -> None:
-    """Title, layer control, fullscreen and the notes every briefing map carries."""
-    add_box(m, f'<div style="font-size:16px;font-weight:bold">{html.escape(title)}</div>',
-            "topright", css_class="ecomap-title")
-    plugins.Fullscreen(position="topleft").add_to(m)
-    folium.LayerControl(collapsed=False, position="topright").add_to(m)
-    add_box(m, "<br>".join(html.escape(n) for n in notes), "bottomright",
-            css_class="ecomap-note")
+        return section
+    frame = sites.copy()
+    cls = frame.get("water_class", pd.Series(None, index=frame.index, dtype=object))
+    cls = cls.astype(object).where(cls.notna(), None)
+    frame["water_class"] = [c if c is not None else _style.text("no_class", lang) for c in cls]
+    frame["_color"] = [_style.WATER_COLORS.get(c, _style.WATER_COLORS[None]) for c in cls]
+    fields = [f for f in ("site_name", "site_type", "river", "township", "target_class",
+                          "water_class", "deciding") if f in frame]
+    aliases = [label(f, lang) if f != "deciding" else ("定类因子" if lang == "zh" else
+                                                       "Deciding") for f in fields]
+    layer = folium.GeoJson(
+        _geojson(frame, [*fields, "_color"]),
+        name=f"{_style.text('water', lang)} ({len(frame)})",
+        marker=folium.CircleMarker(radius=7, weight=1, color="#222", fill=True,
+                                   fill_opacity=0.95),
+        style_function=lambda f: {"fillColor": f["properties"]["_color"], "color": "#222",
+                                  "weight": 1, "fillOpacity": 0.95},
+        tooltip=folium.GeoJsonTooltip(["site_name", "water_class"],
+                                      aliases=[label("site_name", lang),
+                                               label("water_class", lang)]),
+        popup=folium.GeoJsonPopup(fields, aliases=aliases),
+    )
+    layer.add_to(m)
+    present = [c for c in _style.WATER_CLASSES if c in set(cls)]
+    for c in present:
+        section.rows.append(LegendRow(
+            f'<span class="ecomap-dot" style="background:{_style.WATER_COLORS[c]}"></span>', c,
+            layer))
+    if any(c is None for c in cls):
+        section.rows.append(LegendRow(
+            f'<span class="ecomap-dot" style="background:{_style.WATER_COLORS[None]}"></span>',
+            _style.text("no_class", lang), layer))
+    return section

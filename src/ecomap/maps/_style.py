@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import html
+
 from ecomap.schema import CATEGORIES
 
 #: Water classes in order, best first, with the colours of Chinese water-quality maps.
@@ -30,7 +32,47 @@ TEXT = {
                      "Note: township boundaries are illustrative (Voronoi cells), not official."),
     "summary": ("{township}汇总", "{township} summary"),
     "water_class": ("水质类别", "Water class"),
+    "boundaries": ("界线", "Boundaries"),
+    "county_line": ("县界", "County boundary"),
+    "township_line": ("乡镇界(示意)", "Township boundary (illustrative)"),
+    "township_line_official": ("乡镇界", "Township boundary"),
+    "search": ("搜索小班号或村名", "Plot ID or village"),
+    "search_none": ("未找到", "Not found"),
+    "search_cancel": ("取消", "Cancel"),
+    "village_suffix": ("(全村{n}个小班)", "(village, {n} plots)"),
+    "north": ("指北针", "North"),
+    "fullscreen": ("全屏", "Full screen"),
+    "fullscreen_exit": ("退出全屏", "Exit full screen"),
+    "no_basemap": ("无底图(离线)", "No basemap (offline)"),
+    "online": ("底图：{name}(在线，需联网；离线时仅显示叠加数据)",
+               "Basemap: {name} (online, needs the internet; offline only the overlays show)"),
+    "online_failed": ("底图无法加载(需联网)；图上数据不受影响",
+                      "Basemap tiles cannot load (no internet); the data layers are unaffected"),
+    "osm": ("OpenStreetMap", "OpenStreetMap"),
+    "tianditu": ("天地图", "Tianditu"),
+    "gaode": ("高德地图", "Gaode (AMap)"),
+    "gcj02": ("叠加数据已转换为GCJ-02坐标以对齐高德底图", "Overlays shifted to GCJ-02 to match Gaode tiles"),
+    "plot_layer": ("{name} ({n})", "{name} ({n})"),
+    "unit_mu": ("亩", "mu"),
 }
+
+
+#: Legend symbols of the boundary lines (dashes as drawn).
+COUNTY_LINE = "border-top:3px solid #212121"
+TOWNSHIP_LINE = "border-top:1.5px dashed #555"
+
+#: Path style of a hovered or selected plot.
+HIGHLIGHT_STYLE = {"color": "#000000", "weight": 3, "fill": False}
+
+
+def html_text(value) -> str:
+    """``value`` as HTML text that also survives folium's second Jinja pass.
+
+    folium renders its templates, then branca compiles the output as a template again,
+    so ``{{ … }}`` in data would be evaluated: braces become character references.
+    Use for every string that reaches a folium template (properties, names, labels).
+    """
+    return html.escape(str(value), quote=True).replace("{", "&#123;").replace("}", "&#125;")
 
 
 def text(key: str, lang: str = "zh", **fmt) -> str:

@@ -43,6 +43,10 @@ def _wkb_part(blob: bytes | None) -> bytes | None:
 
 def from_gpkg(blobs) -> np.ndarray:
     """Decode GeoPackage blobs (or plain WKB) into shapely geometries."""
+    blobs = list(blobs)
+    # Fast path: every blob little-endian with an xy envelope, as ecomap writes them.
+    if blobs and all(b is not None and b[:4] == b"GP\x00\x03" for b in blobs):
+        return shapely.from_wkb([b[40:] for b in blobs])
     return shapely.from_wkb([_wkb_part(b) for b in blobs])
 
 

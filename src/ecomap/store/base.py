@@ -91,8 +91,14 @@ class Store(abc.ABC):
         """Replace the township layer and re-split every stored plot."""
 
     @abc.abstractmethod
-    def add_plots(self, gdf: gpd.GeoDataFrame, *, provenance: Provenance) -> int:
-        """Store canonical plots (see :data:`PLOT_COLUMNS`) as one batch; returns its id."""
+    def add_plots(self, gdf: gpd.GeoDataFrame, *, provenance: Provenance,
+                  splits: pd.DataFrame | None = None) -> int:
+        """Store canonical plots (see :data:`PLOT_COLUMNS`) as one batch; returns its id.
+
+        ``area_m2`` and ``splits`` (from :func:`ecomap.split.split_by_township`, by
+        position) are used when given — computed during validation — and computed here
+        otherwise.
+        """
 
     @abc.abstractmethod
     def add_water_sites(self, gdf: gpd.GeoDataFrame, *, provenance: Provenance) -> int:
@@ -101,6 +107,18 @@ class Store(abc.ABC):
     @abc.abstractmethod
     def add_water_samples(self, df: pd.DataFrame, *, provenance: Provenance) -> int:
         """Store samples (long form) as one batch."""
+
+    @abc.abstractmethod
+    def add_water(self, sites: gpd.GeoDataFrame | None, samples: pd.DataFrame | None, *,
+                  provenance: Provenance) -> int:
+        """Store new monitoring sites and samples (long form) as one batch of kind
+        ``water``, in one transaction; returns the batch id.
+
+        Raises :class:`~ecomap.errors.ValidationError`, storing nothing, when a site
+        name is already stored or given twice, a sample's site is neither stored nor
+        among ``sites``, or a value (site, date, parameter) is already stored or given
+        twice.
+        """
 
     @abc.abstractmethod
     def rollback(self, batch_id: int) -> dict:

@@ -22,8 +22,9 @@ import pandas as pd
 import shapely
 
 from ecomap import crs as _crs
+from ecomap._geom import as_multipolygons
 from ecomap.errors import NotFoundError, StoreError
-from ecomap.split import plot_areas_m2, split_by_township
+from ecomap.split import plot_areas_m2, split_by_township, townships_containing_boxes
 from ecomap.store import _gpkgblob
 from ecomap.store.base import Provenance, Store
 from ecomap.units import mu_from_m2
@@ -70,18 +71,62 @@ def _now() -> str:
     return _dt.datetime.now(_dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def _none_if_na(v):
-    if v is None:
-        return None
-    if isinstance(v, float) and np.isnan(v):
-        return None
-    if v is pd.NA or v is pd.NaT:
-        return None
-    if isinstance(v, np.integer):
-        return int(v)
-    if isinstance(v, np.floating):
-        return None if np.isnan(v) else float(v)
-    return v
+def _sql_values(col: pd.Series) -> list:
+    """A column as Python values SQLite takes, with None for every kind of missing."""
+    if pd.api.types.is_bool_dtype(col) and not col.isna().any():
+        return col.astype(int).tolist()
+    if pd.api.types.is_integer_dtype(col) and not col.isna().any():
+        return col.astype("int64").tolist()
+    if pd.api.types.is_float_dtype(col):
+        return [None if v != v else v for v in col.astype(float).tolist()]
+    obj = col.astype(object)
+    out = obj.where(obj.notna(), None).tolist()
+    if set(map(type, out)) <= _PLAIN_TYPES:
+        return out
+    return [int(v) if isinstance(v, np.integer) else
+            float(v) if isinstance(v, np.floating) else v for v in out]
+
+
+_PLAIN_TYPES = {str, int, float, bytes, type(None)}
+
+@contextmanager
+def _without_indexes(con, table: str):
+    """Drop a table's own indexes for a bulk rewrite and build them again afterwards,
+    inside the caller's transaction."""
+    indexes = con.execute("SELECT name, sql FROM sqlite_master WHERE type = 'index' AND "
+                          "tbl_name = ? AND sql IS NOT NULL", (table,)).fetchall()
+    for name, _ in indexes:
+        con.execute(f'DROP INDEX "{name}"')
+    yield
+    for _, sql in indexes:
+        con.execute(sql)
+
+
+#: From this many rows on, the R-tree is filled in bulk instead of row by row.
+_BULK_ROWS = 2000
+
+
+@contextmanager
+def _bulk_index(con, layer: str, fids: np.ndarray, geoms) -> None:
+    """Insert without the per-row R-tree and feature-count triggers, then fill both in one
+    go; the triggers are put back in the same transaction, so nothing is lost on failure."""
+    triggers = con.execute(
+        "SELECT name, sql FROM sqlite_master WHERE type = 'trigger' AND tbl_name = ? AND "
+        "(name = ? OR name = ?)",
+        (layer, f"rtree_{layer}_geom_insert", f"trigger_insert_feature_count_{layer}")
+    ).fetchall()
+    for name, _ in triggers:
+        con.execute(f'DROP TRIGGER "{name}"')
+    yield
+    b = shapely.bounds(np.asarray(geoms, dtype=object))
+    ok = np.isfinite(b).all(axis=1)
+    con.executemany(f'INSERT INTO "rtree_{layer}_geom" VALUES (?, ?, ?, ?, ?)',
+                    zip(fids[ok].tolist(), b[ok, 0].tolist(), b[ok, 2].tolist(),
+                        b[ok, 1].tolist(), b[ok, 3].tolist(), strict=True))
+    con.execute("UPDATE gpkg_ogr_contents SET feature_count = (SELECT COUNT(*) FROM "
+                f'"{layer}") WHERE lower(table_name) = lower(?)', (layer,))
+    for _, sql in triggers:
+        con.execute(sql)
 
 
 def _create(path: Path) -> None:
@@ -139,6 +184,8 @@ class GeoPackageStore(Store):
             con = sqlite3.connect(self.path, timeout=60, isolation_level=None,
                                   check_same_thread=False)
             con.execute("PRAGMA busy_timeout = 60000")
+            # Large batches stay in memory until COMMIT instead of spilling page by page.
+            con.execute("PRAGMA cache_size = -262144")
         except sqlite3.Error as exc:
             raise StoreError(f"cannot open the store {self.location}: {exc}") from exc
         # GDAL's R-tree triggers call these GeoPackage SQL functions.
@@ -267,14 +314,18 @@ class GeoPackageStore(Store):
     def _insert(self, con, layer: str, frame: pd.DataFrame, geoms=None) -> None:
         _, columns = _SCHEMA[layer]
         cols = [c for c in ["fid", *columns] if c in frame.columns]
-        values = [frame[c].astype(object).tolist() for c in cols]
+        values = [_sql_values(frame[c]) for c in cols]
         if geoms is not None:
             cols = [*cols, "geom"]
             values.append(_gpkgblob.to_gpkg(geoms, _SRS_ID))
         names = ", ".join(f'"{c}"' for c in cols)
         marks = ", ".join("?" * len(cols))
-        rows = ([_none_if_na(v) for v in row] for row in zip(*values, strict=True))
-        con.executemany(f'INSERT INTO "{layer}" ({names}) VALUES ({marks})', rows)
+        sql = f'INSERT INTO "{layer}" ({names}) VALUES ({marks})'
+        if geoms is not None and len(frame) >= _BULK_ROWS and "fid" in frame.columns:
+            with _bulk_index(con, layer, frame["fid"].to_numpy(), geoms):
+                con.executemany(sql, zip(*values, strict=True))
+        else:
+            con.executemany(sql, zip(*values, strict=True))
         self._touch(con, layer)
 
     @staticmethod
@@ -285,7 +336,7 @@ class GeoPackageStore(Store):
     def _replace_layer(self, layer: str, gdf: gpd.GeoDataFrame, *, kind: str,
                        provenance: Provenance, extra=None) -> int:
         gdf = _crs.to_store_crs(gdf)
-        geoms = _as_multi(gdf.geometry.values)
+        geoms = as_multipolygons(gdf.geometry.values)
         with self._transaction() as con:
             batch = self._new_batch(con, kind=kind, provenance=provenance, count=len(gdf),
                                     area_m2=float(plot_areas_m2(geoms).sum()))
@@ -313,16 +364,18 @@ class GeoPackageStore(Store):
         towns = self.townships()
         return towns["name"].to_numpy(dtype=object), towns.geometry.values
 
-    def add_plots(self, gdf, *, provenance):
+    def add_plots(self, gdf, *, provenance, splits=None):
         gdf = _crs.to_store_crs(gdf)
         missing = [c for c in ("category", "year") if c not in gdf.columns]
         if missing:
             raise StoreError(f"plots to store lack the columns {missing}; prepare them with "
                              "ecomap.validate.prepare_plots")
-        geoms = _as_multi(gdf.geometry.values)
-        areas = plot_areas_m2(geoms)
-        names, town_geoms = self._township_arrays()
-        splits = split_by_township(geoms, names, town_geoms, areas_m2=areas)
+        geoms = as_multipolygons(gdf.geometry.values)
+        areas = (gdf["area_m2"].to_numpy(dtype=float) if "area_m2" in gdf
+                 else plot_areas_m2(geoms))
+        if splits is None:
+            names, town_geoms = self._township_arrays()
+            splits = split_by_township(geoms, names, town_geoms, areas_m2=areas)
         primary = splits[splits["primary"]].set_index("plot")["township"]
         frame = pd.DataFrame(gdf.drop(columns=gdf.geometry.name)).reset_index(drop=True)
         frame["area_m2"] = areas
@@ -369,23 +422,92 @@ class GeoPackageStore(Store):
         self._insert(con, "plot_townships", rows)
 
     def _resplit(self, con) -> int:
-        df = self._query("SELECT fid, batch_id, category, year, area_m2, geom FROM plots "
-                         "ORDER BY fid")
-        con.execute("DELETE FROM plot_townships")
+        """Recompute every plot's split; rewrite only the plots whose split changed.
+
+        Plots whose bounding box (from the R-tree, no geometry read) lies inside one
+        township keep their stored area there; only the others are read and cut.
+        """
+        # Everything but geometry comes from the narrow split table (a plot's rows add up
+        # to its area) and the R-tree: two plain reads, merged here.
+        old = self._query("SELECT plot_fid, batch_id, category, year, township, area_m2, "
+                          "is_primary FROM plot_townships")
+        df = old.groupby("plot_fid", sort=True).agg(
+            batch_id=("batch_id", "first"), category=("category", "first"),
+            year=("year", "first"), area_m2=("area_m2", "sum")).reset_index()
+        df = df.rename(columns={"plot_fid": "fid"})
+        boxes = self._query('SELECT id AS fid, minx, miny, maxx, maxy FROM "rtree_plots_geom"')
+        df = df.merge(boxes, on="fid", how="left")
         if df.empty:
+            con.execute("DELETE FROM plot_townships")
             return 0
-        geoms = _gpkgblob.from_gpkg(df.pop("geom").tolist())
         names, town_geoms = self._township_arrays()
-        splits = split_by_township(geoms, names, town_geoms,
-                                   areas_m2=df["area_m2"].to_numpy(dtype=float))
-        self._insert_splits(con, df, splits)
-        primary = splits[splits["primary"]]
-        con.execute("UPDATE plots SET township = NULL")
-        con.executemany("UPDATE plots SET township = ? WHERE fid = ?",
-                        zip(primary["township"].tolist(),
-                            df["fid"].to_numpy()[primary["plot"].to_numpy()].tolist(),
-                            strict=True))
+        bounds = df[["minx", "miny", "maxx", "maxy"]].to_numpy(dtype=float)
+        town_of = townships_containing_boxes(np.nan_to_num(bounds, nan=0.0), town_geoms)
+        town_of[np.isnan(bounds).any(axis=1)] = -1
+        inside = np.flatnonzero(town_of >= 0)
+        rest = np.flatnonzero(town_of < 0)
+        parts = [pd.DataFrame({"plot": inside, "township": names[town_of[inside]],
+                               "area_m2": df["area_m2"].to_numpy(dtype=float)[inside],
+                               "primary": True})]
+        if len(rest):
+            geoms = self._geometries("plots", df["fid"].to_numpy()[rest])
+            cut = split_by_township(geoms, names, town_geoms,
+                                    areas_m2=df["area_m2"].to_numpy(dtype=float)[rest])
+            parts.append(cut.assign(plot=rest[cut["plot"].to_numpy()]))
+        splits = pd.concat(parts, ignore_index=True)
+        splits["township"] = splits["township"].astype(object)
+        changed = self._changed_plots(df, splits, old)
+        if len(changed):
+            fids = df["fid"].to_numpy()[changed]
+            con.execute("CREATE TEMP TABLE IF NOT EXISTS _changed(fid INTEGER PRIMARY KEY)")
+            con.execute("DELETE FROM _changed")
+            con.executemany("INSERT INTO _changed VALUES (?)", ((int(f),) for f in fids))
+            con.execute("DELETE FROM plot_townships WHERE plot_fid IN (SELECT fid FROM _changed)")
+            sel = splits[np.isin(splits["plot"].to_numpy(), changed)]
+            self._insert_splits(con, df, sel)
+            primary = sel[sel["primary"]]
+            con.executemany("UPDATE plots SET township = ? WHERE fid = ?",
+                            zip(primary["township"].tolist(),
+                                df["fid"].to_numpy()[primary["plot"].to_numpy()].tolist(),
+                                strict=True))
+            con.execute("DROP TABLE _changed")
+        log.info("re-split %d plots (%d read and cut); %d changed", len(df), len(rest),
+                 len(changed))
         return len(df)
+
+    def _geometries(self, layer: str, fids) -> np.ndarray:
+        """Geometries of some features, in the order of ``fids``."""
+        fids = [int(f) for f in fids]
+        out = {}
+        for i in range(0, len(fids), 50_000):  # SQLite's variable limit is 250 000
+            chunk = fids[i:i + 50_000]
+            marks = ",".join("?" * len(chunk))
+            rows = self._con.execute(f'SELECT fid, geom FROM "{layer}" WHERE fid IN ({marks})',
+                                     chunk).fetchall()
+            out.update(zip((r[0] for r in rows), _gpkgblob.from_gpkg([r[1] for r in rows]),
+                           strict=True))
+        return np.array([out[f] for f in fids], dtype=object)
+
+    @staticmethod
+    def _changed_plots(df: pd.DataFrame, splits: pd.DataFrame, old: pd.DataFrame
+                       ) -> np.ndarray:
+        """Positions (in ``df``) of plots whose stored split ``old`` differs from ``splits``."""
+        pos = pd.Series(np.arange(len(df)), index=df["fid"].to_numpy())
+
+        def key(frame, plot_col, primary_col):
+            return pd.DataFrame({
+                "plot": frame[plot_col].to_numpy(),
+                "township": frame["township"].astype(object).fillna("\0").to_numpy(),
+                "area": np.round(frame["area_m2"].to_numpy(dtype=float), 3),
+                "primary": frame[primary_col].astype(bool).to_numpy()})
+
+        old_k = key(old.assign(plot=pos.reindex(old["plot_fid"].to_numpy()).to_numpy()),
+                    "plot", "is_primary").dropna(subset=["plot"])
+        old_k["plot"] = old_k["plot"].astype(np.int64)
+        new_k = key(splits, "plot", "primary")
+        both = old_k.merge(new_k, how="outer", indicator=True)
+        changed = both.loc[both["_merge"] != "both", "plot"].to_numpy(dtype=np.int64)
+        return np.unique(changed)
 
     def resplit(self) -> int:
         with self._transaction() as con:
@@ -416,6 +538,91 @@ class GeoPackageStore(Store):
             self._insert(con, "water_samples", df.assign(batch_id=batch))
         return batch
 
+    # --- water: sites and samples in one batch --------------------------------------------
+    def add_water(self, sites, samples, *, provenance):
+        if sites is None or not len(sites):
+            sites = gpd.GeoDataFrame({"site_name": []}, geometry=gpd.GeoSeries(
+                [], crs=_crs.STORE_CRS))
+        if samples is None:
+            samples = pd.DataFrame(columns=["site_name", "date", "param", "value", "below_dl"])
+        sites = _crs.to_store_crs(sites)
+        frame = pd.DataFrame(sites.drop(columns=sites.geometry.name)).reset_index(drop=True)
+        if len(frame):
+            frame["township"] = self._water_townships(sites.geometry.values, frame)
+        years = pd.to_datetime(samples["date"], errors="coerce").dt.year.dropna().unique()
+        n = len(samples.drop_duplicates(["site_name", "date"]))
+        with self._transaction() as con:
+            self._check_water(con, frame["site_name"], samples)
+            batch = self._new_batch(
+                con, kind="water", provenance=provenance, count=len(frame) + len(samples),
+                year=int(years[0]) if len(years) == 1 else None,
+                note=f"{len(frame)} sites, {n} samples, {len(samples)} values")
+            if len(frame):
+                self._insert(con, "water_sites", frame.assign(batch_id=batch),
+                             sites.geometry.values)
+                self._update_extent(con, "water_sites")
+            if len(samples):
+                self._insert(con, "water_samples", samples.assign(batch_id=batch))
+        log.info("stored %d water sites and %d samples as batch %d", len(frame), n, batch)
+        return batch
+
+    def _water_townships(self, points, frame: pd.DataFrame) -> np.ndarray:
+        """The township holding each point (the file's own when there are no townships)."""
+        names, town_geoms = self._township_arrays()
+        if not len(town_geoms):
+            return frame.get("township", pd.Series(None, frame.index)).to_numpy(dtype=object)
+        pts, towns = shapely.STRtree(town_geoms).query(points, predicate="intersects")
+        township = pd.Series(names[towns], index=pts)
+        return township[~township.index.duplicated()].reindex(range(len(frame))).to_numpy(
+            dtype=object)
+
+    def _check_water(self, con, names: pd.Series, samples: pd.DataFrame) -> None:
+        """Refuse (ValidationError) what would break one site per name and one value per
+        site, date and parameter."""
+        from ecomap.errors import ValidationError
+
+        problems = []
+        stored = dict(con.execute("SELECT site_name, batch_id FROM water_sites").fetchall())
+        for name in sorted(set(names[names.duplicated()])):
+            problems.append(f"site {name!r} is given twice; keep one row per site")
+        for name in sorted(set(names) & stored.keys()):
+            problems.append(f"site {name!r} is already stored (batch {stored[name]}); leave it "
+                            f"out, or roll back batch {stored[name]} first to replace it")
+        unknown = sorted(set(samples["site_name"]) - stored.keys() - set(names))
+        for name in unknown:
+            problems.append(f"samples name the site {name!r}, which is not stored; store the "
+                            "site first or with the samples (ecomap water ingest --sites FILE)")
+        keys = ["site_name", "date", "param"]
+        for key in samples.loc[samples.duplicated(keys), keys].drop_duplicates().itertuples(
+                index=False):
+            problems.append(f"{key.param} of {key.site_name!r} on {key.date} is given twice; "
+                            "keep one value per site, date and parameter")
+        if len(samples):
+            old = self._query("SELECT site_name, date, param, batch_id FROM water_samples")
+            hit = samples[keys].merge(old, on=keys).groupby(["site_name", "date", "batch_id"])
+            for (name, date, batch), group in hit:
+                problems.append(f"{', '.join(group['param'])} of {name!r} on {date} already "
+                                f"stored in batch {batch}; roll back batch {batch} first if "
+                                "this file replaces it")
+        if problems:
+            raise ValidationError(f"{len(problems)} conflict(s) with the water data in "
+                                  f"{self.location}; nothing was stored", [
+                                      {"severity": "error", "code": "water_conflict",
+                                       "feature": None, "field": None, "message": m}
+                                      for m in problems])
+
+    def _check_water_rollback(self, batch_id: int) -> None:
+        rows = self._con.execute(
+            "SELECT DISTINCT s.batch_id, s.site_name FROM water_samples s JOIN water_sites w "
+            "ON s.site_name = w.site_name WHERE w.batch_id = ? AND s.batch_id != ? "
+            "ORDER BY s.batch_id", (batch_id, batch_id)).fetchall()
+        if rows:
+            later = sorted({r[0] for r in rows})
+            raise StoreError(
+                f"batch {batch_id} holds water sites that samples of batch(es) "
+                f"{', '.join(map(str, later))} refer to ({', '.join(sorted({r[1] for r in rows}))}"
+                f"); roll back batch(es) {', '.join(map(str, later))} first")
+
     def rollback(self, batch_id: int) -> dict:
         batch_id = int(batch_id)
         row = self._con.execute("SELECT kind, feature_count FROM batches WHERE fid = ?",
@@ -425,7 +632,10 @@ class GeoPackageStore(Store):
                                 "'ecomap batches' lists the batches")
         kind = row[0]
         tables = {"plots": ["plots", "plot_townships"], "water_sites": ["water_sites"],
-                  "water_samples": ["water_samples"]}.get(kind)
+                  "water_samples": ["water_samples"],
+                  "water": ["water_sites", "water_samples"]}.get(kind)
+        if kind == "water":
+            self._check_water_rollback(batch_id)
         if tables is None:
             raise StoreError(
                 f"batch {batch_id} replaced the {kind} layer and cannot be rolled back; "
@@ -453,14 +663,3 @@ def _envelope_getter(i: int):
         return None if env is None else env[i]
 
     return _get
-
-
-def _as_multi(geoms) -> np.ndarray:
-    """Polygons promoted to MultiPolygons, as the layers declare."""
-    geoms = np.asarray(geoms, dtype=object)
-    types = shapely.get_type_id(geoms)
-    out = geoms.copy()
-    single = types == 3
-    if single.any():
-        out[single] = [shapely.MultiPolygon([g]) for g in geoms[single]]
-    return out

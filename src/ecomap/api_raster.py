@@ -1,0 +1,213 @@
+"""Raster questions asked of a store: statistics of a GeoTIFF per plot or township, and
+the change of a raster mean (e.g. NDVI) on restoration plots, as tables and a map.
+
+>>> import ecomap
+>>> from ecomap import api_raster
+>>> st = ecomap.open_store("ecomap.gpkg")
+>>> api_raster.zonal(st, "landcover.tif", layer="townships", categorical=True)
+>>> t = api_raster.change(st, "ndvi_2022.tif", "ndvi_2023.tif", category="mine_remediation")
+>>> m = api_raster.change_map(st, "ndvi_2022.tif", "ndvi_2023.tif", t)
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Sequence
+from pathlib import Path
+
+import geopandas as gpd
+import pandas as pd
+
+from ecomap.errors import InputError
+from ecomap.store import Store
+
+__all__ = ["LAYERS", "add_raster_file", "change", "change_map", "display_table",
+           "write_demo_outputs", "zonal", "zones"]
+
+log = logging.getLogger(__name__)
+
+#: Store layers that can serve as zones.
+LAYERS = ("plots", "townships")
+
+_PLOT_COLUMNS = ["plot_id", "category", "year", "township", "area_mu"]
+_TOWN_COLUMNS = ["name", "area_km2"]
+
+_LABELS = {  # statistic → (zh, en) column header
+    "count": ("有效像元数", "Valid pixels"), "sum": ("总和", "Sum"), "mean": ("均值", "Mean"),
+    "min": ("最小值", "Min"), "max": ("最大值", "Max"), "std": ("标准差", "Std. dev."),
+    "stdev": ("标准差", "Std. dev."), "variance": ("方差", "Variance"),
+    "majority": ("众数", "Majority"), "minority": ("最少值", "Minority"),
+    "variety": ("类别数", "Classes"), "median": ("中位数", "Median"),
+    "before": ("前期均值", "Before"), "after": ("后期均值", "After"),
+    "change": ("变化", "Change"), "status": ("判定", "Status"),
+    "count_before": ("前期有效像元数", "Valid pixels before"),
+    "count_after": ("后期有效像元数", "Valid pixels after"),
+    "name": ("乡镇", "Township"), "area_km2": ("面积(平方公里)", "Area (km²)"),
+    "plot_id": ("小班号", "Plot ID"), "category": ("类别", "Category"),
+    "year": ("年度", "Year"), "township": ("乡镇", "Township"),
+    "area_mu": ("面积(亩)", "Area (mu)"),
+}
+_STATUS = {"gain": ("增加", "gain"), "no_gain": ("未增加", "no gain"),
+           "no_data": ("无数据", "no data")}
+
+
+def zones(store: Store, *, layer: str = "plots", category: str | None = None,
+          year: int | None = None) -> gpd.GeoDataFrame:
+    """Plots (of ``category`` and ``year``, default: the latest year) or townships."""
+    if layer == "townships":
+        towns = store.townships()
+        if towns.empty:
+            raise InputError(f"{store.location} holds no townships; import the 乡镇界 first")
+        towns = towns.copy()
+        towns["area_km2"] = towns["area_m2"] / 1e6
+        return towns[[*_TOWN_COLUMNS, towns.geometry.name]]
+    if layer != "plots":
+        raise InputError(f"unknown layer {layer!r}; use one of: {', '.join(LAYERS)}")
+    from ecomap.api import latest_year
+    from ecomap.schema import get_category
+
+    code = get_category(category).code if category else None
+    year = year or latest_year(store)
+    plots = store.plots(category=code, year=year)
+    if plots.empty:
+        what = " ".join(x for x in (code, str(year) if year else "") if x)
+        raise InputError(f"no plots {what} in {store.location}; check --category and --year")
+    return plots[[*_PLOT_COLUMNS, plots.geometry.name]]
+
+
+def zonal(store: Store, raster: str | os.PathLike, *, layer: str = "plots",
+          category: str | None = None, year: int | None = None,
+          stats: Sequence[str] | str = ("mean", "min", "max", "count"),
+          categorical: bool = False, band: int = 1, raster_crs=None) -> pd.DataFrame:
+    """Statistics of ``raster`` per plot or township (see :func:`ecomap.raster.zonal_stats`;
+    class shares with ``categorical``): zone attributes, then one column per statistic."""
+    from ecomap.io.raster import zonal_stats_file
+
+    z = zones(store, layer=layer, category=category, year=year)
+    table = zonal_stats_file(raster, z, stats=stats, categorical=categorical, band=band,
+                             crs=raster_crs)
+    return pd.DataFrame(z.drop(columns=z.geometry.name)).join(table).reset_index(drop=True)
+
+
+def change(store: Store, before, after, *, layer: str = "plots", category: str | None = None,
+           year: int | None = None, min_gain: float = 0.0, band: int = 1,
+           raster_crs=None) -> gpd.GeoDataFrame:
+    """Mean of ``before`` and ``after`` per zone, their change and a status (``gain``,
+    ``no_gain`` when the change is not above ``min_gain``, ``no_data``)."""
+    from ecomap.io.raster import change_from_files
+
+    z = zones(store, layer=layer, category=category, year=year)
+    table = change_from_files(before, after, z, band=band, crs=raster_crs, min_gain=min_gain)
+    return z.join(table).reset_index(drop=True)
+
+
+def change_map(store: Store, before, after, table: gpd.GeoDataFrame, *,
+               year: int | None = None, lang: str = "zh", name: str = "NDVI",
+               raster_crs=None, show: bool = True, m=None):
+    """The county map with the raster difference (after − before) and the zones of
+    ``table`` (from :func:`change`) coloured by their change, no-gain ones outlined.
+
+    ``m``: add the two layers to this folium map instead of a new county map.
+    """
+    from ecomap import api
+    from ecomap.io.raster import read_overview
+    from ecomap.maps._raster import add_change_plots, add_raster_overlay
+    from ecomap.raster import change_overlay
+
+    if m is None:
+        m = api.county_map(store, year=year, lang=lang)
+    # One colour scale for the raster and the zones: the zones' changes set it.
+    changes = table["change"].abs().dropna()
+    vmax = float(changes.quantile(0.98)) if len(changes) else None
+    overlay = change_overlay(read_overview(before, crs=raster_crs),
+                             read_overview(after, crs=raster_crs), vmax=vmax or None)
+    title = f"{name}变化(后期−前期)" if lang == "zh" else f"{name} change (after − before)"
+    add_raster_overlay(m, overlay, name=title, legend_title=title, lang=lang, show=show,
+                       fmt="{:+.2f}")
+    label = "plot_id" if "plot_id" in table else "name"
+    add_change_plots(m, table, table, name=name, lang=lang, label_column=label, show=show,
+                     vmax=overlay.vmax)
+    return m
+
+
+def add_raster_file(m, path, *, colormap: str = "ndvi", vmin: float | None = None,
+                    vmax: float | None = None, name: str | None = None, lang: str = "zh",
+                    raster_crs=None, band: int = 1, max_size: int = 1024, show: bool = True,
+                    gcj02: bool = False):
+    """Show a raster file on the folium map ``m``: colour-mapped, reprojected to Web
+    Mercator, downsampled to ``max_size`` pixels a side, with a colour bar (what
+    ``ecomap map --raster FILE`` does)."""
+    from ecomap.io.raster import read_overlay
+    from ecomap.maps._raster import add_raster_overlay
+
+    overlay = read_overlay(path, colormap=colormap, vmin=vmin, vmax=vmax, max_size=max_size,
+                           band=band, crs=raster_crs)
+    title = name or Path(path).stem
+    return add_raster_overlay(m, overlay, name=title, legend_title=title, lang=lang,
+                              show=show, gcj02=gcj02)
+
+
+def display_table(table: pd.DataFrame, *, lang: str = "zh") -> pd.DataFrame:
+    """Headers and category/status names in ``lang``, geometry dropped, numbers rounded."""
+    from ecomap.schema import category_label
+
+    out = pd.DataFrame(table.drop(columns=[c for c in ("geometry",) if c in table]))
+    if "category" in out:
+        out["category"] = out["category"].map(lambda c: category_label(c, lang))
+    if "status" in out:
+        out["status"] = out["status"].map(lambda s: _STATUS.get(s, (s, s))[lang != "zh"])
+    for col in out.columns:
+        if pd.api.types.is_float_dtype(out[col]):
+            out[col] = out[col].round(2 if col in ("area_mu", "area_km2") else 4)
+    i = 0 if lang == "zh" else 1
+
+    def header(col: str) -> str:
+        if col in _LABELS:
+            return _LABELS[col][i]
+        if col.startswith("share_"):
+            return (f"{col[6:]}类占比" if lang == "zh" else f"Share of class {col[6:]}")
+        return col
+
+    return out.rename(columns={c: header(c) for c in out.columns})
+
+
+# --------------------------------------------------------------------------- demo
+
+#: The demo's NDVI pair (written by geodata/make_ndvi.py) and the plots it is about.
+DEMO_NDVI = ("ndvi_2022.tif", "ndvi_2023.tif")
+DEMO_CATEGORIES = ("mine_remediation", "afforestation")
+
+
+def write_demo_outputs(store: Store, out: Path, *, lang: str = "zh", year: int | None = None,
+                       geodata: Path | None = None, add_to=None) -> list[str]:
+    """NDVI change 2022→2023 of the demo's remediated mines and afforestation plots:
+    ``ndvi_change.csv`` and ``ndvi_change.html`` under ``out``; nothing without the pair.
+
+    ``add_to``: put the NDVI layers (hidden at first) on this folium map, e.g. the
+    county map, instead of writing ``ndvi_change.html``.
+    """
+    import importlib.util
+
+    from ecomap.demo import find_geodata
+    from ecomap.io.export import write_table, write_text
+    from ecomap.maps import to_html
+
+    if importlib.util.find_spec("rasterio") is None:
+        log.warning("rasterio is not installed (pip install 'ecomap[raster]'): "
+                    "NDVI change skipped")
+        return []
+    root = Path(geodata) if geodata else find_geodata()
+    before, after = (root / DEMO_NDVI[0], root / DEMO_NDVI[1])
+    if not (before.exists() and after.exists()):
+        log.info("no %s / %s in %s: NDVI change skipped", *DEMO_NDVI, root)
+        return []
+    tables = [change(store, before, after, category=c, year=year) for c in DEMO_CATEGORIES]
+    table = gpd.GeoDataFrame(pd.concat(tables, ignore_index=True), crs=tables[0].crs)
+    written = [str(write_table(display_table(table, lang=lang), Path(out) / "ndvi_change.csv"))]
+    if add_to is not None:
+        change_map(store, before, after, table, year=year, lang=lang, m=add_to, show=False)
+        return written
+    m = change_map(store, before, after, table, year=year, lang=lang)
+    written.append(str(write_text(Path(out) / "ndvi_change.html", to_html(m))))
+    return written

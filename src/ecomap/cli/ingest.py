@@ -1,0 +1,135 @@
+"""``ecomap validate`` (a dry run) and ``ecomap ingest`` (store one batch)."""
+
+from __future__ import annotations
+
+import click
+
+from ecomap.cli import _options
+
+_EXIT = {"accept": 0, "warn": 1, "reject": 2}
+
+
+def _upload_options(f):
+    for opt in reversed([
+        click.argument("file", type=click.Path(dir_okay=False)),
+        _options.store,
+        click.option("--crs", default=None, metavar="EPSG",
+                     help="CRS of the coordinates, e.g. EPSG:4547 (overrides the .prj)."),
+        click.option("--encoding", default=None, metavar="E",
+                     help="Text encoding of the attributes (GB18030, UTF-8); detected if "
+                          "not given."),
+        click.option("--layer", default=None, metavar="NAME",
+                     help="Layer to read when the file holds several."),
+        click.option("--strict", is_flag=True, help="Reject the file on any warning."),
+        click.option("--report", "report_path", default=None, metavar="PATH.json|.html",
+                     help="Also write the report as JSON (for other tools) or HTML."),
+        _options.lang,
+    ]):
+        f = opt(f)
+    return f
+
+
+def _run(file, store, category, year, crs, encoding, layer, strict, report_path, lang,
+         *, write: bool):
+    from ecomap import ingest, reporting
+    from ecomap.io.export import write_text
+
+    s = _options.settings(store, lang)
+    with _options.open_settings_store(s) as st, _progress(file) as step:
+        options = dict(category=category, year=year, crs=crs, encoding=encoding,
+                       layer=layer, strict=strict, settings=s)
+        if write:
+            outcome, batch = ingest.ingest_file(file, st, **options)
+        else:
+            outcome, batch = ingest.validate_file(file, st, **options), None
+        step()
+    _print(outcome, s.lang)
+    if report_path:
+        text = (reporting.report_html(outcome, lang=s.lang) if report_path.endswith(".html")
+                else reporting.report_json(outcome))
+        write_text(report_path, text)
+        click.echo(f"report: {report_path}")
+    if batch is not None:
+        click.echo(f"stored as batch {batch} ('ecomap rollback {batch}' removes it)")
+    elif write:
+        click.echo("nothing stored", err=True)
+    raise SystemExit(_EXIT[outcome.status])
+
+
+class _progress:
+    """A progress display for large files (a spinner with elapsed time on a terminal)."""
+
+    def __init__(self, file):
+        import os
+
+        self.big = os.path.getsize(file) > 2_000_000
+        self.live = None
+
+    def __enter__(self):
+        if self.big:
+            from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+            self.live = Progress(SpinnerColumn(), TextColumn("reading and checking …"),
+                                 TimeElapsedColumn(), transient=True)
+            self.live.start()
+            self.live.add_task("check", total=None)
+        return lambda: None
+
+    def __exit__(self, *exc):
+        if self.live is not None:
+            self.live.stop()
+
+
+def _print(outcome, lang: str) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    from ecomap.reporting import status_line
+
+    console = Console(highlight=False, soft_wrap=True)
+    color = {"accept": "green", "warn": "yellow", "reject": "red"}[outcome.status]
+    console.print(f"[{color}]{status_line(outcome, lang=lang)}[/{color}]")
+    problems = outcome.report.problems
+    if not problems:
+        return
+    zh = lang == "zh"
+    table = Table(show_lines=False)
+    for h in (("级别", "代码", "要素", "字段", "说明") if zh else
+              ("Severity", "Code", "Feature", "Field", "Message")):
+        table.add_column(h)
+    for p in problems[:200]:
+        table.add_row(p.severity, p.code, str(p.feature or ""), str(p.field or ""), p.message)
+    console.print(table)
+    if len(problems) > 200:
+        console.print(f"… {len(problems) - 200} more (write them all with --report)")
+
+
+@click.command("validate")
+@_upload_options
+@click.option("--category", default="afforestation", show_default=True,
+              help="Category code or name (人工造林, mine_remediation …).")
+@click.option("--year", type=int, default=None, help="Year of the work (else from 年度).")
+def validate_cmd(file, store, crs, encoding, layer, strict, report_path, lang, category, year):
+    """Check a plot file against the store without storing anything (a dry run).
+
+    Exit code 0: would be accepted; 1: accepted with warnings; 2: rejected.
+    """
+    _run(file, store, category, year, crs, encoding, layer, strict, report_path, lang,
+         write=False)
+
+
+@click.command("ingest")
+@_upload_options
+@click.option("--category", required=True, help="Category code or name (人工造林 …).")
+@click.option("--year", type=int, required=True, help="Year of the work.")
+def ingest_cmd(file, store, crs, encoding, layer, strict, report_path, lang, category, year):
+    """Check a plot file and store its accepted plots as one batch (all or nothing).
+
+    Exit code 0: stored; 1: stored with warnings (repaired or left-out features are
+    listed); 2: rejected, nothing stored.
+    """
+    _run(file, store, category, year, crs, encoding, layer, strict, report_path, lang,
+         write=True)
+
+
+COMMANDS = [validate_cmd, ingest_cmd]

@@ -1,0 +1,82 @@
+"""``ecomap store``: copy a store between a GeoPackage and PostGIS; province-scale
+summaries of partitioned GeoParquet on a dask cluster."""
+
+from __future__ import annotations
+
+import click
+
+from ecomap.cli import _options
+
+__all__ = ["COMMANDS"]
+
+
+@click.group("store")
+def store_group():
+    """Manage stores: copy between a GeoPackage and PostGIS."""
+
+
+@store_group.command("copy")
+@click.argument("source", metavar="SRC")
+@click.argument("target", metavar="DST")
+def copy_cmd(source, target):
+    """Copy every layer, batch and township split from SRC to a new store DST.
+
+    SRC and DST are .gpkg paths or PostGIS URLs (postgresql://user@host/db, with
+    ?schema=NAME for one store per schema).  Stored areas and splits are copied as
+    they are, so both stores give the same summaries.  DST must be new or empty.
+    """
+    from ecomap.store.copy import copy_store
+
+    counts = copy_store(source, target)
+    what = ", ".join(f"{n} {layer}" for layer, n in counts.items())
+    click.echo(f"copied {what} to {target.split('@')[-1] if '://' in target else target}")
+
+
+@store_group.command("parquet")
+@click.argument("source", metavar="SRC")
+@click.argument("target", metavar="DIR")
+@click.option("--rows-per-partition", type=int, default=250_000, show_default=True,
+              help="Plots per GeoParquet file.")
+def parquet_cmd(source, target, rows_per_partition):
+    """Write the plots of store SRC (with their stored areas) to DIR as spatially
+    partitioned GeoParquet, for 'ecomap store summary'."""
+    from ecomap import scale
+    from ecomap.store import open_store
+
+    with open_store(source) as st:
+        plots = st.plots()
+    scale.write_plots_parquet(plots, target, rows_per_partition=rows_per_partition)
+    click.echo(f"wrote {len(plots)} plots to {target}")
+
+
+@store_group.command("summary")
+@click.argument("plots", metavar="DIR")
+@_options.store
+@_options.year
+@click.option("--scheduler", default=None, metavar="ADDRESS",
+              help="A running dask scheduler (tcp://host:8786); default: a local cluster.")
+@click.option("--workers", type=int, default=None,
+              help="Worker processes of the local cluster (default: one per core).")
+@_options.output
+def summary_cmd(plots, store, year, scheduler, workers, output):
+    """Area and plot count by township x category x year of the plots in DIR
+    (GeoParquet), split among the townships of the store on a dask cluster."""
+    from ecomap import scale
+    from ecomap.units import ha_from_m2, mu_from_m2
+
+    s = _options.settings(store)
+    with _options.open_settings_store(s) as st:
+        towns = st.townships()
+    with scale.connect(scheduler, n_workers=workers) as client:
+        df = scale.township_areas(plots, towns, year=year, client=client)
+    df["area_mu"] = mu_from_m2(df["area_m2"])
+    df["area_ha"] = ha_from_m2(df["area_m2"])
+    df = df.drop(columns="area_m2")
+    if output:
+        df.to_csv(output, index=False, encoding="utf-8-sig")
+        click.echo(f"wrote {output}")
+    else:
+        click.echo(df.to_csv(index=False), nl=False)
+
+
+COMMANDS = [store_group]

@@ -1,0 +1,286 @@
+"""``ecomap water``: monitoring data under GB 3838-2002 — ingest, classify, compliance."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+
+from ecomap.cli import _options
+
+_FORMATS = click.Choice(["table", "csv", "xlsx", "json"])
+
+
+def _table_options(f):
+    f = click.option("--sheet", default=None, metavar="NAME|N",
+                     help="Worksheet of an XLSX file, by name or 0-based number (default: "
+                          "the first).")(f)
+    return click.option("--encoding", default=None, metavar="E",
+                        help="Text encoding of CSV files (default: detected — UTF-8, else "
+                             "GBK/GB18030).")(f)
+
+
+def _read(path: str, encoding: str | None, sheet: str | None):
+    from ecomap.io.tables import read_table
+
+    return read_table(path, encoding=encoding,
+                      sheet=int(sheet) if sheet is not None and sheet.isdigit() else sheet)
+
+
+@click.group("water")
+def water_group():
+    """Water quality under GB 3838-2002: store monitoring data, classify, assess targets."""
+
+
+@water_group.command("ingest")
+@click.argument("file", type=click.Path(dir_okay=False))
+@click.option("--sites", "sites_file", default=None, metavar="FILE",
+              help="Site table (点位名称, 点位类型, 水质目标, 经度, 纬度) stored with FILE's "
+                   "samples in the same batch.")
+@_table_options
+@click.option("--dry-run", is_flag=True, help="Check and report only; store nothing.")
+@click.option("--strict", is_flag=True, help="Refuse the file on any warning too.")
+@_options.store
+def ingest_cmd(file, sites_file, encoding, sheet, dry_run, strict, store):
+    """Store monitoring sites and samples from a CSV or XLSX table, as one batch.
+
+    FILE holds samples (断面名称, 采样日期, pH, 溶解氧, 氨氮, 总磷 …), sites (点位名称,
+    点位类型, 水质目标, 经度, 纬度) or both.  Every unreadable cell is listed with its row
+    and column and then nothing is stored.  Samples must name a stored site or one
+    given with them.  A value already stored for the same site, date and parameter is
+    refused: roll its batch back first when FILE replaces it.
+    """
+    from ecomap.errors import ValidationError
+    from ecomap.ingest import ingest_water
+
+    s = _options.settings(store)
+    name = Path(file).name
+    sheet_arg = int(sheet) if sheet is not None and sheet.isdigit() else sheet
+    with _options.open_settings_store(s) as st:
+        try:
+            upload, batch = ingest_water(file, st, sites_path=sites_file, encoding=encoding,
+                                         sheet=sheet_arg, strict=strict, dry_run=dry_run,
+                                         settings=s)
+        except ValidationError as exc:
+            raise _invalid(str(exc).split("\n")[0], exc.problems) from exc
+    for w in upload.warnings:
+        click.echo(f"warning: {w['message']}", err=True)
+    what = (f"{len(upload.sites)} new site(s), {upload.n_samples} sample(s) "
+            f"({len(upload.samples)} values)")
+    if not len(upload.sites) and not len(upload.samples):
+        click.echo(f"{name}: nothing new to store")
+    elif batch is None:
+        click.echo(f"{name}: {what} pass the checks; nothing stored (--dry-run)")
+    else:
+        click.echo(f"stored {what} from {name} as batch {batch} "
+                   f"('ecomap rollback {batch}' removes it)")
+
+
+@water_group.command("classify")
+@click.argument("file", required=False, type=click.Path(dir_okay=False))
+@click.option("--year", type=int, default=None,
+              help="Stored samples of this year only (default: every year, by year).")
+@click.option("--format", "fmt", type=_FORMATS, default="table", show_default=True,
+              help="Output format.")
+@_options.output
+@click.option("--sites", "sites_file", default=None, metavar="FILE",
+              help="Site table giving FILE's sites their type and target.")
+@click.option("--waterbody", type=click.Choice(["river", "lake"]), default=None,
+              help="Classify every row of FILE as a river or as a lake/reservoir.")
+@_table_options
+@_options.store
+@_options.lang
+def classify_cmd(file, year, fmt, output, sites_file, waterbody, encoding, sheet, store, lang):
+    """GB 3838-2002 class of each sample of FILE, or of each stored site and year.
+
+    With FILE nothing is stored: one row per row of FILE, in order, with its site,
+    date, 水质类别 (I–V, 劣V), deciding parameters and — given a 水质目标 — whether it
+    meets it and 超标倍数.  River or lake (their TP limits differ; TN counts for lakes
+    only) comes from FILE's 点位类型, else --sites, else the stored site of that name,
+    else the name (…水库 is a lake); --waterbody sets it for every row.
+
+    Without FILE: the annual mean of each stored site (below detection at half the
+    detection limit), classified the same way, with target, 是否达标 and 超标倍数.
+    """
+    from ecomap import water
+
+    s = _options.settings(store, lang)
+    if file is not None:
+        if year is not None:
+            raise click.UsageError("--year selects stored samples; with FILE every row of "
+                                   "the file is classified")
+        frame, problems = water.normalize_samples(_read(file, encoding, sheet))
+        _refuse_unreadable(Path(file).name, problems)
+        frame = _with_site_info(frame, _read(sites_file, encoding, sheet) if sites_file
+                                else None, s)
+        classified = water.classify_samples(frame, waterbody=waterbody)
+        shown = water.sample_table(classified, problems, lang=s.lang)
+        records = water.classified_records(classified)
+        for rec, text in zip(records, shown.iloc[:, -1], strict=True):
+            rec["problems"] = text.split("；") if text else []
+        if bad := sum(bool(t) for t in shown.iloc[:, -1]):
+            click.echo(f"warning: {bad} row(s) have unreadable cells and are classified "
+                       "without them (see the last column)", err=True)
+    else:
+        if sites_file or waterbody:
+            raise click.UsageError("--sites and --waterbody apply to FILE; stored sites have "
+                                   "their own type")
+        classes = _stored_classes(s, year)
+        shown = water.site_table(classes, lang=s.lang, means=True)
+        records = water.classified_records(classes)
+    _emit(shown, records, fmt, output, "water_classes")
+
+
+@water_group.command("compliance")
+@click.option("--year", type=int, default=None,
+              help="Year assessed (default: every year stored, by year).")
+@click.option("--by", type=click.Choice(["township", "river", "county"]), default="township",
+              show_default=True, help="Groups besides the county total.")
+@click.option("--format", "fmt", type=_FORMATS, default="table", show_default=True,
+              help="Output format.")
+@_options.output
+@_options.store
+@_options.lang
+def compliance_cmd(year, by, fmt, output, store, lang):
+    """Share of sites meeting their 水质目标, per township (or river) and for the county.
+
+    A site meets its target when the class of its annual means is at least as good.
+    Drinking-water sources are counted apart from river and lake sections.
+    """
+    from ecomap import water
+
+    s = _options.settings(store, lang)
+    classes = _stored_classes(s, year)
+    table = water.compliance(classes, by=None if by == "county" else by)
+    _emit(water.compliance_table(table, lang=s.lang), table.to_dict(orient="records"), fmt,
+          output, "water_compliance")
+    if fmt == "table":
+        import pandas as pd
+
+        for y, part in classes.groupby("year", dropna=False):
+            click.echo("")
+            for line in water.headline_text(water.headline_figures(part), lang=s.lang):
+                click.echo(f"{'' if pd.isna(y) else f'{int(y)} '}{line}")
+
+
+def _stored_classes(s, year):
+    """Annual classes of the stored sites (``year`` or every year)."""
+    import pandas as pd
+
+    from ecomap import water
+    from ecomap.errors import NotFoundError
+
+    with _options.open_settings_store(s) as st:
+        sites, samples = st.water_sites(), st.water_samples(year=year)
+    if sites.empty and samples.empty:
+        raise NotFoundError(f"no water sites or samples in {s.store}; store them with "
+                            "'ecomap water ingest FILE'")
+    site_cols = pd.DataFrame(sites.drop(columns=[sites.geometry.name, "fid", "batch_id"],
+                                        errors="ignore"))
+    return water.annual_site_classes(water.samples_wide(samples),
+                                     site_cols if len(site_cols) else None, year=year)
+
+
+def _with_site_info(frame, sites_table, s):
+    """FILE's rows with type, waterbody and target filled in from --sites or the store
+    where FILE does not give them."""
+    import pandas as pd
+
+    from ecomap import water
+    from ecomap.errors import NotFoundError
+    from ecomap.store import open_store
+
+    if "site_name" not in frame:
+        return frame
+    headers = frame.attrs.get("headers", {})
+    if sites_table is not None:
+        info, problems = water.normalize_samples(sites_table)
+        _refuse_unreadable("--sites", problems)
+    else:
+        try:
+            with open_store(s.store) as st:
+                info = pd.DataFrame(st.water_sites().drop(columns="geometry"))
+        except NotFoundError:
+            return frame
+    if "site_name" not in info or info.empty:
+        return frame
+    info = info.drop_duplicates("site_name").set_index("site_name")
+    typed = "site_type" in headers or "waterbody" in headers
+    for col in ("site_type", "waterbody", "target_class"):
+        if col not in info or (col in headers or (col == "waterbody" and typed)):
+            continue
+        known = frame["site_name"].map(info[col])
+        frame[col] = known.where(known.notna(), frame[col] if col in frame else None)
+    return frame
+
+
+def _invalid(head: str, problems: list[dict]):
+    """A ValidationError listing every problem, by row, under ``head``."""
+    from ecomap.errors import ValidationError
+
+    ordered = sorted(problems, key=lambda p: (p.get("feature") is not None,
+                                              p.get("feature") or 0))
+    lines = "\n".join(f"  - {p['message']}" for p in ordered)
+    return ValidationError(f"{head}:\n{lines}", problems)
+
+
+def _refuse_unreadable(name, problems):
+    """Problems that leave no row to classify (no known header) stop the command."""
+    fatal = [p for p in problems if p["feature"] is None and p["code"] == "missing_column"]
+    if fatal:
+        raise _invalid(f"{name}: no column was recognised", fatal)
+    for p in problems:
+        if p["feature"] is None:
+            click.echo(f"warning: {name}: {p['message']}", err=True)
+
+
+def _emit(shown, records, fmt, output, default):
+    """Print or write a table (table/csv/xlsx/json), as 'ecomap summary' does."""
+    import pandas as pd
+
+    from ecomap.io.export import write_table
+
+    if fmt == "json":
+        text = json.dumps(_jsonable(records), ensure_ascii=False, indent=1, default=str)
+        if output:
+            path = Path(output if output.endswith(".json") else output + ".json")
+            path.parent.mkdir(parents=True, exist_ok=True)
+            write_table(shown, path, records=json.loads(text))
+            click.echo(f"wrote {path}", err=True)
+        else:
+            click.echo(text)
+        return
+    if fmt == "table":
+        if output:
+            raise click.UsageError("--format table prints to the terminal; use csv or xlsx "
+                                   "with -o")
+        with pd.option_context("display.max_rows", None, "display.max_columns", None,
+                               "display.width", 250):
+            click.echo(shown.to_string(index=False) if len(shown) else "(nothing to show)")
+        return
+    path = output or f"{default}.{fmt}"
+    if not path.lower().endswith("." + fmt):
+        path += "." + fmt
+    write_table(shown, path, sheet="水质")
+    click.echo(f"wrote {path}")
+
+
+def _jsonable(value):
+    """NaN and missing values as null, numpy scalars as Python numbers."""
+    import math
+
+    import pandas as pd
+
+    if isinstance(value, dict):
+        return {k: _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_jsonable(v) for v in value]
+    if value is pd.NA or value is pd.NaT:
+        return None
+    if hasattr(value, "item"):
+        value = value.item()
+    return None if isinstance(value, float) and math.isnan(value) else value
+
+
+COMMANDS = [water_group]
