@@ -25,6 +25,12 @@ def plot_areas_m2(geoms, *, crs=_crs.STORE_CRS) -> np.ndarray:
     return _crs.areas_m2(geoms, crs)
 
 
+def _own_copy(geoms) -> np.ndarray:
+    """Fresh copies of geometries, safe to prepare: preparing shared objects from several
+    threads at once (dask workers) crashes GEOS."""
+    return shapely.from_wkb(shapely.to_wkb(np.asarray(geoms, dtype=object)))
+
+
 def townships_containing_boxes(bounds: np.ndarray, town_geoms) -> np.ndarray:
     """Index of the township whose interior holds each bounding box, else -1.
 
@@ -36,7 +42,7 @@ def townships_containing_boxes(bounds: np.ndarray, town_geoms) -> np.ndarray:
     if not len(bounds) or not len(town_geoms):
         return out
     boxes = shapely.box(bounds[:, 0], bounds[:, 1], bounds[:, 2], bounds[:, 3])
-    town_geoms = np.asarray(town_geoms, dtype=object)
+    town_geoms = _own_copy(town_geoms)
     b_idx, t_idx = shapely.STRtree(town_geoms).query(boxes)
     shapely.prepare(town_geoms)
     inside = shapely.contains_properly(town_geoms[t_idx], boxes[b_idx])
@@ -123,7 +129,7 @@ def split_by_township(
     """
     geoms = np.asarray(geoms, dtype=object)
     names = np.asarray(townships, dtype=object)
-    town_geoms = np.asarray(township_geoms, dtype=object)
+    town_geoms = _own_copy(township_geoms)
     n = len(geoms)
     if areas_m2 is None:
         areas_m2 = plot_areas_m2(geoms, crs=crs)

@@ -324,7 +324,7 @@ def check_plots(plots: gpd.GeoDataFrame, report: Report, context: CheckContext, 
 
     # -- position -------------------------------------------------------------------
     if context.county is not None:
-        county = context.county
+        county = shapely.from_wkb(shapely.to_wkb(context.county))  # own copy to prepare
         shapely.prepare(county)
         idx = np.flatnonzero(keep)
         inside = shapely.covers(county, geoms[idx])
