@@ -26,6 +26,7 @@ from ecomap._geom import as_multipolygons
 from ecomap.errors import NotFoundError, StoreError
 from ecomap.split import plot_areas_m2, split_by_township, townships_containing_boxes
 from ecomap.store import _gpkgblob
+from ecomap.store._common import check_water, check_water_rollback, typed_layer
 from ecomap.store.base import Provenance, Store
 from ecomap.units import mu_from_m2
 
@@ -234,16 +235,7 @@ class GeoPackageStore(Store):
         cols = ", ".join(f'"{c}"' for c in columns)
         df = self._query(f'SELECT fid, {cols}, geom FROM "{layer}" {where} ORDER BY fid', params)
         geoms = _gpkgblob.from_gpkg(df.pop("geom").tolist()) if len(df) else []
-        for c, t in columns.items():
-            if t == _I:
-                df[c] = pd.array(df[c], dtype="Int64")
-            elif t == _F:
-                df[c] = df[c].astype("float64")
-            else:
-                df[c] = df[c].astype(object)
-        df["fid"] = df["fid"].astype("int64")
-        return gpd.GeoDataFrame(df, geometry=gpd.GeoSeries(geoms, crs=_crs.STORE_CRS,
-                                                           index=df.index))
+        return typed_layer(df, columns, geoms)
 
     # --- reading ------------------------------------------------------------------
     def county(self) -> gpd.GeoDataFrame:
@@ -577,51 +569,17 @@ class GeoPackageStore(Store):
             dtype=object)
 
     def _check_water(self, con, names: pd.Series, samples: pd.DataFrame) -> None:
-        """Refuse (ValidationError) what would break one site per name and one value per
-        site, date and parameter."""
-        from ecomap.errors import ValidationError
-
-        problems = []
         stored = dict(con.execute("SELECT site_name, batch_id FROM water_sites").fetchall())
-        for name in sorted(set(names[names.duplicated()])):
-            problems.append(f"site {name!r} is given twice; keep one row per site")
-        for name in sorted(set(names) & stored.keys()):
-            problems.append(f"site {name!r} is already stored (batch {stored[name]}); leave it "
-                            f"out, or roll back batch {stored[name]} first to replace it")
-        unknown = sorted(set(samples["site_name"]) - stored.keys() - set(names))
-        for name in unknown:
-            problems.append(f"samples name the site {name!r}, which is not stored; store the "
-                            "site first or with the samples (ecomap water ingest --sites FILE)")
-        keys = ["site_name", "date", "param"]
-        for key in samples.loc[samples.duplicated(keys), keys].drop_duplicates().itertuples(
-                index=False):
-            problems.append(f"{key.param} of {key.site_name!r} on {key.date} is given twice; "
-                            "keep one value per site, date and parameter")
-        if len(samples):
-            old = self._query("SELECT site_name, date, param, batch_id FROM water_samples")
-            hit = samples[keys].merge(old, on=keys).groupby(["site_name", "date", "batch_id"])
-            for (name, date, batch), group in hit:
-                problems.append(f"{', '.join(group['param'])} of {name!r} on {date} already "
-                                f"stored in batch {batch}; roll back batch {batch} first if "
-                                "this file replaces it")
-        if problems:
-            raise ValidationError(f"{len(problems)} conflict(s) with the water data in "
-                                  f"{self.location}; nothing was stored", [
-                                      {"severity": "error", "code": "water_conflict",
-                                       "feature": None, "field": None, "message": m}
-                                      for m in problems])
+        old = (self._query("SELECT site_name, date, param, batch_id FROM water_samples")
+               if len(samples) else None)
+        check_water(names, samples, stored=stored, old_samples=old, location=self.location)
 
     def _check_water_rollback(self, batch_id: int) -> None:
         rows = self._con.execute(
             "SELECT DISTINCT s.batch_id, s.site_name FROM water_samples s JOIN water_sites w "
             "ON s.site_name = w.site_name WHERE w.batch_id = ? AND s.batch_id != ? "
             "ORDER BY s.batch_id", (batch_id, batch_id)).fetchall()
-        if rows:
-            later = sorted({r[0] for r in rows})
-            raise StoreError(
-                f"batch {batch_id} holds water sites that samples of batch(es) "
-                f"{', '.join(map(str, later))} refer to ({', '.join(sorted({r[1] for r in rows}))}"
-                f"); roll back batch(es) {', '.join(map(str, later))} first")
+        check_water_rollback(batch_id, rows)
 
     def rollback(self, batch_id: int) -> dict:
         batch_id = int(batch_id)

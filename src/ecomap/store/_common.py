@@ -1,0 +1,82 @@
+"""What every store backend shares: layer typing and the water-data rules.
+
+Backends differ only in how rows are read and written; the rules and the messages a
+user sees are written once, here.
+"""
+
+from __future__ import annotations
+
+import geopandas as gpd
+import pandas as pd
+
+from ecomap import crs as _crs
+from ecomap.errors import StoreError, ValidationError
+
+__all__ = ["check_water", "check_water_rollback", "typed_layer"]
+
+# Column types as the backends' schemas name them (pandas dtypes or SQL types).
+_INTS = {"int64", "bigint", "integer"}
+_FLOATS = {"float64", "double precision", "real"}
+
+
+def typed_layer(df: pd.DataFrame, columns: dict[str, str], geoms) -> gpd.GeoDataFrame:
+    """A layer read from a backend, with the column types of its schema (EPSG:4490)."""
+    for c, t in columns.items():
+        if t in _INTS:
+            df[c] = pd.array(df[c], dtype="Int64")
+        elif t in _FLOATS:
+            df[c] = df[c].astype("float64")
+        else:
+            df[c] = df[c].astype(object)
+    df["fid"] = df["fid"].astype("int64")
+    return gpd.GeoDataFrame(df, geometry=gpd.GeoSeries(geoms, crs=_crs.STORE_CRS,
+                                                       index=df.index))
+
+
+def check_water(names: pd.Series, samples: pd.DataFrame, *, stored: dict,
+                old_samples: pd.DataFrame | None, location: str) -> None:
+    """Refuse (:class:`ValidationError`) what would break one site per name and one value
+    per site, date and parameter.
+
+    ``stored``: site name → batch of the stored sites; ``old_samples``: stored
+    ``site_name, date, param, batch_id``.
+    """
+    problems = []
+    for name in sorted(set(names[names.duplicated()])):
+        problems.append(f"site {name!r} is given twice; keep one row per site")
+    for name in sorted(set(names) & stored.keys()):
+        problems.append(f"site {name!r} is already stored (batch {stored[name]}); leave it "
+                        f"out, or roll back batch {stored[name]} first to replace it")
+    for name in sorted(set(samples["site_name"]) - stored.keys() - set(names)):
+        problems.append(f"samples name the site {name!r}, which is not stored; store the "
+                        "site first or with the samples (ecomap water ingest --sites FILE)")
+    keys = ["site_name", "date", "param"]
+    for key in samples.loc[samples.duplicated(keys), keys].drop_duplicates().itertuples(
+            index=False):
+        problems.append(f"{key.param} of {key.site_name!r} on {key.date} is given twice; "
+                        "keep one value per site, date and parameter")
+    if len(samples) and old_samples is not None and len(old_samples):
+        hit = samples[keys].merge(old_samples, on=keys).groupby(["site_name", "date",
+                                                                 "batch_id"])
+        for (name, date, batch), group in hit:
+            problems.append(f"{', '.join(group['param'])} of {name!r} on {date} already "
+                            f"stored in batch {batch}; roll back batch {batch} first if "
+                            "this file replaces it")
+    if problems:
+        raise ValidationError(f"{len(problems)} conflict(s) with the water data in "
+                              f"{location}; nothing was stored", [
+                                  {"severity": "error", "code": "water_conflict",
+                                   "feature": None, "field": None, "message": m}
+                                  for m in problems])
+
+
+def check_water_rollback(batch_id: int, rows: list[tuple]) -> None:
+    """Refuse to roll back sites that later batches' samples refer to.
+
+    ``rows``: (batch_id, site_name) of samples in other batches naming this batch's sites.
+    """
+    if rows:
+        later = ", ".join(map(str, sorted({r[0] for r in rows})))
+        sites = ", ".join(sorted({r[1] for r in rows}))
+        raise StoreError(f"batch {batch_id} holds water sites that samples of batch(es) "
+                         f"{later} refer to ({sites}); roll back batch(es) {later} first")
