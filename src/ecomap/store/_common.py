@@ -12,7 +12,8 @@ import pandas as pd
 from ecomap import crs as _crs
 from ecomap.errors import StoreError, ValidationError
 
-__all__ = ["check_water", "check_water_rollback", "typed_layer"]
+__all__ = ["check_water", "check_water_rollback", "plot_filter", "prepare_water",
+           "typed_layer"]
 
 # Column types as the backends' schemas name them (pandas dtypes or SQL types).
 _INTS = {"int64", "bigint", "integer"}
@@ -31,6 +32,43 @@ def typed_layer(df: pd.DataFrame, columns: dict[str, str], geoms) -> gpd.GeoData
     df["fid"] = df["fid"].astype("int64")
     return gpd.GeoDataFrame(df, geometry=gpd.GeoSeries(geoms, crs=_crs.STORE_CRS,
                                                        index=df.index))
+
+
+def plot_filter(*, category=None, year=None, township=None, batch=None,
+                mark: str = "?") -> tuple[str, list]:
+    """The WHERE clause (with ``mark`` placeholders) and parameters of ``Store.plots``."""
+    conds, params = [], []
+    if category is not None:
+        conds.append(f"category = {mark}")
+        params.append(category)
+    if year is not None:
+        conds.append(f"year = {mark}")
+        params.append(int(year))
+    if batch is not None:
+        conds.append(f"batch_id = {mark}")
+        params.append(int(batch))
+    if township is not None:
+        conds.append(f"fid IN (SELECT plot_fid FROM plot_townships WHERE township = {mark})")
+        params.append(township)
+    return ("WHERE " + " AND ".join(conds)) if conds else "", params
+
+
+def prepare_water(sites, samples):
+    """Sites (EPSG:4490) and samples of ``Store.add_water``, empty ones made explicit.
+
+    Returns the sites, their attribute frame, the samples, the years the samples cover
+    and the number of samples (site and date).
+    """
+    if sites is None or not len(sites):
+        sites = gpd.GeoDataFrame({"site_name": []}, geometry=gpd.GeoSeries(
+            [], crs=_crs.STORE_CRS))
+    if samples is None:
+        samples = pd.DataFrame(columns=["site_name", "date", "param", "value", "below_dl"])
+    sites = _crs.to_store_crs(sites)
+    frame = pd.DataFrame(sites.drop(columns=sites.geometry.name)).reset_index(drop=True)
+    years = pd.to_datetime(samples["date"], errors="coerce").dt.year.dropna().unique()
+    n = len(samples.drop_duplicates(["site_name", "date"]))
+    return sites, frame, samples, years, n
 
 
 def check_water(names: pd.Series, samples: pd.DataFrame, *, stored: dict,

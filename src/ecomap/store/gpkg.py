@@ -26,7 +26,13 @@ from ecomap._geom import as_multipolygons
 from ecomap.errors import NotFoundError, StoreError
 from ecomap.split import plot_areas_m2, split_by_township, townships_containing_boxes
 from ecomap.store import _gpkgblob
-from ecomap.store._common import check_water, check_water_rollback, typed_layer
+from ecomap.store._common import (
+    check_water,
+    check_water_rollback,
+    plot_filter,
+    prepare_water,
+    typed_layer,
+)
 from ecomap.store.base import Provenance, Store
 from ecomap.units import mu_from_m2
 
@@ -245,20 +251,8 @@ class GeoPackageStore(Store):
         return self._read_layer("townships")
 
     def plots(self, *, category=None, year=None, township=None, batch=None):
-        conds, params = [], []
-        if category is not None:
-            conds.append("category = ?")
-            params.append(category)
-        if year is not None:
-            conds.append("year = ?")
-            params.append(int(year))
-        if batch is not None:
-            conds.append("batch_id = ?")
-            params.append(int(batch))
-        if township is not None:
-            conds.append("fid IN (SELECT plot_fid FROM plot_townships WHERE township = ?)")
-            params.append(township)
-        where = ("WHERE " + " AND ".join(conds)) if conds else ""
+        where, params = plot_filter(category=category, year=year, township=township,
+                                    batch=batch, mark="?")
         return self._read_layer("plots", where, params)
 
     def plot_splits(self, *, year=None) -> pd.DataFrame:
@@ -532,17 +526,9 @@ class GeoPackageStore(Store):
 
     # --- water: sites and samples in one batch --------------------------------------------
     def add_water(self, sites, samples, *, provenance):
-        if sites is None or not len(sites):
-            sites = gpd.GeoDataFrame({"site_name": []}, geometry=gpd.GeoSeries(
-                [], crs=_crs.STORE_CRS))
-        if samples is None:
-            samples = pd.DataFrame(columns=["site_name", "date", "param", "value", "below_dl"])
-        sites = _crs.to_store_crs(sites)
-        frame = pd.DataFrame(sites.drop(columns=sites.geometry.name)).reset_index(drop=True)
+        sites, frame, samples, years, n = prepare_water(sites, samples)
         if len(frame):
             frame["township"] = self._water_townships(sites.geometry.values, frame)
-        years = pd.to_datetime(samples["date"], errors="coerce").dt.year.dropna().unique()
-        n = len(samples.drop_duplicates(["site_name", "date"]))
         with self._transaction() as con:
             self._check_water(con, frame["site_name"], samples)
             batch = self._new_batch(
