@@ -12,8 +12,40 @@ import pandas as pd
 from ecomap import crs as _crs
 from ecomap.errors import StoreError, ValidationError
 
-__all__ = ["check_water", "check_water_rollback", "plot_filter", "prepare_water",
-           "typed_layer"]
+__all__ = ["LAYERS_SCHEMA", "check_water", "check_water_rollback", "plot_filter", "prepare_water",
+           "schema_with", "typed_layer"]
+
+# Every layer of a store: name -> (geometry type or None, {column: "int"|"float"|"str"}).
+# Both backends build their tables from this one description.
+LAYERS_SCHEMA: dict[str, tuple[str | None, dict[str, str]]] = {
+    "county": ("MultiPolygon", {"name": "str", "adcode": "str", "batch_id": "int"}),
+    "townships": ("MultiPolygon", {"name": "str", "name_en": "str", "kind": "str",
+                                   "illustrative": "int", "area_m2": "float",
+                                   "batch_id": "int"}),
+    "plots": ("MultiPolygon", {
+        "plot_id": "str", "category": "str", "year": "int", "status": "str",
+        "township": "str", "township_reported": "str", "village": "str", "method": "str",
+        "species": "str", "area_mu_reported": "float", "implementer": "str",
+        "area_m2": "float", "area_mu": "float", "batch_id": "int", "attributes": "str"}),
+    "plot_townships": (None, {"plot_fid": "int", "batch_id": "int", "category": "str",
+                              "year": "int", "township": "str", "area_m2": "float",
+                              "is_primary": "int"}),
+    "water_sites": ("Point", {"site_name": "str", "site_type": "str", "waterbody": "str",
+                              "river": "str", "target_class": "str", "township": "str",
+                              "batch_id": "int"}),
+    "water_samples": (None, {"site_name": "str", "date": "str", "param": "str",
+                             "value": "float", "below_dl": "int", "batch_id": "int"}),
+    "batches": (None, {"kind": "str", "source_file": "str", "sha256": "str",
+                       "created_at": "str", "user": "str", "category": "str", "year": "int",
+                       "feature_count": "int", "area_m2": "float", "note": "str"}),
+}
+
+
+def schema_with(types: dict[str, str], *, skip=()) -> dict[str, tuple[str | None, dict]]:
+    """:data:`LAYERS_SCHEMA` with a backend's own type names (``{"int": "bigint", …}``)."""
+    return {layer: (geom, {c: types[t] for c, t in cols.items()})
+            for layer, (geom, cols) in LAYERS_SCHEMA.items() if layer not in skip}
+
 
 # Column types as the backends' schemas name them (pandas dtypes or SQL types).
 _INTS = {"int64", "bigint", "integer"}

@@ -31,6 +31,7 @@ from ecomap.store._common import (
     check_water_rollback,
     plot_filter,
     prepare_water,
+    schema_with,
     typed_layer,
 )
 from ecomap.store.base import Provenance, Store
@@ -43,26 +44,8 @@ log = logging.getLogger(__name__)
 _SRS_ID = 4490
 _I, _F, _S = "int64", "float64", "str"
 
-# Layer name -> (geometry type or None, {column: dtype}).
-_SCHEMA: dict[str, tuple[str | None, dict[str, str]]] = {
-    "county": ("MultiPolygon", {"name": _S, "adcode": _S, "batch_id": _I}),
-    "townships": ("MultiPolygon", {"name": _S, "name_en": _S, "kind": _S, "illustrative": _I,
-                                   "area_m2": _F, "batch_id": _I}),
-    "plots": ("MultiPolygon", {
-        "plot_id": _S, "category": _S, "year": _I, "status": _S, "township": _S,
-        "township_reported": _S, "village": _S, "method": _S, "species": _S,
-        "area_mu_reported": _F, "implementer": _S, "area_m2": _F, "area_mu": _F,
-        "batch_id": _I, "attributes": _S}),
-    "plot_townships": (None, {"plot_fid": _I, "batch_id": _I, "category": _S, "year": _I,
-                              "township": _S, "area_m2": _F, "is_primary": _I}),
-    "water_sites": ("Point", {"site_name": _S, "site_type": _S, "waterbody": _S, "river": _S,
-                              "target_class": _S, "township": _S, "batch_id": _I}),
-    "water_samples": (None, {"site_name": _S, "date": _S, "param": _S, "value": _F,
-                             "below_dl": _I, "batch_id": _I}),
-    "batches": (None, {"kind": _S, "source_file": _S, "sha256": _S, "created_at": _S,
-                       "user": _S, "category": _S, "year": _I, "feature_count": _I,
-                       "area_m2": _F, "note": _S}),
-}
+# Layer name -> (geometry type or None, {column: type}), from the shared description.
+_SCHEMA = schema_with({"int": _I, "float": _F, "str": _S})
 
 _INDEXES = [
     "CREATE INDEX IF NOT EXISTS idx_plots_batch ON plots(batch_id)",
