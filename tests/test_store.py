@@ -101,6 +101,64 @@ def test_replacing_townships_resplits_every_plot(filled_store):
     assert set(filled_store.plots()["township"]) == {"丙镇"}
 
 
+def _border_moved_east(metres: float):
+    """The two test townships with their border moved ``metres`` east of x = 500 000."""
+    from tests.conftest import X0, Y0
+
+    return gk_frame(
+        [{"name": "甲镇", "name_en": "Jia", "kind": "town", "illustrative": 0},
+         {"name": "乙镇", "name_en": "Yi", "kind": "town", "illustrative": 0}],
+        [shapely.segmentize(shapely.box(X0 - 10_000, Y0, X0 + metres, Y0 + 10_000), 50),
+         shapely.segmentize(shapely.box(X0 + metres, Y0, X0 + 10_000, Y0 + 10_000), 50)])
+
+
+def test_moving_one_border_resplits_the_plots_it_crosses(filled_store):
+    # The border moves from x = 0 to x = +300 m: S-30-70 (x -300..700) is now split
+    # 600 000 / 400 000 and counted in 甲; the other plots lie far from the move.
+    before = filled_store.plot_splits()
+    filled_store.write_townships(_border_moved_east(300), provenance=Provenance("new.shp"))
+    df = filled_store.township_areas(year=2023)
+    got = {(r.township, r.category): (r.count, r.area_m2) for r in df.itertuples()}
+    assert got[("甲镇", "afforestation")] == (2, pytest.approx(600_000 + 960_000, abs=1))
+    assert got[("乙镇", "afforestation")] == (0, pytest.approx(400_000, abs=1))
+    assert got[("甲镇", "mine_remediation")] == (0, pytest.approx(40_000, abs=1))
+    assert got[("乙镇", "mine_remediation")] == (1, pytest.approx(90_000, abs=1))
+    towns = filled_store.plots().set_index("plot_id")["township"]
+    assert towns.to_dict() == {"S-30-70": "甲镇", "HOLE": "甲镇", "MULTI": "乙镇",
+                               "OLD": "乙镇"}
+    after = filled_store.plot_splits()
+    cols = ["plot_fid", "township", "area_m2", "is_primary"]
+    moved = before["plot_fid"] == 1
+    assert after[after["plot_fid"] != 1][cols].reset_index(drop=True).equals(
+        before[~moved][cols].reset_index(drop=True))
+    # A full re-split from scratch finds nothing more to change.
+    filled_store.resplit()
+    assert filled_store.plot_splits().equals(after)
+    info = pyogrio.read_info(filled_store.path, layer="plot_townships")
+    assert info["features"] == len(after) == 6
+
+
+def test_failed_resplit_leaves_the_store_as_it_was(filled_store, store_path):
+    con = sqlite3.connect(store_path)
+    con.execute("CREATE TRIGGER refuse BEFORE UPDATE OF township ON plots "
+                "BEGIN SELECT RAISE(ABORT, 'disk says no'); END")
+    con.commit()
+    con.close()
+    before = (filled_store.townships().to_wkt(), filled_store.plot_splits(),
+              filled_store.plots().drop(columns="geometry"), len(filled_store.batches()))
+    with pytest.raises(sqlite3.IntegrityError, match="disk says no"):
+        filled_store.write_townships(_border_moved_east(300), provenance=Provenance("new.shp"))
+    after = (filled_store.townships().to_wkt(), filled_store.plot_splits(),
+             filled_store.plots().drop(columns="geometry"), len(filled_store.batches()))
+    assert after[0].equals(before[0]) and after[1].equals(before[1])
+    assert after[2].equals(before[2]) and after[3] == before[3]
+    # The per-row feature-count triggers dropped for the bulk rewrite are back.
+    triggers = {r[0] for r in sqlite3.connect(store_path).execute(
+        "SELECT name FROM sqlite_master WHERE type = 'trigger' AND tbl_name = 'plot_townships'")}
+    assert triggers == {"trigger_insert_feature_count_plot_townships",
+                        "trigger_delete_feature_count_plot_townships"}
+
+
 def test_gdal_reads_the_store_with_its_spatial_index(filled_store, store_path):
     layers = dict(pyogrio.list_layers(store_path))
     assert layers["plots"] == "MultiPolygon"

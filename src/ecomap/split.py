@@ -11,10 +11,12 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import shapely
+from shapely.errors import GEOSException
 
 from ecomap import crs as _crs
 
-__all__ = ["plot_areas_m2", "split_by_township", "townships_containing_boxes"]
+__all__ = ["changed_region", "plot_areas_m2", "region_boxes", "split_by_township",
+           "townships_containing_boxes"]
 
 # Area left over after splitting that counts as lying outside every township.
 _OUTSIDE_TOLERANCE_M2 = 0.5
@@ -48,6 +50,44 @@ def townships_containing_boxes(bounds: np.ndarray, town_geoms) -> np.ndarray:
     inside = shapely.contains_properly(town_geoms[t_idx], boxes[b_idx])
     out[b_idx[inside]] = t_idx[inside]
     return out
+
+
+def changed_region(old_names, old_geoms, new_names, new_geoms):
+    """Where a point may lie in another township under the new layer than under the old
+    one: the union, over township names, of each township's old and new polygons'
+    symmetric difference (``None`` when GEOS cannot compute it).
+
+    A plot that does not meet this region has the same pieces in every township under
+    both layers, so its stored split stays right as it is.
+    """
+    def by_name(names, geoms) -> dict:
+        groups: dict = {}
+        for name, geom in zip(np.asarray(names, dtype=object), geoms, strict=True):
+            groups.setdefault(name, []).append(geom)
+        return {k: shapely.union_all(v) for k, v in groups.items()}
+
+    try:
+        old, new = by_name(old_names, old_geoms), by_name(new_names, new_geoms)
+        empty = shapely.Polygon()
+        parts = [shapely.symmetric_difference(old.get(k, empty), new.get(k, empty))
+                 for k in old.keys() | new.keys()]
+        return shapely.union_all(parts) if parts else empty
+    except GEOSException:  # invalid township polygons: check every plot
+        return None
+
+
+def region_boxes(region, *, cells: int = 24, margin: float = 1e-6) -> np.ndarray:
+    """(minx, miny, maxx, maxy) of small pieces that cover ``region``, widened by
+    ``margin`` (CRS units) so that rounding in the overlay cannot leave a sliver out.
+
+    Boxes of a grid of pieces follow a long thin region closely, where the region's own
+    box would cover most of the county.
+    """
+    if region is None or region.is_empty:
+        return np.empty((0, 4))
+    pieces, _ = _dice(np.array([region], dtype=object), cells)
+    b = shapely.bounds(pieces)
+    return b + np.array([-margin, -margin, margin, margin])
 
 
 def _dice(town_geoms: np.ndarray, cells: int = 12) -> tuple[np.ndarray, np.ndarray]:

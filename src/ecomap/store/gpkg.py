@@ -9,6 +9,7 @@ index triggers call registered on the connection.
 from __future__ import annotations
 
 import datetime as _dt
+import itertools
 import json
 import logging
 import os
@@ -24,7 +25,13 @@ import shapely
 from ecomap import crs as _crs
 from ecomap._geom import as_multipolygons
 from ecomap.errors import NotFoundError, StoreError
-from ecomap.split import plot_areas_m2, split_by_township, townships_containing_boxes
+from ecomap.split import (
+    changed_region,
+    plot_areas_m2,
+    region_boxes,
+    split_by_township,
+    townships_containing_boxes,
+)
 from ecomap.store import _gpkgblob
 from ecomap.store._common import (
     check_water,
@@ -52,6 +59,9 @@ _INDEXES = [
     "CREATE INDEX IF NOT EXISTS idx_plots_cat_year ON plots(category, year)",
     "CREATE INDEX IF NOT EXISTS idx_plot_townships_batch ON plot_townships(batch_id)",
     "CREATE INDEX IF NOT EXISTS idx_plot_townships_plot ON plot_townships(plot_fid)",
+    # Covers township_areas(): its GROUP BY reads this index alone, already in order.
+    "CREATE INDEX IF NOT EXISTS idx_plot_townships_sums ON plot_townships(township, "
+    "category, year, is_primary, area_m2)",
     "CREATE INDEX IF NOT EXISTS idx_water_samples_batch ON water_samples(batch_id)",
     "CREATE INDEX IF NOT EXISTS idx_water_sites_batch ON water_sites(batch_id)",
 ]
@@ -119,6 +129,24 @@ def _bulk_index(con, layer: str, fids: np.ndarray, geoms) -> None:
         con.execute(sql)
 
 
+@contextmanager
+def _counted_after(con, table: str):
+    """Drop a table's per-row feature-count triggers for a bulk change and count its rows
+    once afterwards; the triggers are put back in the same transaction."""
+    triggers = con.execute(
+        "SELECT name, sql FROM sqlite_master WHERE type = 'trigger' AND tbl_name = ? AND "
+        "(name = ? OR name = ?)",
+        (table, f"trigger_insert_feature_count_{table}", f"trigger_delete_feature_count_{table}")
+    ).fetchall()
+    for name, _ in triggers:
+        con.execute(f'DROP TRIGGER "{name}"')
+    yield
+    con.execute("UPDATE gpkg_ogr_contents SET feature_count = (SELECT COUNT(*) FROM "
+                f'"{table}") WHERE lower(table_name) = lower(?)', (table,))
+    for _, sql in triggers:
+        con.execute(sql)
+
+
 def _create(path: Path) -> None:
     """Create an empty ecomap GeoPackage with every layer, through GDAL."""
     import pyogrio
@@ -167,6 +195,7 @@ class GeoPackageStore(Store):
             _create(self.path)
         self._con = self._connect()
         self._check_layers()
+        self._indexed = False  # whether the indexes of _INDEXES are known to exist
 
     # --- connection -------------------------------------------------------------------
     def _connect(self) -> sqlite3.Connection:
@@ -207,12 +236,16 @@ class GeoPackageStore(Store):
         con = self._con
         con.execute("BEGIN IMMEDIATE")
         try:
+            if not self._indexed:  # a store made before an index was added gets it now
+                for sql in _INDEXES:
+                    con.execute(sql)
             yield con
         except BaseException:
             con.execute("ROLLBACK")
             raise
         else:
             con.execute("COMMIT")
+            self._indexed = True
 
     def _query(self, sql: str, params=()) -> pd.DataFrame:
         cur = self._con.execute(sql, params)
@@ -309,6 +342,9 @@ class GeoPackageStore(Store):
         with self._transaction() as con:
             batch = self._new_batch(con, kind=kind, provenance=provenance, count=len(gdf),
                                     area_m2=float(plot_areas_m2(geoms).sum()))
+            # The layer the stored splits were computed with: only where it differs from
+            # the new one can a plot's split change.
+            previous = self._township_arrays() if layer == "townships" else None
             con.execute(f'DELETE FROM "{layer}"')
             frame = pd.DataFrame(gdf.drop(columns=gdf.geometry.name)).assign(batch_id=batch)
             if extra is not None:
@@ -316,7 +352,7 @@ class GeoPackageStore(Store):
             self._insert(con, layer, frame, geoms)
             self._update_extent(con, layer)
             if layer == "townships":
-                self._resplit(con)
+                self._resplit(con, previous)
         return batch
 
     def write_county(self, gdf, *, provenance):
@@ -390,59 +426,144 @@ class GeoPackageStore(Store):
         })
         self._insert(con, "plot_townships", rows)
 
-    def _resplit(self, con) -> int:
-        """Recompute every plot's split; rewrite only the plots whose split changed.
+    def _resplit(self, con, previous=None) -> int:
+        """Recompute the plots' township splits; rewrite only the rows that changed.
 
-        Plots whose bounding box (from the R-tree, no geometry read) lies inside one
-        township keep their stored area there; only the others are read and cut.
+        ``previous``: names and geometries of the township layer the stored splits were
+        computed with.  Then only plots whose R-tree box meets the region where the two
+        layers differ can change (:func:`~ecomap.split.changed_region`); without it every
+        plot is checked.  Of the plots checked, one whose box lies inside a township
+        keeps its stored area there; only the others are read and cut.  Returns the
+        number of plots checked.
         """
-        # Everything but geometry comes from the narrow split table (a plot's rows add up
-        # to its area) and the R-tree: two plain reads, merged here.
-        old = self._query("SELECT plot_fid, batch_id, category, year, township, area_m2, "
-                          "is_primary FROM plot_townships")
-        df = old.groupby("plot_fid", sort=True).agg(
-            batch_id=("batch_id", "first"), category=("category", "first"),
-            year=("year", "first"), area_m2=("area_m2", "sum")).reset_index()
-        df = df.rename(columns={"plot_fid": "fid"})
-        boxes = self._query('SELECT id AS fid, minx, miny, maxx, maxy FROM "rtree_plots_geom"')
-        df = df.merge(boxes, on="fid", how="left")
-        if df.empty:
-            con.execute("DELETE FROM plot_townships")
-            return 0
         names, town_geoms = self._township_arrays()
-        bounds = df[["minx", "miny", "maxx", "maxy"]].to_numpy(dtype=float)
-        town_of = townships_containing_boxes(np.nan_to_num(bounds, nan=0.0), town_geoms)
-        town_of[np.isnan(bounds).any(axis=1)] = -1
+        region = None if previous is None else changed_region(*previous, names, town_geoms)
+        fids, bounds = self._plot_boxes(con, region)
+        old = self._stored_splits(con, None if region is None else fids)
+        if region is None:  # plots without a geometry have no box, and nothing to re-split
+            old = {k: v[np.isin(old["plot_fid"], fids)] for k, v in old.items()}
+        order = np.lexsort((-old["area_m2"], old["plot_fid"]))
+        old = {k: v[order] for k, v in old.items()}
+        plot_fids, start, k_old = np.unique(old["plot_fid"], return_index=True,
+                                            return_counts=True)
+        old_plot = np.repeat(np.arange(len(plot_fids)), k_old)
+        areas = np.add.reduceat(old["area_m2"], start) if len(start) else np.zeros(0)
+        new = self._new_splits(plot_fids, bounds[np.searchsorted(fids, plot_fids)], areas,
+                               names, town_geoms)
+        changed = _changed_plots(old_plot, old, new, len(plot_fids))
+        if changed.any():
+            self._rewrite_splits(con, plot_fids, changed, old_plot, old, new)
+        log.info("re-split: %d plots checked, %d cut, %d changed", len(plot_fids),
+                 new["cut"], int(changed.sum()))
+        return len(plot_fids)
+
+    def _plot_boxes(self, con, region) -> tuple[np.ndarray, np.ndarray]:
+        """Sorted fids and (minx, miny, maxx, maxy) of the plots whose R-tree box meets
+        ``region`` (every plot with a geometry when it is None)."""
+        sql = 'SELECT id, minx, miny, maxx, maxy FROM "rtree_plots_geom"'
+        if region is None:
+            rows = con.execute(sql).fetchall()
+        else:
+            rows = []
+            sql += " WHERE minx <= ? AND maxx >= ? AND miny <= ? AND maxy >= ?"
+            for x0, y0, x1, y1 in region_boxes(region).tolist():
+                rows += con.execute(sql, (x1, x0, y1, y0)).fetchall()
+        table = _float_rows(rows, 5)
+        fids, first = np.unique(table[:, 0].astype(np.int64), return_index=True)
+        return fids, table[first, 1:]
+
+    def _stored_splits(self, con, fids) -> dict[str, np.ndarray]:
+        """Stored split rows (``fid`` of the row, ``plot_fid``, ``township``, ``area_m2``,
+        ``is_primary``) of the plots ``fids`` (of every plot when None), as arrays."""
+        cols = "t.fid, t.plot_fid, t.township, t.area_m2, t.is_primary"
+        if fids is None:
+            rows = con.execute(f"SELECT {cols} FROM plot_townships t").fetchall()
+        else:
+            con.execute("CREATE TEMP TABLE IF NOT EXISTS _resplit_plots "
+                        "(fid INTEGER PRIMARY KEY)")
+            con.execute("DELETE FROM _resplit_plots")
+            con.executemany("INSERT INTO _resplit_plots VALUES (?)",
+                            ((f,) for f in fids.tolist()))
+            # CROSS JOIN keeps the few plots as the outer loop (plot_fid is indexed).
+            rows = con.execute(f"SELECT {cols} FROM _resplit_plots c CROSS JOIN "
+                               "plot_townships t ON t.plot_fid = c.fid").fetchall()
+            con.execute("DROP TABLE _resplit_plots")
+        rid, plot, town, area, primary = zip(*rows, strict=True) if rows else ((),) * 5
+        return {"fid": np.array(rid, dtype=np.int64),
+                "plot_fid": np.array(plot, dtype=np.int64),
+                "township": np.array(town, dtype=object),
+                "area_m2": np.array(area, dtype=float),
+                "is_primary": np.array(primary, dtype=bool)}
+
+    def _new_splits(self, plot_fids, bounds, areas, names, town_geoms) -> dict:
+        """The splits of plots (by position) under the township layer ``town_geoms``, as
+        arrays sorted by plot and decreasing area."""
+        town_of = townships_containing_boxes(bounds, town_geoms)
         inside = np.flatnonzero(town_of >= 0)
         rest = np.flatnonzero(town_of < 0)
-        parts = [pd.DataFrame({"plot": inside, "township": names[town_of[inside]],
-                               "area_m2": df["area_m2"].to_numpy(dtype=float)[inside],
-                               "primary": True})]
+        plot, town, area = [inside], [names[town_of[inside]]], [areas[inside]]
+        primary = [np.ones(len(inside), dtype=bool)]
         if len(rest):
-            geoms = self._geometries("plots", df["fid"].to_numpy()[rest])
-            cut = split_by_township(geoms, names, town_geoms,
-                                    areas_m2=df["area_m2"].to_numpy(dtype=float)[rest])
-            parts.append(cut.assign(plot=rest[cut["plot"].to_numpy()]))
-        splits = pd.concat(parts, ignore_index=True)
-        splits["township"] = splits["township"].astype(object)
-        changed = self._changed_plots(df, splits, old)
-        if len(changed):
-            fids = df["fid"].to_numpy()[changed]
-            con.execute("CREATE TEMP TABLE IF NOT EXISTS _changed(fid INTEGER PRIMARY KEY)")
-            con.execute("DELETE FROM _changed")
-            con.executemany("INSERT INTO _changed VALUES (?)", ((int(f),) for f in fids))
-            con.execute("DELETE FROM plot_townships WHERE plot_fid IN (SELECT fid FROM _changed)")
-            sel = splits[np.isin(splits["plot"].to_numpy(), changed)]
-            self._insert_splits(con, df, sel)
-            primary = sel[sel["primary"]]
-            con.executemany("UPDATE plots SET township = ? WHERE fid = ?",
-                            zip(primary["township"].tolist(),
-                                df["fid"].to_numpy()[primary["plot"].to_numpy()].tolist(),
-                                strict=True))
-            con.execute("DROP TABLE _changed")
-        log.info("re-split %d plots (%d read and cut); %d changed", len(df), len(rest),
-                 len(changed))
-        return len(df)
+            geoms = self._geometries("plots", plot_fids[rest])
+            cut = split_by_township(geoms, names, town_geoms, areas_m2=areas[rest])
+            plot.append(rest[cut["plot"].to_numpy()])
+            town.append(cut["township"].to_numpy(dtype=object))
+            area.append(cut["area_m2"].to_numpy(dtype=float))
+            primary.append(cut["primary"].to_numpy(dtype=bool))
+        plot, town, area, primary = (np.concatenate(a) for a in (plot, town, area, primary))
+        order = np.lexsort((-area, plot))
+        return {"plot": plot[order], "township": town[order].astype(object),
+                "area_m2": area[order], "is_primary": primary[order], "cut": len(rest)}
+
+    def _rewrite_splits(self, con, plot_fids, changed, old_plot, old, new) -> None:
+        """Write the new split rows of the ``changed`` plots over their old ones.
+
+        Rows are paired by rank within their plot (largest piece first) and updated in
+        place, so the table's indexes on plot and batch are left alone; a plot with more
+        pieces than before gets rows inserted, one with fewer gets rows deleted.  The
+        plots' own ``township`` (where each is counted) is updated where it moved.
+        """
+        n = len(plot_fids)
+        k_old = np.bincount(old_plot, minlength=n)
+        k_new = np.bincount(new["plot"], minlength=n)
+        rank_old = _rank_within(old_plot)
+        rank_new = _rank_within(new["plot"])
+        o = changed[old_plot]
+        w = changed[new["plot"]]
+        upd_old = o & (rank_old < k_new[old_plot])
+        upd_new = w & (rank_new < k_old[new["plot"]])
+        con.executemany(
+            "UPDATE plot_townships SET township = ?, area_m2 = ?, is_primary = ? WHERE fid = ?",
+            zip(new["township"][upd_new].tolist(), new["area_m2"][upd_new].tolist(),
+                new["is_primary"][upd_new].astype(int).tolist(),
+                old["fid"][upd_old].tolist(), strict=True))
+        gone = o & ~upd_old
+        more = w & ~upd_new
+        with _counted_after(con, "plot_townships"):
+            con.executemany("DELETE FROM plot_townships WHERE fid = ?",
+                            ((f,) for f in old["fid"][gone].tolist()))
+            # A plot's batch, category and year come from its rows that stay.
+            con.executemany(
+                "INSERT INTO plot_townships (plot_fid, batch_id, category, year, township, "
+                "area_m2, is_primary) SELECT plot_fid, batch_id, category, year, ?, ?, ? "
+                "FROM plot_townships WHERE plot_fid = ? LIMIT 1",
+                zip(new["township"][more].tolist(), new["area_m2"][more].tolist(),
+                    new["is_primary"][more].astype(int).tolist(),
+                    plot_fids[new["plot"][more]].tolist(), strict=True))
+        # Where each plot is counted: its primary piece's township.
+        was = pd.Series(old["township"][old["is_primary"]],
+                        index=old_plot[old["is_primary"]]).reindex(range(n))
+        now = pd.Series(new["township"][new["is_primary"]],
+                        index=new["plot"][new["is_primary"]]).reindex(range(n))
+        moved = np.flatnonzero(changed & ~((was == now) | (was.isna() & now.isna())).to_numpy())
+        # One UPDATE from a temporary table: cheaper than one statement per plot.
+        con.execute("CREATE TEMP TABLE _resplit_moved (fid INTEGER PRIMARY KEY, township TEXT)")
+        con.executemany("INSERT INTO _resplit_moved VALUES (?, ?)",
+                        zip(plot_fids[moved].tolist(), now.to_numpy()[moved].tolist(),
+                            strict=True))
+        con.execute("UPDATE plots SET township = (SELECT township FROM _resplit_moved m "
+                    "WHERE m.fid = plots.fid) WHERE fid IN (SELECT fid FROM _resplit_moved)")
+        con.execute("DROP TABLE _resplit_moved")
 
     def _geometries(self, layer: str, fids) -> np.ndarray:
         """Geometries of some features, in the order of ``fids``."""
@@ -456,27 +577,6 @@ class GeoPackageStore(Store):
             out.update(zip((r[0] for r in rows), _gpkgblob.from_gpkg([r[1] for r in rows]),
                            strict=True))
         return np.array([out[f] for f in fids], dtype=object)
-
-    @staticmethod
-    def _changed_plots(df: pd.DataFrame, splits: pd.DataFrame, old: pd.DataFrame
-                       ) -> np.ndarray:
-        """Positions (in ``df``) of plots whose stored split ``old`` differs from ``splits``."""
-        pos = pd.Series(np.arange(len(df)), index=df["fid"].to_numpy())
-
-        def key(frame, plot_col, primary_col):
-            return pd.DataFrame({
-                "plot": frame[plot_col].to_numpy(),
-                "township": frame["township"].astype(object).fillna("\0").to_numpy(),
-                "area": np.round(frame["area_m2"].to_numpy(dtype=float), 3),
-                "primary": frame[primary_col].astype(bool).to_numpy()})
-
-        old_k = key(old.assign(plot=pos.reindex(old["plot_fid"].to_numpy()).to_numpy()),
-                    "plot", "is_primary").dropna(subset=["plot"])
-        old_k["plot"] = old_k["plot"].astype(np.int64)
-        new_k = key(splits, "plot", "primary")
-        both = old_k.merge(new_k, how="outer", indicator=True)
-        changed = both.loc[both["_merge"] != "both", "plot"].to_numpy(dtype=np.int64)
-        return np.unique(changed)
 
     def resplit(self) -> int:
         with self._transaction() as con:
@@ -582,6 +682,41 @@ class GeoPackageStore(Store):
             f"UPDATE gpkg_contents SET (min_x, max_x, min_y, max_y) = "
             f"(SELECT MIN(minx), MAX(maxx), MIN(miny), MAX(maxy) FROM \"{rt}\") "
             "WHERE table_name = ?", (layer,))
+
+
+def _float_rows(rows: list[tuple], ncols: int) -> np.ndarray:
+    """Query rows of numbers as a float array of ``ncols`` columns."""
+    flat = np.fromiter(itertools.chain.from_iterable(rows), dtype=float,
+                       count=len(rows) * ncols)
+    return flat.reshape(-1, ncols)
+
+
+def _rank_within(plot: np.ndarray) -> np.ndarray:
+    """Position of each row within its run of equal ``plot`` values (rows sorted by plot)."""
+    if not len(plot):
+        return np.zeros(0, dtype=np.int64)
+    starts = np.flatnonzero(np.r_[True, plot[1:] != plot[:-1]])
+    return np.arange(len(plot)) - np.repeat(starts, np.diff(np.r_[starts, len(plot)]))
+
+
+def _changed_plots(old_plot: np.ndarray, old: dict, new: dict, n: int) -> np.ndarray:
+    """Which of ``n`` plots have new split rows other than their stored ones (township,
+    area to the mm², primary or not), as a boolean array."""
+    k_old = np.bincount(old_plot, minlength=n)
+    k_new = np.bincount(new["plot"], minlength=n)
+    changed = k_old != k_new
+    codes, _ = pd.factorize(np.concatenate([old["township"], new["township"]]))
+    old_code, new_code = codes[:len(old_plot)], codes[len(old_plot):]
+    # Plots with as many rows as before: compare the rows sorted by township.
+    o = np.flatnonzero(~changed[old_plot])
+    o = o[np.lexsort((old_code[o], old_plot[o]))]
+    w = np.flatnonzero(~changed[new["plot"]])
+    w = w[np.lexsort((new_code[w], new["plot"][w]))]
+    differ = ((old_code[o] != new_code[w])
+              | (np.round(old["area_m2"][o], 3) != np.round(new["area_m2"][w], 3))
+              | (old["is_primary"][o] != new["is_primary"][w]))
+    changed[old_plot[o[differ]]] = True
+    return changed
 
 
 def _envelope_getter(i: int):
