@@ -18,7 +18,7 @@ $(PY):
 
 $(STAMP): pyproject.toml | $(PY)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[dev,raster,postgis,scale]'
+	$(PY) -m pip install --quiet -e '.[dev,raster,postgis,scale,web]'
 	@touch $@
 
 demo: $(STAMP)
@@ -41,14 +41,14 @@ test-all: $(STAMP) browser
 	ECOMAP_TEST_POSTGIS=$$(bash scripts/postgis.sh) $(PY) -m pytest -m "" 
 
 bench: $(STAMP) browser
-	$(PY) -m pip install --quiet -e '.[dev,raster,postgis,scale,bench]'
+	$(PY) -m pip install --quiet -e '.[dev,raster,postgis,scale,web,bench]'
 	$(PY) benchmarks/run.py
 	$(PY) benchmarks/ingest_bench.py
 	$(PY) benchmarks/maps_bench.py
 	$(PY) benchmarks/raster_bench.py
 
 bench-quick: $(STAMP) browser
-	$(PY) -m pip install --quiet -e '.[dev,raster,postgis,scale,bench]'
+	$(PY) -m pip install --quiet -e '.[dev,raster,postgis,scale,web,bench]'
 	$(PY) benchmarks/run.py --quick
 	$(PY) benchmarks/ingest_bench.py --plots 50000 --runs 1
 	$(PY) benchmarks/maps_bench.py --quick

@@ -14,8 +14,8 @@ import pandas as pd
 from ecomap import aggregate, maps
 from ecomap.store import Store
 
-__all__ = ["briefing", "county_map", "latest_year", "summary", "township_map",
-           "water_site_classes"]
+__all__ = ["briefing", "briefing_files", "county_map", "latest_year", "summary",
+           "township_map", "water_site_classes"]
 
 
 def latest_year(store: Store) -> int | None:
@@ -101,3 +101,37 @@ def briefing(store: Store, *, year: int | None = None, lang: str = "zh",
         county, store.townships(), store.plots(year=year), summary(store, year=year),
         water_sites=water_site_classes(store, year=year), year=year or "", county_name=name,
         source=_source(store), lang=lang, basemap=basemap, tianditu_key=tianditu_key)
+
+
+def briefing_files(store: Store, *, year: int | None = None, lang: str = "zh",
+                   county=None) -> dict[str, bytes]:
+    """Everything a briefing needs, as file name → bytes (nothing is written here):
+    ``summary.csv/.xlsx/.json``, the water tables when there are sites, ``county.html``,
+    ``briefing.html`` and ``township/<name>.html``, each map one self-contained file.
+
+    ``county``: a county map to use instead of :func:`county_map` (with extra layers).
+    """
+    from ecomap import water
+    from ecomap.io.export import table_bytes
+
+    year = year or latest_year(store)
+    table = summary(store, year=year)
+    shown = aggregate.display_table(table, lang=lang)
+    files = {"summary.csv": table_bytes(shown, ".csv"),
+             "summary.xlsx": table_bytes(shown, ".xlsx"),
+             "summary.json": table_bytes(table, ".json",
+                                         records=aggregate.summary_records(table))}
+    sites = water_site_classes(store, year=year)
+    if len(sites):
+        wt = water.site_table(sites, lang=lang)
+        files["water_sites.csv"] = table_bytes(wt, ".csv")
+        files["water_sites.xlsx"] = table_bytes(wt, ".xlsx", sheet="水质")
+        comp = water.compliance_table(water.compliance(sites, by="township"), lang=lang)
+        files["water_compliance.csv"] = table_bytes(comp, ".csv")
+    county = county if county is not None else county_map(store, year=year, lang=lang)
+    files["county.html"] = maps.to_html(county).encode("utf-8")
+    files["briefing.html"] = maps.to_html(briefing(store, year=year, lang=lang)).encode("utf-8")
+    for name in store.townships()["name"]:
+        files[f"township/{name}.html"] = maps.to_html(
+            township_map(store, name, year=year, lang=lang)).encode("utf-8")
+    return files

@@ -13,13 +13,12 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ecomap import api, water
-from ecomap.aggregate import county_totals, display_table, summary_records
+from ecomap import api
+from ecomap.aggregate import county_totals
 from ecomap.errors import InputError, StoreError
 from ecomap.ingest import ingest_file, ingest_water
-from ecomap.io.export import write_table, write_text
+from ecomap.io.export import atomic_write
 from ecomap.io.vector import file_sha256, read_vector
-from ecomap.maps import to_html
 from ecomap.settings import Settings
 from ecomap.store import Provenance, Store, open_store
 
@@ -130,34 +129,15 @@ def write_outputs(st: Store, out: Path, *, lang: str = "zh", year: int | None = 
     """Every demo map and table under ``out``; returns the paths written."""
     out = Path(out)
     year = year or api.latest_year(st)
-    written: list[str] = []
-    table = api.summary(st, year=year)
-    shown = display_table(table, lang=lang)
-    written.append(str(write_table(shown, out / "summary.csv")))
-    written.append(str(write_table(shown, out / "summary.xlsx")))
-    written.append(str(write_table(table, out / "summary.json",
-                                   records=summary_records(table))))
-    sites = api.water_site_classes(st, year=year)
-    if len(sites):
-        wt = water.site_table(sites, lang=lang)
-        written.append(str(write_table(wt, out / "water_sites.csv")))
-        written.append(str(write_table(wt, out / "water_sites.xlsx", sheet="水质")))
-        comp = water.compliance_table(water.compliance(sites, by="township"), lang=lang)
-        written.append(str(write_table(comp, out / "water_compliance.csv")))
     # The county map carries the NDVI change 2022→2023 of the remediated mines and the
     # afforested plots as layers (off at first); ndvi_change.html shows them switched on.
     from ecomap.api_raster import write_demo_outputs as write_raster_outputs
 
     county = api.county_map(st, year=year, lang=lang)
-    write_raster_outputs(st, out, lang=lang, year=year, add_to=county)
-    written.append(str(write_text(out / "county.html", to_html(county))))
+    written = write_raster_outputs(st, out, lang=lang, year=year, add_to=county)
+    for name, data in api.briefing_files(st, year=year, lang=lang, county=county).items():
+        written.append(str(atomic_write(out / name, data)))
     written += write_raster_outputs(st, out, lang=lang, year=year)
-    written.append(str(write_text(out / "briefing.html",
-                                  to_html(api.briefing(st, year=year, lang=lang)))))
-    for name in st.townships()["name"]:
-        written.append(str(write_text(out / "township" / f"{name}.html",
-                                      to_html(api.township_map(st, name, year=year,
-                                                               lang=lang)))))
     return written
 
 

@@ -8,11 +8,14 @@ one place each; library code never prints or exits.
 from __future__ import annotations
 
 __all__ = [
+    "AuthError",
     "CRSError",
     "EcomapError",
     "InputError",
     "NotFoundError",
+    "PermissionDenied",
     "StoreError",
+    "TooManyAttempts",
     "ValidationError",
 ]
 
@@ -46,3 +49,20 @@ class NotFoundError(EcomapError):
 
 class StoreError(EcomapError):
     """The store cannot be opened, read or written."""
+
+
+class AuthError(EcomapError):
+    """Not signed in, or a name and password that do not match."""
+
+
+class TooManyAttempts(AuthError):
+    """Too many failed sign-ins in a short time; ``retry_after`` seconds to wait."""
+
+    def __init__(self, message: str, retry_after: int) -> None:
+        super().__init__(message)
+        self.retry_after = int(retry_after)
+
+
+class PermissionDenied(EcomapError):
+    """Signed in, but the account's role does not allow the action (or a form's CSRF
+    token is missing or wrong)."""

@@ -6,8 +6,6 @@ from __future__ import annotations
 import html
 import json
 
-import folium
-
 from ecomap.validate import Outcome
 
 __all__ = ["report_html", "report_json", "status_line"]
@@ -35,7 +33,7 @@ def status_line(outcome: Outcome, *, lang: str = "zh") -> str:
 
 def report_html(outcome: Outcome, *, lang: str = "zh") -> str:
     """A self-contained HTML report: summary, problems table, map of problem features."""
-    from ecomap.maps import to_html
+    from ecomap.maps import review_map, to_html
 
     j = outcome.to_json()
     rows = "".join(
@@ -51,16 +49,7 @@ def report_html(outcome: Outcome, *, lang: str = "zh") -> str:
     geoms = outcome.problem_geoms
     geoms = geoms[~geoms.geometry.is_empty & geoms.geometry.notna()]
     if len(geoms):
-        minx, miny, maxx, maxy = geoms.total_bounds
-        m = folium.Map(tiles=None, location=[(miny + maxy) / 2, (minx + maxx) / 2],
-                       height="420px", control_scale=True)
-        m.fit_bounds([[miny, minx], [maxy, maxx]])
-        folium.GeoJson(
-            geoms[["label", "geometry"]].to_json(),
-            style_function=lambda _: {"color": "#e53935", "weight": 2, "fillOpacity": 0.3},
-            tooltip=folium.GeoJsonTooltip(["label"], aliases=[head[2]]),
-        ).add_to(m)
-        page = to_html(m)
+        page = to_html(review_map(outcome.plots.iloc[:0], geoms, lang=lang))
         map_html = (f'<iframe style="width:100%;height:440px;border:1px solid #ccc" '
                     f'srcdoc="{html.escape(page)}"></iframe>')
     title = "数据检查报告" if lang == "zh" else "Validation report"

@@ -47,6 +47,20 @@ class Settings:
     min_plot_mu: float = 0.1
     #: Declared (面积_亩) vs computed area: relative difference that warns.
     area_tolerance: float = 0.05
+    #: Accounts of the web service (SQLite file); empty: beside the store
+    #: (``ecomap.gpkg`` → ``ecomap.users.sqlite``).
+    users: str = ""
+    #: Hours a web sign-in lasts.
+    session_hours: float = 12.0
+
+    @property
+    def users_path(self) -> str:
+        """Where the web accounts live (see :attr:`users`)."""
+        if self.users:
+            return self.users
+        if self.store.lower().endswith(".gpkg"):
+            return self.store[:-5] + ".users.sqlite"
+        return "ecomap.users.sqlite"
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides) -> Settings:

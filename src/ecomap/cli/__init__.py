@@ -45,9 +45,9 @@ def cli(ctx: click.Context, verbose: int, quiet: int) -> None:
 
 
 def _register() -> None:
-    from ecomap.cli import batches, demo, ingest, map, raster, store, summary, water
+    from ecomap.cli import batches, demo, ingest, map, raster, serve, store, summary, water
 
-    for module in (demo, summary, ingest, map, batches, water, raster, store):
+    for module in (demo, summary, ingest, map, batches, water, raster, store, serve):
         for command in module.COMMANDS:
             cli.add_command(command)
 

@@ -11,7 +11,7 @@ import pandas as pd
 
 from ecomap.errors import InputError
 
-__all__ = ["atomic_write", "write_table", "write_text"]
+__all__ = ["atomic_write", "layer_bytes", "table_bytes", "write_table", "write_text"]
 
 
 def atomic_write(path: str | os.PathLike, data: bytes) -> Path:
@@ -41,19 +41,16 @@ def write_text(path: str | os.PathLike, text: str) -> Path:
     return atomic_write(path, text.encode("utf-8"))
 
 
-def write_table(df: pd.DataFrame, path: str | os.PathLike, *, sheet: str = "汇总",
-                records: list[dict] | None = None) -> Path:
-    """Write a table as CSV (UTF-8 with BOM, so Excel shows Chinese), XLSX or JSON.
-
-    ``records`` is what JSON output holds; the table itself when None.
-    """
-    path = Path(path)
-    suffix = path.suffix.lower()
+def table_bytes(df: pd.DataFrame, suffix: str, *, sheet: str = "汇总",
+                records: list[dict] | None = None) -> bytes:
+    """A table as the bytes of a ``.csv`` (UTF-8 with BOM, so Excel shows Chinese),
+    ``.xlsx`` or ``.json`` file; ``records`` is what JSON holds (the table when None)."""
+    suffix = suffix.lower()
     if suffix == ".csv":
-        return atomic_write(path, df.to_csv(index=False).encode("utf-8-sig"))
+        return df.to_csv(index=False).encode("utf-8-sig")
     if suffix == ".json":
         data = records if records is not None else df.to_dict(orient="records")
-        return write_text(path, json.dumps(data, ensure_ascii=False, indent=1) + "\n")
+        return (json.dumps(data, ensure_ascii=False, indent=1) + "\n").encode("utf-8")
     if suffix == ".xlsx":
         import io
 
@@ -64,5 +61,28 @@ def write_table(df: pd.DataFrame, path: str | os.PathLike, *, sheet: str = "汇�
             for i, col in enumerate(df.columns, start=1):
                 width = max([len(str(col)) * 2, *(len(str(v)) for v in df[col].head(200))])
                 ws.column_dimensions[ws.cell(1, i).column_letter].width = min(40, width + 2)
-        return atomic_write(path, buf.getvalue())
-    raise InputError(f"cannot write a table to {path.name}: use a .csv, .xlsx or .json name")
+        return buf.getvalue()
+    raise InputError(f"cannot write a table as {suffix or '(no suffix)'}: use .csv, .xlsx or "
+                     ".json")
+
+
+def write_table(df: pd.DataFrame, path: str | os.PathLike, *, sheet: str = "汇总",
+                records: list[dict] | None = None) -> Path:
+    """Write a table as CSV, XLSX or JSON (see :func:`table_bytes`), whole or not at all."""
+    path = Path(path)
+    if path.suffix.lower() not in (".csv", ".json", ".xlsx"):
+        raise InputError(f"cannot write a table to {path.name}: use a .csv, .xlsx or .json "
+                         "name")
+    return atomic_write(path, table_bytes(df, path.suffix, sheet=sheet, records=records))
+
+
+def layer_bytes(gdf, *, layer: str, driver: str = "GPKG") -> bytes:
+    """A GeoDataFrame as the bytes of a one-layer file (GeoPackage by default), written by
+    GDAL in a temporary directory that is removed."""
+    import pyogrio
+
+    suffix = {"GPKG": ".gpkg", "GeoJSON": ".geojson"}.get(driver, ".dat")
+    with tempfile.TemporaryDirectory(prefix="ecomap-export-") as tmp:
+        target = Path(tmp) / f"{layer}{suffix}"
+        pyogrio.write_dataframe(gdf, target, layer=layer, driver=driver)
+        return target.read_bytes()

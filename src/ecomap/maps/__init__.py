@@ -25,6 +25,7 @@ from ecomap.aggregate import display_table, township_totals
 from ecomap.errors import NotFoundError
 from ecomap.maps import _basemaps, _furniture, _layers, _style
 from ecomap.maps._basemaps import BASEMAPS, Basemap, get_basemap
+from ecomap.maps._review import review_map
 from ecomap.maps._vector import Grid
 
 __all__ = [
@@ -32,6 +33,7 @@ __all__ = [
     "briefing",
     "county_map",
     "get_basemap",
+    "review_map",
     "to_embed",
     "to_html",
     "to_pdf",

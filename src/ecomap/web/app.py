@@ -1,0 +1,747 @@
+"""The web service: pages for people and a JSON API for other systems, one FastAPI app.
+
+``create_app(settings)`` builds it; ``ecomap serve`` runs it with uvicorn.  The app
+only translates: files go through :mod:`ecomap.ingest` (the same checks as the CLI),
+questions through :mod:`ecomap.api`, maps through :mod:`ecomap.maps`.  Errors of the
+:class:`~ecomap.errors.EcomapError` hierarchy become pages or JSON in one place
+(:func:`_error_response`).
+
+Safety, in short: Argon2id password hashes and random session tokens (only their hash
+stored); session cookie HttpOnly + SameSite=Lax; a CSRF token on every form (and the
+``X-CSRF-Token`` header for API calls made with the cookie; bearer-token API calls need
+none); failed sign-ins limited per account and per address; the upload size limit
+answered before the body is read; archives unpacked by :mod:`ecomap.io.archive` (zip
+bomb and zip slip refused) in a temporary directory that is removed; everything shown
+is escaped (Jinja2 autoescape, and the map layers escape attribute values); pages may
+load nothing from other sites (Content-Security-Policy).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hmac
+import io
+import logging
+import secrets
+import threading
+import zipfile
+from collections import OrderedDict
+from dataclasses import replace
+from pathlib import Path
+from typing import Annotated
+from urllib.parse import quote
+
+from fastapi import Depends, FastAPI, File, Form, Request, UploadFile
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from fastapi.staticfiles import StaticFiles
+from jinja2 import Environment, PackageLoader, select_autoescape
+
+from ecomap import __version__
+from ecomap.errors import (
+    AuthError,
+    EcomapError,
+    InputError,
+    NotFoundError,
+    PermissionDenied,
+    StoreError,
+    TooManyAttempts,
+    ValidationError,
+)
+from ecomap.settings import Settings
+from ecomap.web._text import text
+from ecomap.web.accounts import ROLES, Accounts, LoginLimiter, Session
+from ecomap.web.staging import Staged, Staging
+
+__all__ = ["create_app"]
+
+log = logging.getLogger(__name__)
+
+SESSION_COOKIE = "ecomap_session"
+LOGIN_CSRF_COOKIE = "ecomap_login_csrf"
+LANG_COOKIE = "ecomap_lang"
+UPLOAD_PATHS = ("/upload", "/api/uploads")
+# Room for the multipart envelope and the small form fields around the file.
+_FORM_OVERHEAD = 64 * 1024
+
+_STATUS = {AuthError: 401, TooManyAttempts: 429, PermissionDenied: 403, NotFoundError: 404,
+           ValidationError: 422, InputError: 400, StoreError: 503}
+
+_PAGE_CSP = ("default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; "
+             "script-src 'self'; frame-src 'self'; form-action 'self'; "
+             "frame-ancestors 'self'; base-uri 'none'")
+# Maps are one self-contained document: inline scripts and data URLs, nothing remote.
+_MAP_CSP = ("default-src 'none'; script-src 'unsafe-inline' 'unsafe-eval'; "
+            "style-src 'unsafe-inline'; img-src data: blob:; font-src data:; "
+            "connect-src 'none'; frame-ancestors 'self'; base-uri 'none'")
+
+
+class UploadTooLarge(InputError):
+    """An upload larger than ``max_upload_mb`` (answered before its body is read)."""
+
+
+_STATUS[UploadTooLarge] = 413
+
+
+def _status_of(exc: EcomapError) -> int:
+    for cls in type(exc).__mro__:
+        if cls in _STATUS:
+            return _STATUS[cls]
+    return 500
+
+
+# --- size limit, before the body is read ----------------------------------------------
+
+class _BodyLimit:
+    """ASGI middleware: refuses an upload larger than the limit with a readable answer,
+    from its Content-Length before reading it, or while it streams in without one."""
+
+    def __init__(self, app, *, limit_bytes: int, answer) -> None:
+        self.app, self.limit, self.answer = app, limit_bytes, answer
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http" or scope["method"] != "POST" or \
+                not scope["path"].startswith(UPLOAD_PATHS):
+            return await self.app(scope, receive, send)
+        headers = dict(scope.get("headers") or [])
+        length = headers.get(b"content-length")
+        if length is not None and length.isdigit() and int(length) > self.limit:
+            return await self._refuse(scope, receive, send)
+        seen, over, started = 0, False, False
+
+        async def counting_receive():
+            nonlocal seen, over
+            if over:
+                return {"type": "http.disconnect"}
+            message = await receive()
+            seen += len(message.get("body", b""))
+            if seen > self.limit:
+                # Stop reading; whatever the app answers to the cut body is replaced below.
+                over = True
+                return {"type": "http.disconnect"}
+            return message
+
+        async def guarded_send(message):
+            nonlocal started
+            if over:
+                return
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, counting_receive, guarded_send)
+        except Exception:
+            if not over:
+                raise
+        if over and not started:
+            await self._refuse(scope, receive, send)
+
+    async def _refuse(self, scope, receive, send):
+        from starlette.requests import Request as _Request
+
+        response = self.answer(_Request(scope))
+        await response(scope, receive, send)
+
+
+# --- the app ----------------------------------------------------------------------------
+
+class _MapCache:
+    """Rendered maps by (what, store state): a map is drawn once per store change."""
+
+    def __init__(self, size: int = 64) -> None:
+        self._items: OrderedDict = OrderedDict()
+        self._lock = threading.Lock()
+        self._building: dict = {}
+
+    def get(self, key, build):
+        with self._lock:
+            if key in self._items:
+                self._items.move_to_end(key)
+                return self._items[key]
+            gate = self._building.setdefault(key, threading.Lock())
+        with gate:  # one thread draws it; the others wait for that drawing
+            with self._lock:
+                if key in self._items:
+                    return self._items[key]
+            value = build()
+            with self._lock:
+                self._items[key] = value
+                while len(self._items) > 64:
+                    self._items.popitem(last=False)
+                self._building.pop(key, None)
+            return value
+
+
+# --- who is asking (module level, so that FastAPI resolves the annotations) -------------
+
+def is_api(request: Request) -> bool:
+    return request.url.path.startswith("/api/")
+
+
+def session_of(request: Request) -> Session | None:
+    """The session of a bearer token (API) or of the session cookie (pages)."""
+    accounts: Accounts = request.app.state.accounts
+    auth = request.headers.get("authorization", "")
+    if auth.lower().startswith("bearer "):
+        s = accounts.session(auth[7:].strip())
+        return s if s is not None and s.kind == "api" else None
+    return accounts.session(request.cookies.get(SESSION_COOKIE))
+
+
+def need(request: Request, role: str = "viewer") -> Session:
+    """The caller's session when it has ``role``; AuthError / PermissionDenied otherwise."""
+    s = session_of(request)
+    if s is None:
+        raise AuthError("please sign in first" if not is_api(request) else
+                        "sign in first: POST /api/login, then send the token as "
+                        "'Authorization: Bearer <token>'")
+    if not s.user.can(role):
+        raise PermissionDenied(
+            f"account {s.user.name!r} ({s.user.role}) may not do this; it needs the "
+            f"{role} role — ask an administrator")
+    request.state.session = s
+    return s
+
+
+def check_csrf(request: Request, s: Session, token: str | None) -> None:
+    """Forms carry the session's CSRF token; API calls with the cookie send it as the
+    ``X-CSRF-Token`` header; bearer-token calls need none (no browser sends those)."""
+    if s.kind == "api":
+        return
+    token = token or request.headers.get("x-csrf-token")
+    if not token or not hmac.compare_digest(token, s.csrf):
+        raise PermissionDenied("the form was not sent from this site or has expired (CSRF "
+                               "check); reload the page and try again")
+
+
+def _viewer(request: Request) -> Session:
+    return need(request, "viewer")
+
+
+def _editor(request: Request) -> Session:
+    return need(request, "editor")
+
+
+def _admin(request: Request) -> Session:
+    return need(request, "admin")
+
+
+Viewer = Annotated[Session, Depends(_viewer)]
+Editor = Annotated[Session, Depends(_editor)]
+Admin = Annotated[Session, Depends(_admin)]
+
+
+def create_app(settings: Settings | None = None, *, staging_root: str | Path | None = None
+               ) -> FastAPI:
+    """The ecomap web service over the store of ``settings`` (accounts in
+    ``settings.users_path``; create the first with ``ecomap user add NAME --role admin``)."""
+    settings = settings or Settings.from_env()
+    accounts = Accounts(settings.users_path)
+    limiter = LoginLimiter()
+    staging = Staging(staging_root)
+    write_lock = threading.Lock()
+    maps_cache = _MapCache()
+    env = Environment(loader=PackageLoader("ecomap.web", "templates"),
+                      autoescape=select_autoescape(default=True, default_for_string=True))
+
+    app = FastAPI(
+        title="ecomap", version=__version__,
+        description="Restoration plots of a county: upload and check plot files, store them "
+                    "as batches, summaries and maps by township.  Sign in with POST "
+                    "/api/login and send the token as `Authorization: Bearer …`.",
+        # The interactive docs load scripts from a CDN: off (intranet, no internet).
+        docs_url=None, redoc_url=None, openapi_url="/api/openapi.json")
+    app.state.settings, app.state.accounts, app.state.staging = settings, accounts, staging
+    app.mount("/static", StaticFiles(packages=[("ecomap.web", "static")]), name="static")
+
+    # --- request helpers ------------------------------------------------------------
+    def lang_of(request: Request) -> str:
+        q = request.query_params.get("lang")
+        if q in ("zh", "en"):
+            return q
+        c = request.cookies.get(LANG_COOKIE)
+        return c if c in ("zh", "en") else settings.lang
+
+    @contextlib.contextmanager
+    def store():
+        from ecomap.store import open_store
+
+        st = open_store(settings.store)
+        try:
+            yield st
+        finally:
+            st.close()
+
+    def state_key(st) -> tuple:
+        """Changes whenever a batch is stored or rolled back."""
+        b = st.batches()
+        return (len(b), tuple(b["batch_id"].tolist()[-3:]) if len(b) else ())
+
+    def page(request: Request, template: str, status: int = 200, **values) -> HTMLResponse:
+        lang = lang_of(request)
+        s = getattr(request.state, "session", None) or session_of(request)
+        body = env.get_template(template).render(
+            t=lambda key, **v: text(key, lang, **v), lang=lang, session=s,
+            user=s.user if s else None, csrf=s.csrf if s else "", path=request.url.path,
+            version=__version__, **values)
+        response = HTMLResponse(body, status_code=status)
+        if request.query_params.get("lang") in ("zh", "en"):
+            response.set_cookie(LANG_COOKIE, lang, samesite="lax", max_age=365 * 86400)
+        return response
+
+    def redirect(url: str) -> RedirectResponse:
+        return RedirectResponse(url, status_code=303)
+
+    def map_response(html_text: str) -> HTMLResponse:
+        return HTMLResponse(html_text, headers={"Content-Security-Policy": _MAP_CSP})
+
+    # --- errors: translated here, once ----------------------------------------------
+    def error_response(request: Request, exc: EcomapError) -> Response:
+        status = _status_of(exc)
+        headers = {"Retry-After": str(exc.retry_after)} if isinstance(exc, TooManyAttempts) \
+            else {}
+        if is_api(request):
+            body = {"error": type(exc).__name__, "message": str(exc)}
+            if isinstance(exc, ValidationError):
+                body["problems"] = [getattr(p, "__dict__", p) for p in exc.problems]
+            return JSONResponse(body, status_code=status, headers=headers)
+        if isinstance(exc, AuthError) and not isinstance(exc, TooManyAttempts):
+            return redirect(f"/login?next={quote(request.url.path)}")
+        response = page(request, "error.html", status=status, message=str(exc))
+        response.headers.update(headers)
+        return response
+
+    @app.exception_handler(EcomapError)
+    async def _on_error(request: Request, exc: EcomapError):
+        if _status_of(exc) >= 500:
+            log.warning("%s %s: %s", request.method, request.url.path, exc)
+        return error_response(request, exc)
+
+    def too_large(request: Request) -> Response:
+        mb = settings.max_upload_mb
+        exc = UploadTooLarge(f"the upload is larger than the {mb:,.0f} MB allowed; split the "
+                             "file (by township or year) or zip it, and upload again")
+        if is_api(request):
+            return error_response(request, exc)
+        return page(request, "error.html", status=413,
+                    message=text("too_large", lang_of(request), mb=mb))
+
+    app.add_middleware(_BodyLimit, limit_bytes=int(settings.max_upload_mb * 1e6) +
+                       _FORM_OVERHEAD, answer=too_large)
+
+    @app.middleware("http")
+    async def _headers(request: Request, call_next):
+        response = await call_next(request)
+        response.headers.setdefault("Content-Security-Policy", _PAGE_CSP)
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("Referrer-Policy", "same-origin")
+        response.headers.setdefault("X-Frame-Options", "SAMEORIGIN")
+        if request.url.path.startswith(("/api/", "/uploads/", "/login")):
+            response.headers.setdefault("Cache-Control", "no-store")
+        return response
+
+    # --- shared actions (pages and API) ---------------------------------------------
+    def stage_upload(s: Session, upload: UploadFile, category: str, year: int,
+                     lang: str) -> Staged:
+        from ecomap.ingest import validate_file
+        from ecomap.maps import review_map, to_html
+        from ecomap.schema import get_category
+
+        code = get_category(category).code
+        item = staging.new(owner=s.user.name, filename=upload.filename, category=code,
+                           year=year)
+        try:
+            limit, written = settings.max_upload_mb * 1e6, 0
+            with open(item.path, "wb") as out:
+                while chunk := upload.file.read(1 << 20):
+                    written += len(chunk)
+                    if written > limit:
+                        raise UploadTooLarge(
+                            f"{item.name}: more than the {settings.max_upload_mb:,.0f} MB "
+                            "allowed; split the file or zip it")
+                    out.write(chunk)
+            with store() as st:
+                outcome = validate_file(item.path, st, category=code, year=year,
+                                        settings=settings, name=item.name)
+                towns = st.townships()
+            item.report = outcome.to_json()
+            item.preview_html = to_html(review_map(outcome.plots, outcome.problem_geoms,
+                                                   towns, lang=lang))
+        except BaseException:
+            staging.drop(item.token)
+            raise
+        if item.report["status"] == "reject":
+            # Nothing to confirm: keep the report, drop the file now.
+            item.path.unlink(missing_ok=True)
+        return item
+
+    def confirm_upload(s: Session, token: str) -> dict:
+        from ecomap.ingest import ingest_file
+
+        item = staging.get(token, s.user)
+        if item.report.get("status") == "reject":
+            raise InputError(f"{item.name} was rejected and cannot be stored; fix the "
+                             "problems listed and upload it again")
+        user_settings = replace(settings, user=s.user.name)
+        # One writer at a time in this process; the checks are run again under the lock,
+        # so an upload confirmed meanwhile is taken into account (overlaps …).
+        with write_lock, store() as st:
+            outcome, batch = ingest_file(item.path, st, category=item.category,
+                                         year=item.year, settings=user_settings,
+                                         name=item.name)
+        if batch is None:
+            item.report = outcome.to_json()
+            raise InputError(f"{item.name}: the store changed since the check and the file "
+                             "is now rejected; see the problems listed")
+        staging.drop(token)
+        j = outcome.to_json()
+        return {"batch_id": batch, "file": item.name, "plots": j["accepted_features"],
+                "area_mu": j["area_mu"], "status": j["status"]}
+
+    def rollback_batch(s: Session, batch_id: int) -> dict:
+        with write_lock, store() as st:
+            b = st.batches()
+            row = b[b["batch_id"] == int(batch_id)]
+            if row.empty:
+                raise NotFoundError(f"no batch {batch_id}; the batch list shows those stored")
+            owner = row["user"].iloc[0]
+            if not s.user.can("admin") and (owner != s.user.name or
+                                            row["kind"].iloc[0] != "plots"):
+                raise PermissionDenied(
+                    f"batch {batch_id} was stored by {owner!r}; an editor may roll back only "
+                    "plot batches of their own — ask an administrator")
+            return st.rollback(int(batch_id))
+
+    def summary_frame(st, year):
+        from ecomap import api
+
+        return api.summary(st, year=year)
+
+    def county_map_html(lang: str, year: int | None) -> str:
+        from ecomap import api
+        from ecomap.maps import to_html
+
+        with store() as st:
+            key = ("county", year, lang, state_key(st))
+            return maps_cache.get(key, lambda: to_html(api.county_map(st, year=year,
+                                                                      lang=lang)))
+
+    def township_map_html(name: str, lang: str, year: int | None) -> str:
+        from ecomap import api
+        from ecomap.maps import to_html
+
+        with store() as st:
+            known_township(st, name)
+            key = ("township", name, year, lang, state_key(st))
+            return maps_cache.get(key, lambda: to_html(api.township_map(
+                st, name, year=year, lang=lang)))
+
+    def known_township(st, name: str) -> None:
+        names = st.townships()["name"].tolist()
+        if name not in names:
+            raise NotFoundError(f"no township {name!r}; the townships are "
+                                f"{', '.join(names) or '(none stored)'}")
+
+    def table_rows(summary, lang: str) -> tuple[list[str], list[list]]:
+        from ecomap.aggregate import display_table
+
+        shown = display_table(summary, lang=lang)
+        return list(shown.columns), shown.astype(object).where(shown.notna(), "").values.tolist()
+
+    # --- pages: sign-in ---------------------------------------------------------------
+    @app.get("/login", response_class=HTMLResponse, include_in_schema=False)
+    def login_page(request: Request, next: str = "/"):
+        token = secrets.token_urlsafe(24)
+        response = page(request, "login.html", login_csrf=token, next=_local(next))
+        response.set_cookie(LOGIN_CSRF_COOKIE, token, httponly=True, samesite="strict")
+        return response
+
+    @app.post("/login", include_in_schema=False)
+    def login(request: Request, username: Annotated[str, Form()],
+              password: Annotated[str, Form()], csrf: Annotated[str, Form()] = "",
+              next: Annotated[str, Form()] = "/"):
+        cookie = request.cookies.get(LOGIN_CSRF_COOKIE) or ""
+        if not csrf or not hmac.compare_digest(csrf, cookie):
+            raise PermissionDenied("the sign-in form has expired (CSRF check); reload the page "
+                                   "and sign in again")
+        client = request.client.host if request.client else "?"
+        limiter.check(username, client)
+        try:
+            user = accounts.authenticate(username, password)
+        except AuthError:
+            limiter.failed(username, client)
+            return page(request, "login.html", status=401, login_csrf=cookie,
+                        next=_local(next), failed=True, username=username)
+        limiter.succeeded(username, client)
+        token, _ = accounts.open_session(user, hours=settings.session_hours)
+        response = redirect(_local(next))
+        response.set_cookie(SESSION_COOKIE, token, httponly=True, samesite="lax",
+                            max_age=int(settings.session_hours * 3600),
+                            secure=request.url.scheme == "https")
+        response.delete_cookie(LOGIN_CSRF_COOKIE)
+        return response
+
+    @app.post("/logout", include_in_schema=False)
+    def logout(request: Request, s: Viewer, csrf: Annotated[str, Form()] = ""):
+        check_csrf(request, s, csrf)
+        accounts.close_session(request.cookies.get(SESSION_COOKIE))
+        response = redirect("/login")
+        response.delete_cookie(SESSION_COOKIE)
+        return response
+
+    # --- pages: overview, townships, maps --------------------------------------------
+    @app.get("/", response_class=HTMLResponse, include_in_schema=False)
+    def dashboard(request: Request, s: Viewer, year: int | None = None):
+        from ecomap import api
+
+        lang = lang_of(request)
+        with store() as st:
+            year = year or api.latest_year(st)
+            cols, rows = table_rows(summary_frame(st, year), lang)
+            towns = st.townships()["name"].tolist()
+        return page(request, "dashboard.html", year=year, cols=cols, rows=rows, towns=towns,
+                    pending=staging.pending(s.user))
+
+    @app.get("/maps/county.html", response_class=HTMLResponse, include_in_schema=False)
+    def county_map_page(request: Request, s: Viewer, year: int | None = None):
+        return map_response(county_map_html(lang_of(request), year))
+
+    @app.get("/townships/{name}", response_class=HTMLResponse, include_in_schema=False)
+    def township_page(request: Request, name: str, s: Viewer, year: int | None = None):
+        from ecomap import api
+        from ecomap.schema import category_label
+
+        lang = lang_of(request)
+        with store() as st:
+            known_township(st, name)
+            year = year or api.latest_year(st)
+            summary = summary_frame(st, year)
+            cols, rows = table_rows(summary[summary["township"] == name], lang)
+            plots = st.plots(year=year, township=name)
+        plot_rows = [[str(r.get("plot_id") or ""), category_label(r.get("category"), lang),
+                      round(float(r["area_m2"]) / (10000 / 15), 2)]
+                     for r in plots.drop(columns="geometry").to_dict("records")]
+        return page(request, "township.html", name=name, year=year, cols=cols, rows=rows,
+                    plots=plot_rows)
+
+    @app.get("/maps/township/{name}.html", response_class=HTMLResponse,
+             include_in_schema=False)
+    def township_map_page(request: Request, name: str, s: Viewer, year: int | None = None):
+        return map_response(township_map_html(name, lang_of(request), year))
+
+    # --- pages: upload and review -----------------------------------------------------
+    @app.get("/upload", response_class=HTMLResponse, include_in_schema=False)
+    def upload_page(request: Request, s: Editor):
+        from ecomap.schema import CATEGORIES
+
+        lang = lang_of(request)
+        cats = [(c.code, c.name(lang)) for c in CATEGORIES.values()]
+        return page(request, "upload.html", categories=cats, max_mb=settings.max_upload_mb,
+                    pending=staging.pending(s.user))
+
+    @app.post("/upload", include_in_schema=False)
+    def upload_form(request: Request, s: Editor, file: Annotated[UploadFile, File()],
+                    category: Annotated[str, Form()], year: Annotated[int, Form()],
+                    csrf: Annotated[str, Form()] = ""):
+        check_csrf(request, s, csrf)
+        item = stage_upload(s, file, category, year, lang_of(request))
+        return redirect(f"/uploads/{item.token}")
+
+    @app.get("/uploads/{token}", response_class=HTMLResponse, include_in_schema=False)
+    def review_page(request: Request, token: str, s: Editor):
+        from ecomap.schema import category_label
+
+        item = staging.get(token, s.user)
+        return page(request, "review.html", item=item, r=item.report,
+                    category=category_label(item.category, lang_of(request)))
+
+    @app.get("/uploads/{token}/preview.html", response_class=HTMLResponse,
+             include_in_schema=False)
+    def review_preview(request: Request, token: str, s: Editor):
+        return map_response(staging.get(token, s.user).preview_html)
+
+    @app.post("/uploads/{token}/confirm", include_in_schema=False)
+    def review_confirm(request: Request, token: str, s: Editor,
+                       csrf: Annotated[str, Form()] = ""):
+        check_csrf(request, s, csrf)
+        done = confirm_upload(s, token)
+        return redirect(f"/batches?stored={done['batch_id']}")
+
+    @app.post("/uploads/{token}/discard", include_in_schema=False)
+    def review_discard(request: Request, token: str, s: Editor,
+                       csrf: Annotated[str, Form()] = ""):
+        check_csrf(request, s, csrf)
+        item = staging.get(token, s.user)
+        staging.drop(item.token)
+        return redirect("/upload")
+
+    # --- pages: batches and accounts --------------------------------------------------
+    @app.get("/batches", response_class=HTMLResponse, include_in_schema=False)
+    def batches_page(request: Request, s: Viewer, stored: int | None = None,
+                     rolled_back: int | None = None):
+        with store() as st:
+            rows = batch_records(st)
+        for r in rows:
+            r["can_rollback"] = s.user.can("admin") or (
+                s.user.can("editor") and r["user"] == s.user.name and r["kind"] == "plots")
+        return page(request, "batches.html", batches=rows[::-1], stored=stored,
+                    rolled_back=rolled_back)
+
+    @app.post("/batches/{batch_id}/rollback", include_in_schema=False)
+    def batches_rollback(request: Request, batch_id: int, s: Editor,
+                         csrf: Annotated[str, Form()] = ""):
+        check_csrf(request, s, csrf)
+        rollback_batch(s, batch_id)
+        return redirect(f"/batches?rolled_back={batch_id}")
+
+    @app.get("/users", response_class=HTMLResponse, include_in_schema=False)
+    def users_page(request: Request, s: Admin):
+        return page(request, "users.html", accounts=accounts.list(), roles=ROLES)
+
+    @app.post("/users", include_in_schema=False)
+    def users_add(request: Request, s: Admin, username: Annotated[str, Form()],
+                  password: Annotated[str, Form()], role: Annotated[str, Form()],
+                  csrf: Annotated[str, Form()] = ""):
+        check_csrf(request, s, csrf)
+        accounts.add(username, password, role)
+        return redirect("/users")
+
+    @app.post("/users/{name}/remove", include_in_schema=False)
+    def users_remove(request: Request, name: str, s: Admin, csrf: Annotated[str, Form()] = ""):
+        check_csrf(request, s, csrf)
+        if name == s.user.name:
+            raise InputError("you cannot remove your own account while signed in with it")
+        accounts.remove(name)
+        return redirect("/users")
+
+    # --- downloads ----------------------------------------------------------------------
+    @app.get("/downloads/summary.{fmt}", include_in_schema=False)
+    def download_summary(request: Request, fmt: str, s: Viewer, year: int | None = None):
+        from ecomap.aggregate import display_table
+        from ecomap.io.export import table_bytes
+
+        if fmt not in ("csv", "xlsx"):
+            raise NotFoundError(f"no summary as .{fmt}; use summary.csv or summary.xlsx")
+        with store() as st:
+            shown = display_table(summary_frame(st, year), lang=lang_of(request))
+        media = "text/csv; charset=utf-8" if fmt == "csv" else \
+            "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+        return _attachment(table_bytes(shown, f".{fmt}"), f"summary.{fmt}", media)
+
+    @app.get("/townships/{name}/plots.gpkg", include_in_schema=False)
+    def download_township_plots(request: Request, name: str, s: Viewer,
+                                year: int | None = None):
+        from ecomap.io.export import layer_bytes
+
+        with store() as st:
+            known_township(st, name)
+            plots = st.plots(year=year, township=name)
+        return _attachment(layer_bytes(plots, layer="plots", driver="GPKG"),
+                           f"{name}_plots.gpkg", "application/geopackage+sqlite3")
+
+    @app.get("/downloads/briefing.zip", include_in_schema=False)
+    def download_briefing(request: Request, s: Viewer, year: int | None = None):
+        from ecomap import api
+
+        with store() as st:
+            files = api.briefing_files(st, year=year, lang=lang_of(request))
+        buf = io.BytesIO()
+        with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
+            for name, data in files.items():
+                zf.writestr(name, data)
+        return _attachment(buf.getvalue(), "briefing.zip", "application/zip")
+
+    def batch_records(st) -> list[dict]:
+        from ecomap.units import mu_from_m2
+
+        b = st.batches()
+        b["area_mu"] = mu_from_m2(b["area_m2"].astype(float)).round(2)
+        b = b.drop(columns=["area_m2"]).astype(object).where(b.notna(), None)
+        return [{k: (v.item() if hasattr(v, "item") else v) for k, v in r.items()}
+                for r in b.drop(columns=["area_m2"], errors="ignore").to_dict("records")]
+
+    # --- JSON API -------------------------------------------------------------------------
+    @app.post("/api/login", tags=["accounts"])
+    def api_login(request: Request, username: Annotated[str, Form()],
+                  password: Annotated[str, Form()]) -> dict:
+        """Exchange a name and password for a bearer token (valid ``session_hours``)."""
+        client = request.client.host if request.client else "?"
+        limiter.check(username, client)
+        try:
+            user = accounts.authenticate(username, password)
+        except AuthError:
+            limiter.failed(username, client)
+            raise
+        limiter.succeeded(username, client)
+        token, _ = accounts.open_session(user, hours=settings.session_hours, kind="api")
+        return {"token": token, "user": user.name, "role": user.role,
+                "expires_in": int(settings.session_hours * 3600)}
+
+    @app.get("/api/summary", tags=["data"])
+    def api_summary(s: Viewer, year: int | None = None) -> list[dict]:
+        """Area (mu, ha) and plot count by township, category and year."""
+        from ecomap.aggregate import summary_records
+
+        with store() as st:
+            return summary_records(summary_frame(st, year))
+
+    @app.get("/api/townships", tags=["data"])
+    def api_townships(s: Viewer) -> list[dict]:
+        with store() as st:
+            t = st.townships()
+        return [{"name": r["name"], "name_en": r.get("name_en")}
+                for r in t.drop(columns="geometry").to_dict("records")]
+
+    @app.get("/api/batches", tags=["batches"])
+    def api_batches(s: Viewer) -> list[dict]:
+        with store() as st:
+            return batch_records(st)
+
+    @app.post("/api/batches/{batch_id}/rollback", tags=["batches"])
+    def api_rollback(request: Request, batch_id: int, s: Editor) -> dict:
+        """Remove one batch (editors: their own plot batches; admins: any)."""
+        check_csrf(request, s, None)
+        return rollback_batch(s, batch_id)
+
+    @app.post("/api/uploads", tags=["uploads"])
+    def api_upload(request: Request, s: Editor, file: Annotated[UploadFile, File()],
+                   category: Annotated[str, Form()], year: Annotated[int, Form()],
+                   confirm: Annotated[bool, Form()] = False) -> dict:
+        """Check a plot file (the JSON report of ``ecomap validate``); with
+        ``confirm=true`` store it at once when it is not rejected."""
+        check_csrf(request, s, None)
+        item = stage_upload(s, file, category, year, lang_of(request))
+        out = {"upload_id": item.token, "report": item.report, "batch_id": None}
+        if confirm and item.report["status"] != "reject":
+            out["batch_id"] = confirm_upload(s, item.token)["batch_id"]
+        elif item.report["status"] == "reject":
+            staging.drop(item.token)
+            out["upload_id"] = None
+        return out
+
+    @app.get("/api/uploads/{token}", tags=["uploads"])
+    def api_upload_report(token: str, s: Editor) -> dict:
+        return staging.get(token, s.user).report
+
+    @app.post("/api/uploads/{token}/confirm", tags=["uploads"])
+    def api_confirm(request: Request, token: str, s: Editor) -> dict:
+        """Store a checked upload as one batch."""
+        check_csrf(request, s, None)
+        return confirm_upload(s, token)
+
+    @app.delete("/api/uploads/{token}", tags=["uploads"])
+    def api_discard(request: Request, token: str, s: Editor) -> dict:
+        check_csrf(request, s, None)
+        staging.drop(staging.get(token, s.user).token)
+        return {"discarded": token}
+
+    return app
+
+
+def _local(url: str) -> str:
+    """Only same-site paths as redirect targets (no open redirect)."""
+    return url if url.startswith("/") and not url.startswith("//") and "\\" not in url else "/"
+
+
+def _attachment(data: bytes, filename: str, media: str) -> Response:
+    return Response(data, media_type=media, headers={
+        "Content-Disposition": f"attachment; filename*=UTF-8''{quote(filename)}"})
