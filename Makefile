@@ -46,6 +46,7 @@ bench: $(STAMP) browser
 	$(PY) benchmarks/ingest_bench.py
 	$(PY) benchmarks/maps_bench.py
 	$(PY) benchmarks/raster_bench.py
+	$(PY) benchmarks/web_bench.py
 
 bench-quick: $(STAMP) browser
 	$(PY) -m pip install --quiet -e '.[dev,raster,postgis,scale,web,bench]'
@@ -53,6 +54,7 @@ bench-quick: $(STAMP) browser
 	$(PY) benchmarks/ingest_bench.py --plots 50000 --runs 1
 	$(PY) benchmarks/maps_bench.py --quick
 	$(PY) benchmarks/raster_bench.py --quick
+	$(PY) benchmarks/web_bench.py --seconds 5
 
 bench-scale: $(STAMP)
 	$(PY) benchmarks/scale_bench.py

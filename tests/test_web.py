@@ -432,6 +432,9 @@ def test_pages_and_downloads(app, settings, tmp_path):
         assert "script-src 'self'" in home.headers["content-security-policy"]
         county = c.get("/maps/county.html")
         assert county.status_code == 200 and "leaflet" in county.text.lower()
+        assert county.headers["content-encoding"] == "gzip"
+        again = c.get("/maps/county.html", headers={"If-None-Match": county.headers["etag"]})
+        assert again.status_code == 304 and again.content == b""
         assert c.get("/?lang=en").text.count("Overview") >= 1
         csv = c.get("/downloads/summary.csv?year=2023")
         assert csv.content.startswith(b"\xef\xbb\xbf") and "甲镇" in csv.content.decode("utf-8-sig")

@@ -24,10 +24,12 @@ def _accounts(store, users):
 @click.option("--host", default="127.0.0.1", show_default=True,
               help="Address to listen on (0.0.0.0: every interface of the intranet).")
 @click.option("--port", default=8000, show_default=True, type=int)
+@click.option("--access-log/--no-access-log", default=True, show_default=True,
+              help="Log every request (uvicorn's access log).")
 @_options.store
 @users_opt
 @_options.lang
-def serve_cmd(host, port, store, users, lang):
+def serve_cmd(host, port, access_log, store, users, lang):
     """Run the web service: upload and check plot files, maps and tables by township.
 
     Create the first account with 'ecomap user add NAME --role admin'.
@@ -45,7 +47,7 @@ def serve_cmd(host, port, store, users, lang):
         click.secho(f"no accounts yet in {s.users_path}: create one with "
                     "'ecomap user add NAME --role admin'", err=True, fg="yellow")
     click.echo(f"ecomap: serving {s.store} on http://{host}:{port}/ (Ctrl+C stops)")
-    uvicorn.run(app, host=host, port=port, log_level="info")
+    uvicorn.run(app, host=host, port=port, log_level="info", access_log=access_log)
 
 
 @click.group("user")

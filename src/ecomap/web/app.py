@@ -19,6 +19,8 @@ load nothing from other sites (Content-Security-Policy).
 from __future__ import annotations
 
 import contextlib
+import gzip
+import hashlib
 import hmac
 import io
 import logging
@@ -26,7 +28,7 @@ import secrets
 import threading
 import zipfile
 from collections import OrderedDict
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Annotated
 from urllib.parse import quote
@@ -144,8 +146,24 @@ class _BodyLimit:
 
 # --- the app ----------------------------------------------------------------------------
 
-class _MapCache:
-    """Rendered maps by (what, store state): a map is drawn once per store change."""
+@dataclass(frozen=True)
+class _Rendered:
+    """A rendered map document: its bytes, gzipped once, and an ETag."""
+
+    body: bytes
+    gzipped: bytes
+    etag: str
+
+    @classmethod
+    def of(cls, html_text: str) -> _Rendered:
+        body = html_text.encode("utf-8")
+        return cls(body, gzip.compress(body, 6, mtime=0),
+                   '"' + hashlib.sha256(body).hexdigest()[:32] + '"')
+
+
+class _Cache:
+    """Answers by (question, store state): a map is drawn and a summary summed once per
+    change of the store, however many people look."""
 
     def __init__(self, size: int = 64) -> None:
         self._items: OrderedDict = OrderedDict()
@@ -239,7 +257,7 @@ def create_app(settings: Settings | None = None, *, staging_root: str | Path | N
     limiter = LoginLimiter()
     staging = Staging(staging_root)
     write_lock = threading.Lock()
-    maps_cache = _MapCache()
+    cache = _Cache()
     env = Environment(loader=PackageLoader("ecomap.web", "templates"),
                       autoescape=select_autoescape(default=True, default_for_string=True))
 
@@ -291,12 +309,22 @@ def create_app(settings: Settings | None = None, *, staging_root: str | Path | N
     def redirect(url: str) -> RedirectResponse:
         return RedirectResponse(url, status_code=303)
 
-    def map_response(html_text: str) -> HTMLResponse:
-        return HTMLResponse(html_text, headers={"Content-Security-Policy": _MAP_CSP})
+    def map_response(request: Request, doc: _Rendered) -> Response:
+        """A map document: 304 when the browser has it, gzipped when it may be."""
+        headers = {"Content-Security-Policy": _MAP_CSP, "ETag": doc.etag,
+                   "Vary": "Accept-Encoding, Cookie", "Cache-Control": "private, no-cache"}
+        if request.headers.get("if-none-match") == doc.etag:
+            return Response(status_code=304, headers=headers)
+        if "gzip" in request.headers.get("accept-encoding", ""):
+            headers["Content-Encoding"] = "gzip"
+            return Response(doc.gzipped, media_type="text/html; charset=utf-8",
+                            headers=headers)
+        return Response(doc.body, media_type="text/html; charset=utf-8", headers=headers)
 
     # --- errors: translated here, once ----------------------------------------------
-    def error_response(request: Request, exc: EcomapError) -> Response:
-        status = _status_of(exc)
+    def error_response(request: Request, exc: EcomapError, status: int | None = None
+                       ) -> Response:
+        status = status or _status_of(exc)
         headers = {"Retry-After": str(exc.retry_after)} if isinstance(exc, TooManyAttempts) \
             else {}
         if is_api(request):
@@ -315,6 +343,15 @@ def create_app(settings: Settings | None = None, *, staging_root: str | Path | N
         if _status_of(exc) >= 500:
             log.warning("%s %s: %s", request.method, request.url.path, exc)
         return error_response(request, exc)
+
+    @app.exception_handler(Exception)
+    async def _on_bug(request: Request, exc: Exception):
+        # A bug, not something people can fix: answered plainly; the server logs the
+        # traceback (Starlette raises it on to uvicorn after this answer).
+        return error_response(request, StoreError(
+            "the server could not answer this request (an internal error, logged on the "
+            "server); try again, and tell the administrator if it keeps happening"),
+            status=500)
 
     def too_large(request: Request) -> Response:
         mb = settings.max_upload_mb
@@ -364,8 +401,8 @@ def create_app(settings: Settings | None = None, *, staging_root: str | Path | N
                                         settings=settings, name=item.name)
                 towns = st.townships()
             item.report = outcome.to_json()
-            item.preview_html = to_html(review_map(outcome.plots, outcome.problem_geoms,
-                                                   towns, lang=lang))
+            item.preview = _Rendered.of(to_html(review_map(outcome.plots, outcome.problem_geoms,
+                                                   towns, lang=lang)))
         except BaseException:
             staging.drop(item.token)
             raise
@@ -412,28 +449,34 @@ def create_app(settings: Settings | None = None, *, staging_root: str | Path | N
             return st.rollback(int(batch_id))
 
     def summary_frame(st, year):
+        """The summary of ``year`` (None: every year); callers must not change it."""
         from ecomap import api
 
-        return api.summary(st, year=year)
+        return cache.get(("summary", year, state_key(st)), lambda: api.summary(st, year=year))
 
-    def county_map_html(lang: str, year: int | None) -> str:
+    def latest_year(st) -> int | None:
+        from ecomap import api
+
+        return cache.get(("latest", state_key(st)), lambda: api.latest_year(st))
+
+    def county_map_doc(lang: str, year: int | None) -> _Rendered:
         from ecomap import api
         from ecomap.maps import to_html
 
         with store() as st:
             key = ("county", year, lang, state_key(st))
-            return maps_cache.get(key, lambda: to_html(api.county_map(st, year=year,
-                                                                      lang=lang)))
+            return cache.get(key, lambda: _Rendered.of(to_html(
+                api.county_map(st, year=year, lang=lang))))
 
-    def township_map_html(name: str, lang: str, year: int | None) -> str:
+    def township_map_doc(name: str, lang: str, year: int | None) -> _Rendered:
         from ecomap import api
         from ecomap.maps import to_html
 
         with store() as st:
             known_township(st, name)
             key = ("township", name, year, lang, state_key(st))
-            return maps_cache.get(key, lambda: to_html(api.township_map(
-                st, name, year=year, lang=lang)))
+            return cache.get(key, lambda: _Rendered.of(to_html(
+                api.township_map(st, name, year=year, lang=lang))))
 
     def known_township(st, name: str) -> None:
         names = st.townships()["name"].tolist()
@@ -491,34 +534,35 @@ def create_app(settings: Settings | None = None, *, staging_root: str | Path | N
     # --- pages: overview, townships, maps --------------------------------------------
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)
     def dashboard(request: Request, s: Viewer, year: int | None = None):
-        from ecomap import api
 
         lang = lang_of(request)
         with store() as st:
-            year = year or api.latest_year(st)
-            cols, rows = table_rows(summary_frame(st, year), lang)
-            towns = st.townships()["name"].tolist()
+            year = year or latest_year(st)
+            cols, rows, towns = cache.get(
+                ("dashboard", year, lang, state_key(st)),
+                lambda: (*table_rows(summary_frame(st, year), lang),
+                         st.townships()["name"].tolist()))
         return page(request, "dashboard.html", year=year, cols=cols, rows=rows, towns=towns,
                     pending=staging.pending(s.user))
 
     @app.get("/maps/county.html", response_class=HTMLResponse, include_in_schema=False)
     def county_map_page(request: Request, s: Viewer, year: int | None = None):
-        return map_response(county_map_html(lang_of(request), year))
+        return map_response(request, county_map_doc(lang_of(request), year))
 
     @app.get("/townships/{name}", response_class=HTMLResponse, include_in_schema=False)
     def township_page(request: Request, name: str, s: Viewer, year: int | None = None):
-        from ecomap import api
         from ecomap.schema import category_label
+        from ecomap.units import mu_from_m2
 
         lang = lang_of(request)
         with store() as st:
             known_township(st, name)
-            year = year or api.latest_year(st)
+            year = year or latest_year(st)
             summary = summary_frame(st, year)
             cols, rows = table_rows(summary[summary["township"] == name], lang)
             plots = st.plots(year=year, township=name)
         plot_rows = [[str(r.get("plot_id") or ""), category_label(r.get("category"), lang),
-                      round(float(r["area_m2"]) / (10000 / 15), 2)]
+                      round(float(mu_from_m2(r["area_m2"])), 2)]
                      for r in plots.drop(columns="geometry").to_dict("records")]
         return page(request, "township.html", name=name, year=year, cols=cols, rows=rows,
                     plots=plot_rows)
@@ -526,7 +570,7 @@ def create_app(settings: Settings | None = None, *, staging_root: str | Path | N
     @app.get("/maps/township/{name}.html", response_class=HTMLResponse,
              include_in_schema=False)
     def township_map_page(request: Request, name: str, s: Viewer, year: int | None = None):
-        return map_response(township_map_html(name, lang_of(request), year))
+        return map_response(request, township_map_doc(name, lang_of(request), year))
 
     # --- pages: upload and review -----------------------------------------------------
     @app.get("/upload", response_class=HTMLResponse, include_in_schema=False)
@@ -557,7 +601,7 @@ def create_app(settings: Settings | None = None, *, staging_root: str | Path | N
     @app.get("/uploads/{token}/preview.html", response_class=HTMLResponse,
              include_in_schema=False)
     def review_preview(request: Request, token: str, s: Editor):
-        return map_response(staging.get(token, s.user).preview_html)
+        return map_response(request, staging.get(token, s.user).preview)
 
     @app.post("/uploads/{token}/confirm", include_in_schema=False)
     def review_confirm(request: Request, token: str, s: Editor,

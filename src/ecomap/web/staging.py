@@ -34,7 +34,7 @@ class Staged:
     year: int
     created: float = field(default_factory=time.time)
     report: dict = field(default_factory=dict)  # Outcome.to_json()
-    preview_html: str = ""
+    preview: object = None  # the preview map, rendered (web.app._Rendered)
 
 
 def safe_name(filename: str | None) -> str:
