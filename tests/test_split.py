@@ -60,3 +60,31 @@ def test_plot_areas_agree_with_geodesic_area():
                              for p in getattr(g, "geoms", [g])) for g in plots.geometry])
     np.testing.assert_allclose(ours, geodesic, rtol=1e-3)
     np.testing.assert_allclose(ours, [1e6, 960_000, 130_000, 200_000], atol=0.5)
+
+
+def test_long_straight_border_leaves_no_sliver_between_townships():
+    # Two townships of different extents meeting on one straight edge (in longitude and
+    # latitude) 48 km long with no vertex between its ends, 40-60 km east of the central
+    # meridian; nineteen 1 km² plots across it.  Cut in the Gauss-Kruger plane, each
+    # township's own pieces would turn the edge into different chords, leaving slivers.
+    import geopandas as gpd
+    import shapely
+
+    from ecomap.crs import areas_m2
+
+    a, b = (114.35, 25.30), (114.55, 25.70)
+    west = shapely.Polygon([(114.10, 25.30), a, b, (114.10, 25.70)])
+    east = shapely.Polygon([a, (114.95, 25.30), (114.95, 25.75), (114.60, 25.75), b])
+    on_edge = gpd.GeoSeries([shapely.Point(114.35 + 0.2 * t, 25.30 + 0.4 * t)
+                             for t in np.linspace(0.05, 0.95, 19)], crs=4490).to_crs(4547)
+    plots = gpd.GeoSeries([shapely.box(p.x - 300, p.y - 500, p.x + 700, p.y + 500)
+                           for p in on_edge], crs=4547).to_crs(4490).values
+    df = split_by_township(plots, ["西镇", "东镇"], [west, east])
+    assert df["township"].notna().all()  # nothing lies outside both townships
+    totals = df.groupby("plot")["area_m2"].sum().to_numpy()
+    np.testing.assert_allclose(totals, plot_areas_m2(plots), atol=1e-3)
+    # Each share agrees with cutting in longitude/latitude first, then measuring.
+    west_share = df[df["township"] == "西镇"].set_index("plot")["area_m2"].sort_index()
+    np.testing.assert_allclose(west_share.to_numpy(),
+                               areas_m2(shapely.intersection(plots, west), "EPSG:4490"),
+                               rtol=1e-4)

@@ -1,9 +1,10 @@
 """Township splits: how much of each plot's area lies in each township.
 
-Computed once, when plots are stored (and again for every plot when the township
-layer is replaced), so that summaries are plain sums.  Plots wholly inside one
-township — nearly all of them — take their stored area as it is; only plots that
-cross a border are intersected, and only their pieces are projected to measure area.
+Computed once, when plots are stored (and again, when the township layer is replaced,
+for the plots where it changed: :func:`changed_region`), so that summaries are plain
+sums.  Plots wholly inside one township — nearly all of them — take their stored area
+as it is; only plots that cross a border are intersected, and only their pieces are
+projected to measure area.
 """
 
 from __future__ import annotations
@@ -37,19 +38,71 @@ def townships_containing_boxes(bounds: np.ndarray, town_geoms) -> np.ndarray:
     """Index of the township whose interior holds each bounding box, else -1.
 
     A plot whose box lies inside a township lies inside it too, so its split is known
-    without reading its geometry; boxes are cheap to test (five vertices).
+    without reading its geometry.  Most boxes are answered by a grid of cells labelled
+    with the township holding each (:func:`_box_cells`); the rest are tested with GEOS.
     """
     bounds = np.asarray(bounds, dtype=float)
     out = np.full(len(bounds), -1, dtype=np.int64)
     if not len(bounds) or not len(town_geoms):
         return out
-    boxes = shapely.box(bounds[:, 0], bounds[:, 1], bounds[:, 2], bounds[:, 3])
     town_geoms = _own_copy(town_geoms)
-    b_idx, t_idx = shapely.STRtree(town_geoms).query(boxes)
     shapely.prepare(town_geoms)
+    todo = _box_cells(bounds, town_geoms, out)
+    todo = todo[np.isfinite(bounds[todo]).all(axis=1)]
+    boxes = shapely.box(*bounds[todo].T)
+    b_idx, t_idx = shapely.STRtree(town_geoms).query(boxes)
     inside = shapely.contains_properly(town_geoms[t_idx], boxes[b_idx])
-    out[b_idx[inside]] = t_idx[inside]
+    out[todo[b_idx[inside]]] = t_idx[inside]
     return out
+
+
+def _box_cells(bounds: np.ndarray, town_geoms: np.ndarray, out: np.ndarray) -> np.ndarray:
+    """Fill ``out`` for the boxes that lie within at most 3 × 3 cells of a grid, all held
+    by one township; return the positions of the other boxes.
+
+    A cell is labelled with a township only when the township's interior holds the
+    whole cell, so a box covered by such cells of one township lies inside it.  The
+    cells are at least the typical box, so most boxes span 2 × 2 of them or fewer.
+    """
+    finite = np.isfinite(bounds).all(axis=1)
+    if finite.sum() < 1000:  # not worth a grid
+        return np.arange(len(bounds))
+    x0, y0, x1, y1 = shapely.total_bounds(town_geoms)
+    # Labelling costs a GEOS test per cell: about one cell per 16 boxes.
+    typical = np.median(np.maximum(bounds[finite, 2] - bounds[finite, 0],
+                                   bounds[finite, 3] - bounds[finite, 1]))
+    cells_wanted = np.clip(finite.sum() // 16, 64, 65536)
+    size = max(typical, np.sqrt((x1 - x0) * (y1 - y0) / cells_wanted))
+    if not np.isfinite(size) or size <= 0:
+        return np.arange(len(bounds))
+    nx, ny = int(np.ceil((x1 - x0) / size)), int(np.ceil((y1 - y0) / size))
+    dx, dy = (x1 - x0) / nx, (y1 - y0) / ny
+    i, j = np.meshgrid(np.arange(nx), np.arange(ny), indexing="ij")
+    i, j = i.ravel(), j.ravel()
+    cells = shapely.box(x0 + i * dx, y0 + j * dy, x0 + (i + 1) * dx, y0 + (j + 1) * dy)
+    label = np.full(len(cells) + 1, -1, dtype=np.int64)  # the last one: off the grid
+    c_idx, t_idx = shapely.STRtree(town_geoms).query(cells)
+    held = shapely.contains_properly(town_geoms[t_idx], cells[c_idx])
+    label[c_idx[held]] = t_idx[held]
+    # Cell columns and rows each box reaches, widened by a millionth of a cell so that
+    # rounding cannot leave a box's edge outside the cells found for it.
+    eps = 1e-6
+    b = np.where(finite[:, None], bounds, 0.0)
+    ci0 = np.floor((b[:, 0] - x0) / dx - eps).astype(np.int64)
+    ci1 = np.floor((b[:, 2] - x0) / dx + eps).astype(np.int64)
+    cj0 = np.floor((b[:, 1] - y0) / dy - eps).astype(np.int64)
+    cj1 = np.floor((b[:, 3] - y0) / dy + eps).astype(np.int64)
+    fits = (finite & (ci0 >= 0) & (cj0 >= 0) & (ci1 < nx) & (cj1 < ny)
+            & (ci1 - ci0 <= 2) & (cj1 - cj0 <= 2))
+    k = np.where(fits, ci0 * ny + cj0, len(cells))
+    town = label[k]
+    same = fits & (town >= 0)
+    for di in range(3):  # every cell of the (up to) 3 × 3 the box reaches
+        for dj in range(3):
+            k = np.minimum(ci0 + di, ci1) * ny + np.minimum(cj0 + dj, cj1)
+            same &= label[np.where(fits, k, len(cells))] == town
+    out[same] = town[same]
+    return np.flatnonzero(~same)
 
 
 def changed_region(old_names, old_geoms, new_names, new_geoms):
@@ -116,24 +169,61 @@ def _intersect_diced(geoms, plots: np.ndarray, town_geoms, crs):
 
     The cutting is done in each plot's Gauss-Kruger zone, where its area is defined
     (straight edges between its projected vertices), so a plot's pieces add up to its
-    whole area exactly.
+    whole area exactly.  For a plot that lies inside the townships' union, one of its
+    townships is left uncut (:func:`_left_uncut`): its area is what the others leave.
     """
     if not len(plots):
         return (np.array([], dtype=np.int64), np.array([], dtype=np.int64),
                 np.array([], dtype=float))
-    pieces, owner = _dice(town_geoms)
+    # Borders densified (a vertex every ~100 m) before they are projected: a long
+    # straight border would otherwise become a different chord in each neighbour's
+    # pieces (each inserts its own grid vertices), leaving slivers between them.
+    step = 0.001 if _crs.parse_crs(crs).is_geographic else 100.0
+    pieces, owner = _dice(shapely.segmentize(town_geoms, step))
     p_idx, c_idx = shapely.STRtree(pieces).query(geoms[plots], predicate="intersects")
     projected, zones = _crs.to_area_crs(geoms[plots], crs)
+    uncut = _left_uncut(geoms[plots], p_idx, owner[c_idx], town_geoms)
+    keep = owner[c_idx] != uncut[p_idx]
+    p_idx, c_idx = p_idx[keep], c_idx[keep]
     area = np.zeros(len(p_idx))
     for zone in np.unique(zones[p_idx]):
         sel = zones[p_idx] == zone
         needed, where = np.unique(c_idx[sel], return_inverse=True)
         cut = _crs.transform_geometries(pieces[needed], crs, f"EPSG:{zone}")
         area[sel] = shapely.area(shapely.intersection(projected[p_idx[sel]], cut[where]))
-    frame = pd.DataFrame({"plot": plots[p_idx], "town": owner[c_idx], "area": area})
+    left = np.flatnonzero(uncut >= 0)
+    rest = (shapely.area(projected[left])
+            - np.bincount(p_idx, weights=area, minlength=len(plots))[left])
+    frame = pd.DataFrame({"plot": plots[np.concatenate([p_idx, left])],
+                          "town": np.concatenate([owner[c_idx], uncut[left]]),
+                          "area": np.concatenate([area, rest])})
     frame = frame[frame["area"] > 0].groupby(["plot", "town"], sort=True)["area"].sum()
     return (frame.index.get_level_values(0).to_numpy(np.int64),
             frame.index.get_level_values(1).to_numpy(np.int64), frame.to_numpy(float))
+
+
+def _left_uncut(plot_geoms, p_idx: np.ndarray, p_town: np.ndarray, town_geoms) -> np.ndarray:
+    """Per plot, a township whose pieces need not be cut (else -1).
+
+    When the townships do not overlap and a plot lies inside their union, its pieces
+    add up to the whole plot, so one township's share is the plot's area less the
+    others': the township with the most candidate pieces (pairs ``p_idx``, ``p_town``)
+    is left out.  Plots touching one township only, or reaching outside the union, are
+    cut in full.
+    """
+    n, k = len(plot_geoms), len(town_geoms)
+    out = np.full(n, -1, dtype=np.int64)
+    union = shapely.union_all(town_geoms)
+    if abs(shapely.area(town_geoms).sum() - union.area) > 1e-9 * union.area:
+        return out  # overlapping townships: every piece is cut
+    pair, count = np.unique(p_idx * k + p_town, return_counts=True)
+    plot, town = np.divmod(pair, k)
+    order = np.lexsort((-count, plot))  # per plot, its most frequent township first
+    first = order[np.r_[True, plot[order][1:] != plot[order][:-1]]] if len(order) else order
+    out[plot[first]] = town[first]
+    shapely.prepare(union)
+    out[(np.bincount(plot, minlength=n) < 2) | ~shapely.contains_properly(union, plot_geoms)] = -1
+    return out
 
 
 def split_by_township(

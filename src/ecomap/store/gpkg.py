@@ -130,21 +130,27 @@ def _bulk_index(con, layer: str, fids: np.ndarray, geoms) -> None:
 
 
 @contextmanager
-def _counted_after(con, table: str):
-    """Drop a table's per-row feature-count triggers for a bulk change and count its rows
-    once afterwards; the triggers are put back in the same transaction."""
-    triggers = con.execute(
-        "SELECT name, sql FROM sqlite_master WHERE type = 'trigger' AND tbl_name = ? AND "
-        "(name = ? OR name = ?)",
-        (table, f"trigger_insert_feature_count_{table}", f"trigger_delete_feature_count_{table}")
-    ).fetchall()
+def _triggers_dropped(con, table: str, names: list[str]):
+    """Drop some of a table's triggers (those that exist) for a bulk change; they are put
+    back in the same transaction, so a failure in between rolls both back."""
+    marks = ", ".join("?" * len(names))
+    triggers = con.execute("SELECT name, sql FROM sqlite_master WHERE type = 'trigger' AND "
+                           f"tbl_name = ? AND name IN ({marks})", (table, *names)).fetchall()
     for name, _ in triggers:
         con.execute(f'DROP TRIGGER "{name}"')
     yield
-    con.execute("UPDATE gpkg_ogr_contents SET feature_count = (SELECT COUNT(*) FROM "
-                f'"{table}") WHERE lower(table_name) = lower(?)', (table,))
     for _, sql in triggers:
         con.execute(sql)
+
+
+@contextmanager
+def _counted_after(con, table: str):
+    """Without a table's per-row feature-count triggers: its rows are counted once after."""
+    with _triggers_dropped(con, table, [f"trigger_insert_feature_count_{table}",
+                                        f"trigger_delete_feature_count_{table}"]):
+        yield
+        con.execute("UPDATE gpkg_ogr_contents SET feature_count = (SELECT COUNT(*) FROM "
+                    f'"{table}") WHERE lower(table_name) = lower(?)', (table,))
 
 
 def _create(path: Path) -> None:
@@ -561,8 +567,11 @@ class GeoPackageStore(Store):
         con.executemany("INSERT INTO _resplit_moved VALUES (?, ?)",
                         zip(plot_fids[moved].tolist(), now.to_numpy()[moved].tolist(),
                             strict=True))
-        con.execute("UPDATE plots SET township = (SELECT township FROM _resplit_moved m "
-                    "WHERE m.fid = plots.fid) WHERE fid IN (SELECT fid FROM _resplit_moved)")
+        # GDAL's R-tree triggers that fire on any UPDATE act only when the fid changes.
+        with _triggers_dropped(con, "plots", ["rtree_plots_geom_update4",
+                                              "rtree_plots_geom_update5"]):
+            con.execute("UPDATE plots SET township = (SELECT township FROM _resplit_moved m "
+                        "WHERE m.fid = plots.fid) WHERE fid IN (SELECT fid FROM _resplit_moved)")
         con.execute("DROP TABLE _resplit_moved")
 
     def _geometries(self, layer: str, fids) -> np.ndarray:
