@@ -175,11 +175,12 @@ def _intersect_diced(geoms, plots: np.ndarray, town_geoms, crs):
     if not len(plots):
         return (np.array([], dtype=np.int64), np.array([], dtype=np.int64),
                 np.array([], dtype=float))
-    # Borders densified (a vertex every ~100 m) before they are projected: a long
-    # straight border would otherwise become a different chord in each neighbour's
-    # pieces (each inserts its own grid vertices), leaving slivers between them.
+    pieces, owner = _dice(town_geoms)
+    # Edges densified (a vertex every ~100 m) before they are projected: a long straight
+    # border would otherwise become a different chord in each neighbour's pieces (each
+    # inserts its own grid vertices), leaving slivers between them.
     step = 0.001 if _crs.parse_crs(crs).is_geographic else 100.0
-    pieces, owner = _dice(shapely.segmentize(town_geoms, step))
+    pieces = shapely.segmentize(pieces, step)
     p_idx, c_idx = shapely.STRtree(pieces).query(geoms[plots], predicate="intersects")
     projected, zones = _crs.to_area_crs(geoms[plots], crs)
     uncut = _left_uncut(geoms[plots], p_idx, owner[c_idx], town_geoms)
