@@ -38,7 +38,8 @@ def _map_frame(page, part: str):
 
 def _shot(page, name: str) -> None:
     OUT.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(OUT / f"{name}.png"), full_page=True)
+    page.wait_for_timeout(300)  # let the maps settle after their first draw
+    page.screenshot(path=str(OUT / f"{name}.png"), full_page=name != "2-dashboard")
 
 
 def test_sign_in_upload_review_confirm_and_see_the_plots(tmp_path):

@@ -77,7 +77,9 @@ def html_text(value) -> str:
 
 def text(key: str, lang: str = "zh", **fmt) -> str:
     zh, en = TEXT[key]
-    return (zh if lang == "zh" else en).format(**fmt)
+    out = (zh if lang == "zh" else en).format(**fmt)
+    # A title without a year (a store with no plots yet) drops the empty brackets.
+    return out.replace("()", "").rstrip() if fmt.get("year", None) == "" else out
 
 
 def category_color(code: str) -> str:
