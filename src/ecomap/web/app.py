@@ -491,6 +491,18 @@ def create_app(settings: Settings | None = None, *, staging_root: str | Path | N
         return list(shown.columns), shown.astype(object).where(shown.notna(), "").values.tolist()
 
     # --- pages: sign-in ---------------------------------------------------------------
+    def authenticate(request: Request, username: str, password: str):
+        """The account, with failed attempts counted and limited (pages and API alike)."""
+        client = request.client.host if request.client else "?"
+        limiter.check(username, client)
+        try:
+            user = accounts.authenticate(username, password)
+        except AuthError:
+            limiter.failed(username, client)
+            raise
+        limiter.succeeded(username, client)
+        return user
+
     @app.get("/login", response_class=HTMLResponse, include_in_schema=False)
     def login_page(request: Request, next: str = "/"):
         token = secrets.token_urlsafe(24)
@@ -506,15 +518,13 @@ def create_app(settings: Settings | None = None, *, staging_root: str | Path | N
         if not csrf or not hmac.compare_digest(csrf, cookie):
             raise PermissionDenied("the sign-in form has expired (CSRF check); reload the page "
                                    "and sign in again")
-        client = request.client.host if request.client else "?"
-        limiter.check(username, client)
         try:
-            user = accounts.authenticate(username, password)
+            user = authenticate(request, username, password)
+        except TooManyAttempts:
+            raise
         except AuthError:
-            limiter.failed(username, client)
             return page(request, "login.html", status=401, login_csrf=cookie,
                         next=_local(next), failed=True, username=username)
-        limiter.succeeded(username, client)
         token, _ = accounts.open_session(user, hours=settings.session_hours)
         response = redirect(_local(next))
         response.set_cookie(SESSION_COOKIE, token, httponly=True, samesite="lax",
@@ -699,23 +709,17 @@ def create_app(settings: Settings | None = None, *, staging_root: str | Path | N
 
         b = st.batches()
         b["area_mu"] = mu_from_m2(b["area_m2"].astype(float)).round(2)
-        b = b.drop(columns=["area_m2"]).astype(object).where(b.notna(), None)
+        b = b.drop(columns=["area_m2"])
+        b = b.astype(object).where(b.notna(), None)
         return [{k: (v.item() if hasattr(v, "item") else v) for k, v in r.items()}
-                for r in b.drop(columns=["area_m2"], errors="ignore").to_dict("records")]
+                for r in b.to_dict("records")]
 
     # --- JSON API -------------------------------------------------------------------------
     @app.post("/api/login", tags=["accounts"])
     def api_login(request: Request, username: Annotated[str, Form()],
                   password: Annotated[str, Form()]) -> dict:
         """Exchange a name and password for a bearer token (valid ``session_hours``)."""
-        client = request.client.host if request.client else "?"
-        limiter.check(username, client)
-        try:
-            user = accounts.authenticate(username, password)
-        except AuthError:
-            limiter.failed(username, client)
-            raise
-        limiter.succeeded(username, client)
+        user = authenticate(request, username, password)
         token, _ = accounts.open_session(user, hours=settings.session_hours, kind="api")
         return {"token": token, "user": user.name, "role": user.role,
                 "expires_in": int(settings.session_hours * 3600)}
