@@ -179,6 +179,42 @@ def test_gdal_reads_the_store_with_its_spatial_index(filled_store, store_path):
     assert sel["plot_id"].tolist() == ["OLD"]
 
 
+def _grid_plots(n: int, x0: float, prefix: str):
+    """``n`` plots of 10 m × 10 m every 20 m, in rows of 50, from x0 m west of the border."""
+    import geopandas as gpd
+    import numpy as np
+
+    from tests.conftest import GK, X0, Y0
+
+    i = np.arange(n)
+    x, y = X0 - x0 + 20.0 * (i % 50), Y0 + 100 + 20.0 * (i // 50)
+    return gpd.GeoDataFrame({"plot_id": [f"{prefix}{j}" for j in i],
+                             "category": "afforestation", "year": 2023},
+                            geometry=shapely.box(x, y, x + 10, y + 10), crs=GK).to_crs(4490)
+
+
+def test_large_batches_keep_a_sound_spatial_index(filled_store, store_path):
+    # 3000 plots (the R-tree is packed afresh in bulk), then 600 more (inserted one by
+    # one into the 3004 boxes), then the first batch rolled back.
+    first = filled_store.add_plots(_grid_plots(3000, 9000, "A"), provenance=Provenance("a"))
+    filled_store.add_plots(_grid_plots(600, 7000, "B"), provenance=Provenance("b"))
+
+    def check(expected_features: int) -> list[str]:
+        with sqlite3.connect(store_path) as con:
+            assert con.execute("SELECT rtreecheck('rtree_plots_geom')").fetchone() == ("ok",)
+        assert pyogrio.read_info(store_path, layer="plots")["features"] == expected_features
+        # The window holds rows 0-1 of columns 0-2 of grid A (6 plots), nothing of B.
+        lo = gk_frame([{}], [shapely.box(500_000 - 9000 + 2, 2_820_000 + 102,
+                                         500_000 - 9000 + 45, 2_820_000 + 125)])
+        sel = pyogrio.read_dataframe(store_path, layer="plots", bbox=tuple(lo.total_bounds))
+        return sorted(sel["plot_id"])
+
+    assert check(3604) == ["A0", "A1", "A2", "A50", "A51", "A52"]
+    filled_store.rollback(first)
+    assert check(604) == []
+    assert len(filled_store.plots()) == 604
+
+
 def test_filters(filled_store):
     assert filled_store.plots(category="mine_remediation")["plot_id"].tolist() == ["MULTI"]
     assert filled_store.plots(year=2022)["plot_id"].tolist() == ["OLD"]

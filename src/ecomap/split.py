@@ -276,16 +276,21 @@ def split_by_township(
                              "township": pd.Series([None] * n, dtype=object),
                              "area_m2": areas_m2, "primary": np.ones(n, dtype=bool)})
 
+    # A plot whose box lies inside a township lies in it: most plots are placed so.
+    boxed_town = townships_containing_boxes(shapely.bounds(geoms), town_geoms)
+    unboxed = np.flatnonzero(boxed_town < 0)
     tree = shapely.STRtree(town_geoms)
-    plot_idx, town_idx = tree.query(geoms)
+    plot_idx, town_idx = tree.query(geoms[unboxed])
+    plot_idx = unboxed[plot_idx]
     shapely.prepare(town_geoms)
     # Prepared contains_properly is the cheapest exact test; a plot that only touches a
     # border from inside falls through to the intersection below, which is also exact.
     covered = shapely.contains_properly(town_geoms[town_idx], geoms[plot_idx])
 
     # Plots inside one township keep their whole stored area.
-    inside_plot = plot_idx[covered]
-    inside_town = town_idx[covered]
+    boxed = np.flatnonzero(boxed_town >= 0)
+    inside_plot = np.concatenate([boxed, plot_idx[covered]])
+    inside_town = np.concatenate([boxed_town[boxed], town_idx[covered]])
     _, first = np.unique(inside_plot, return_index=True)
     inside_plot, inside_town = inside_plot[first], inside_town[first]
 

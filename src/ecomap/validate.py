@@ -136,9 +136,16 @@ def _labels(frame: pd.DataFrame) -> list:
     numbers = list(range(1, len(frame) + 1))
     if "plot_id" not in frame:
         return numbers
-    ids = frame["plot_id"].astype(object)
-    text = ids.where(ids.notna(), "").astype(str).str.strip().tolist()
+    text = _stripped(frame["plot_id"]).tolist()
     return [t if t and t != "nan" else n for t, n in zip(text, numbers, strict=True)]
+
+
+def _stripped(values: pd.Series) -> pd.Series:
+    """Values as text without surrounding blanks, "" for missing ones."""
+    if isinstance(values.dtype, pd.StringDtype):  # text already: no round trip
+        return values.fillna("").str.strip()
+    obj = values.astype(object)
+    return obj.where(obj.notna(), "").astype(str).str.strip()
 
 
 def _feature_text(label) -> str:
@@ -154,10 +161,10 @@ def prepare_plots(gdf: gpd.GeoDataFrame, *, category: str, year: int | None = No
     """
     report = Report(source)
     cat = get_category(category)
-    # Areas measured once, in the file's own CRS when that is the area-true zone.
+    # Areas measured once, in the file's own CRS when that is the area-true zone.  Those
+    # of geometries found invalid (in the store CRS) are set aside by check_plots.
     src_geoms = np.asarray(gdf.geometry.values, dtype=object)
     measurable = ~(shapely.is_missing(src_geoms) | shapely.is_empty(src_geoms))
-    measurable[measurable] &= shapely.is_valid(src_geoms[measurable])
     measurable[measurable] &= np.isin(shapely.get_type_id(src_geoms[measurable]), (3, 6))
     src_areas = np.full(len(gdf), np.nan)
     if gdf.crs is not None and measurable.any():
@@ -191,8 +198,7 @@ def prepare_plots(gdf: gpd.GeoDataFrame, *, category: str, year: int | None = No
                            field=rename_back(rename, name))
             out[name] = num.astype("Int64") if spec["type"] == "int" else num
         else:
-            obj = values.astype(object)
-            text = obj.where(obj.notna(), "").astype(str).str.strip()
+            text = _stripped(values)
             out[name] = text.where(text != "", None).astype(object)
     out["category"] = cat.code
     labels = _labels(out)
@@ -327,10 +333,12 @@ def check_plots(plots: gpd.GeoDataFrame, report: Report, context: CheckContext, 
         county = shapely.from_wkb(shapely.to_wkb(context.county))  # own copy to prepare
         shapely.prepare(county)
         idx = np.flatnonzero(keep)
-        inside = shapely.covers(county, geoms[idx])
-        for i in idx[~inside]:
-            part = shapely.intersection(geoms[i], county)
-            inside_m2 = _crs.areas_m2([part], _crs.STORE_CRS)[0] if not part.is_empty else 0.0
+        out_idx = idx[~shapely.covers(county, geoms[idx])]
+        parts = shapely.intersection(geoms[out_idx], county)
+        within_m2 = np.zeros(len(out_idx))  # measured all at once
+        met = ~shapely.is_empty(parts)
+        within_m2[met] = _crs.areas_m2(parts[met], _crs.STORE_CRS)
+        for i, inside_m2 in zip(out_idx, within_m2.tolist(), strict=True):
             outside_mu = mu_from_m2(areas[i] - inside_m2)
             if inside_m2 <= 0:
                 swapped = shapely.transform(geoms[i], lambda c: c[:, ::-1])

@@ -10,25 +10,28 @@ import shapely
 __all__ = ["from_gpkg", "to_gpkg"]
 
 _ENVELOPE_BYTES = {0: 0, 1: 32, 2: 48, 3: 48, 4: 64}
-_HEADER_XY = struct.Struct("<2sBBi4d")
+
+
+# The 40-byte header ecomap writes: magic, version, flags (little-endian, xy envelope),
+# SRS id, then minx, maxx, miny, maxy.
+_HEADER_XY_DTYPE = np.dtype([("magic", "S2"), ("version", "u1"), ("flags", "u1"),
+                             ("srs_id", "<i4"), ("envelope", "<f8", (4,))])
 
 
 def to_gpkg(geoms, srs_id: int) -> list[bytes | None]:
     """Encode shapely geometries as GeoPackage blobs with an xy envelope."""
     geoms = np.asarray(geoms, dtype=object)
     wkb = shapely.to_wkb(geoms, byte_order=1, flavor="iso")
-    bounds = shapely.bounds(geoms)
     empty = shapely.is_empty(geoms)
-    out: list[bytes | None] = []
-    pack = _HEADER_XY.pack
-    for i, w in enumerate(wkb):
-        if w is None:
-            out.append(None)
-        elif empty[i]:
-            out.append(struct.pack("<2sBBi", b"GP", 0, 0x01 | 0x10, srs_id) + w)
-        else:
-            b = bounds[i]
-            out.append(pack(b"GP", 0, 0x03, srs_id, b[0], b[2], b[1], b[3]) + w)
+    # Every header at once, in one buffer cut into 40-byte pieces.
+    headers = np.zeros(len(geoms), dtype=_HEADER_XY_DTYPE)
+    headers["magic"], headers["flags"], headers["srs_id"] = b"GP", 0x03, srs_id
+    headers["envelope"] = shapely.bounds(geoms)[:, [0, 2, 1, 3]]
+    raw, size = headers.tobytes(), _HEADER_XY_DTYPE.itemsize
+    out: list[bytes | None] = [raw[i * size:(i + 1) * size] + w if w is not None else None
+                               for i, w in enumerate(wkb.tolist())]
+    for i in np.flatnonzero(empty & ~shapely.is_missing(geoms)):
+        out[i] = struct.pack("<2sBBi", b"GP", 0, 0x01 | 0x10, srs_id) + wkb[i]
     return out
 
 
