@@ -23,6 +23,7 @@ import gzip
 import hashlib
 import hmac
 import io
+import json
 import logging
 import secrets
 import threading
@@ -726,11 +727,15 @@ def create_app(settings: Settings | None = None, *, staging_root: str | Path | N
 
     @app.get("/api/summary", tags=["data"])
     def api_summary(s: Viewer, year: int | None = None) -> list[dict]:
-        """Area (mu, ha) and plot count by township, category and year."""
+        """Area (mu, ha) and plot count by township, category and year: records of
+        ``township, category, year, count, area_mu, area_ha`` (category codes as in
+        ``ecomap summary --format json``)."""
         from ecomap.aggregate import summary_records
 
         with store() as st:
-            return summary_records(summary_frame(st, year))
+            body = cache.get(("summary.json", year, state_key(st)), lambda: json.dumps(
+                summary_records(summary_frame(st, year)), ensure_ascii=False).encode())
+        return Response(body, media_type="application/json")
 
     @app.get("/api/townships", tags=["data"])
     def api_townships(s: Viewer) -> list[dict]:
