@@ -175,7 +175,9 @@ def _read_dataset(dataset: Path, layer: str | None, shown: str, *,
     try:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
-            frame = pyogrio.read_dataframe(dataset, layer=chosen, **read_kwargs)
+            # Through Arrow: the same frame, read faster.
+            frame = pyogrio.read_dataframe(dataset, layer=chosen, use_arrow=True,
+                                           **read_kwargs)
     except UnicodeDecodeError as exc:
         raise InputError(f"{where}: text is not in {used_encoding}; pass --encoding "
                          "GB18030 or UTF-8") from exc
