@@ -149,18 +149,28 @@ def _fill_rtree(con, rtree: str, fids: np.ndarray, bounds: np.ndarray) -> None:
     """Add boxes (minx, miny, maxx, maxy) to an R-tree: one by one into a large tree, or
     by packing the tree afresh with the boxes it holds when that is cheaper (the R-tree
     inserts a box in ~15 µs, packing takes ~1 µs a box)."""
-    stored = con.execute(f'SELECT COUNT(*) FROM "{rtree}_rowid"').fetchone()[0]
-    if stored > 4 * len(fids):
+    def one_by_one():
         con.executemany(f'INSERT INTO "{rtree}" VALUES (?, ?, ?, ?, ?)',
                         zip(fids.tolist(), bounds[:, 0].tolist(), bounds[:, 2].tolist(),
                             bounds[:, 1].tolist(), bounds[:, 3].tolist(), strict=True))
+
+    stored = con.execute(f'SELECT COUNT(*) FROM "{rtree}_rowid"').fetchone()[0]
+    if stored > 4 * len(fids):
+        one_by_one()
         return
+    every_id, every_box = fids, bounds
     if stored:
         old = _float_rows(con.execute(f'SELECT id, minx, miny, maxx, maxy FROM "{rtree}"')
                           .fetchall(), 5)
-        fids = np.concatenate([old[:, 0].astype(np.int64), fids])
-        bounds = np.concatenate([old[:, 1:], bounds])
-    rebuild_rtree(con, rtree, fids, bounds)
+        every_id = np.concatenate([old[:, 0].astype(np.int64), fids])
+        every_box = np.concatenate([old[:, 1:], bounds])
+    con.execute("SAVEPOINT rtree_bulk")
+    try:
+        rebuild_rtree(con, rtree, every_id, every_box)
+    except sqlite3.DatabaseError:  # e.g. R-tree tables read-only (SQLite's defensive mode)
+        con.execute("ROLLBACK TO rtree_bulk")
+        one_by_one()
+    con.execute("RELEASE rtree_bulk")
 
 
 def _create(path: Path) -> None:
