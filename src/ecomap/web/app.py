@@ -145,6 +145,34 @@ class _BodyLimit:
         await response(scope, receive, send)
 
 
+class _SecurityHeaders:
+    """ASGI middleware: the security headers of every answer (those a route set win)."""
+
+    _ALWAYS = [(b"content-security-policy", _PAGE_CSP.encode()),
+               (b"x-content-type-options", b"nosniff"), (b"referrer-policy", b"same-origin"),
+               (b"x-frame-options", b"SAMEORIGIN")]
+    _PRIVATE = ("/api/", "/uploads/", "/login")
+
+    def __init__(self, app) -> None:
+        self.app = app
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        extra = self._ALWAYS + ([(b"cache-control", b"no-store")]
+                                if scope["path"].startswith(self._PRIVATE) else [])
+
+        async def with_headers(message):
+            if message["type"] == "http.response.start":
+                headers = list(message.get("headers", []))
+                have = {k.lower() for k, _ in headers}
+                headers += [(k, v) for k, v in extra if k not in have]
+                message = {**message, "headers": headers}
+            await send(message)
+
+        await self.app(scope, receive, with_headers)
+
+
 # --- the app ----------------------------------------------------------------------------
 
 @dataclass(frozen=True)
@@ -366,16 +394,7 @@ def create_app(settings: Settings | None = None, *, staging_root: str | Path | N
     app.add_middleware(_BodyLimit, limit_bytes=int(settings.max_upload_mb * 1e6) +
                        _FORM_OVERHEAD, answer=too_large)
 
-    @app.middleware("http")
-    async def _headers(request: Request, call_next):
-        response = await call_next(request)
-        response.headers.setdefault("Content-Security-Policy", _PAGE_CSP)
-        response.headers.setdefault("X-Content-Type-Options", "nosniff")
-        response.headers.setdefault("Referrer-Policy", "same-origin")
-        response.headers.setdefault("X-Frame-Options", "SAMEORIGIN")
-        if request.url.path.startswith(("/api/", "/uploads/", "/login")):
-            response.headers.setdefault("Cache-Control", "no-store")
-        return response
+    app.add_middleware(_SecurityHeaders)
 
     # --- shared actions (pages and API) ---------------------------------------------
     def stage_upload(s: Session, upload: UploadFile, category: str, year: int,
