@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import json
+import tempfile
 import threading
 import zipfile
 from pathlib import Path
@@ -276,7 +277,11 @@ def test_zip_slip_and_zip_bomb_are_refused_with_nothing_stored(tmp_path):
         assert j["report"]["status"] == "reject" and j["batch_id"] is None
         assert "zip bomb" in j["report"]["problems"][0]["message"]
     assert snapshot(settings) == before
-    assert not list(tmp_path.parent.glob("evil.shp")) and not (tmp_path / "x.dbf").exists()
+    # Archives are unpacked in a fresh folder under the system's temporary directory;
+    # a slipped member would land one to three levels above it.
+    tmp = Path(tempfile.gettempdir())
+    for folder in (tmp, tmp.parent, tmp.parent.parent, tmp_path, tmp_path.parent):
+        assert not (folder / "evil.shp").exists() and not (folder / "x.dbf").exists()
     assert staged_files(tmp_path) == []
 
 
@@ -293,7 +298,7 @@ def test_oversized_upload_gets_a_readable_answer(tmp_path):
                                         "csrf": token},
                        files={"file": ("big.geojson", f, "application/geo+json")})
         assert r.status_code == 413
-        assert "文件太大" in r.text and "0 MB" in r.text and "<html" in r.text
+        assert "文件太大" in r.text and "0.2 MB" in r.text and "<html" in r.text
         # Through the API, and streamed without a Content-Length: refused while it arrives.
         ed = bearer(app, "编辑甲")
         r = upload(c, big, ed)
@@ -431,7 +436,9 @@ def test_pages_and_downloads(app, settings, tmp_path):
         assert home.status_code == 200 and "甲镇" in home.text and "人工造林" in home.text
         assert "script-src 'self'" in home.headers["content-security-policy"]
         county = c.get("/maps/county.html")
-        assert county.status_code == 200 and "leaflet" in county.text.lower()
+        # The county map holds the two stored plots (their ids in its plot layer).
+        assert county.status_code == 200
+        assert "XB001" in county.text and "XB002" in county.text
         assert county.headers["content-encoding"] == "gzip"
         again = c.get("/maps/county.html", headers={"If-None-Match": county.headers["etag"]})
         assert again.status_code == 304 and again.content == b""
@@ -467,3 +474,113 @@ def test_cli_user_add_then_sign_in(settings):
     assert r.exit_code == 2 and "at least 8 characters" in r.output
     r = runner.invoke(cli, ["user", "list", "--users", settings.users_path])
     assert "林业站\teditor" in r.output
+
+
+# --- what the review found: races, limits, every form's CSRF, error pages -----------------
+
+def test_a_double_confirm_stores_one_batch(app, settings, tmp_path):
+    shp = gbk_zip(tmp_path, "plots", 5)
+    ed = bearer(app, "编辑甲")
+    with client(app) as c:
+        token = upload(c, shp, ed).json()["upload_id"]
+    start = threading.Barrier(2)
+    codes: list[int] = []
+
+    def confirm():
+        with client(app) as c:
+            start.wait()
+            codes.append(c.post(f"/api/uploads/{token}/confirm", headers=ed).status_code)
+
+    threads = [threading.Thread(target=confirm) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=120)
+    assert sorted(codes) == [200, 404]
+    assert snapshot(settings)[:1] == (5,)
+
+
+def test_sign_ins_sent_at_once_are_limited_too(app):
+    start = threading.Barrier(12)
+    codes: list[int] = []
+
+    def attempt():
+        with client(app) as c:
+            start.wait()
+            codes.append(c.post("/api/login", data={"username": "viewer",
+                                                    "password": "wrong wrong"}).status_code)
+
+    threads = [threading.Thread(target=attempt) for _ in range(12)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=120)
+    assert codes.count(401) == 5 and codes.count(429) == 7
+
+
+def test_forms_without_files_take_small_bodies_only(app, settings):
+    with client(app) as c:
+        r = c.post("/login", data={"username": "x", "password": "y" * 200_000, "csrf": "z"})
+        assert r.status_code == 413 and "too large" in r.text
+
+
+def test_every_state_changing_form_checks_csrf(app, settings, tmp_path):
+    shp = gbk_zip(tmp_path, "plots", 1)
+    with client(app) as c:
+        batch = upload(c, shp, bearer(app, "admin"), confirm=True).json()["batch_id"]
+        token = upload(c, gbk_zip(tmp_path, "more", 1, y0=3000, prefix="M"),
+                       bearer(app, "admin")).json()["upload_id"]
+        sign_in(c, "admin")
+        before = (snapshot(settings), len(app.state.accounts.list()))
+        posts = [("/logout", {}), (f"/batches/{batch}/rollback", {}),
+                 ("/users", {"username": "x1", "password": "long enough", "role": "admin"}),
+                 ("/users/viewer/remove", {}), (f"/uploads/{token}/confirm", {}),
+                 (f"/uploads/{token}/discard", {})]
+        for url, data in posts:
+            for bad in ("", "forged", "甲乙"):  # also a token that is not ASCII
+                r = c.post(url, data={**data, "csrf": bad}, follow_redirects=False)
+                assert r.status_code == 403 and "CSRF" in r.text, (url, bad, r.status_code)
+        assert (snapshot(settings), len(app.state.accounts.list())) == before
+        assert c.get(f"/uploads/{token}").status_code == 200  # still waiting
+        assert c.get("/").status_code == 200  # still signed in
+
+
+def test_an_api_token_is_not_a_session_cookie(app, tmp_path):
+    token = bearer(app, "admin")["Authorization"].split()[1]
+    with client(app) as c:
+        c.cookies.set("ecomap_session", token)
+        assert c.get("/", follow_redirects=False).status_code == 303  # to the sign-in
+
+
+def test_other_accounts_cannot_reach_an_upload(app, tmp_path):
+    shp = gbk_zip(tmp_path, "plots", 1)
+    with client(app) as c:
+        token = upload(c, shp, bearer(app, "编辑甲")).json()["upload_id"]
+        for who, code in (("编辑乙", 403), ("viewer", 403)):
+            h = bearer(app, who)
+            assert c.get(f"/api/uploads/{token}", headers=h).status_code == code
+            assert c.post(f"/api/uploads/{token}/confirm", headers=h).status_code == code
+            assert c.delete(f"/api/uploads/{token}", headers=h).status_code == code
+        sign_in(c, "编辑乙")
+        assert c.get(f"/uploads/{token}/preview.html").status_code == 403
+        # The admin may see it, and stores it under its uploader's name.
+        r = c.post(f"/api/uploads/{token}/confirm", headers=bearer(app, "admin"))
+        assert r.status_code == 200
+        batches = c.get("/api/batches", headers=bearer(app, "admin")).json()
+        assert batches[-1]["user"] == "编辑甲" and batches[-1]["year"] == 2023
+
+
+def test_unknown_pages_and_incomplete_forms_get_readable_answers(app):
+    with client(app) as c:
+        token = sign_in(c, "编辑甲")
+        r = c.get("/no/such/page")
+        assert r.status_code == 404 and "出错了" in r.text and "/no/such/page" in r.text
+        r = c.post("/upload", data={"csrf": token, "category": "afforestation"})
+        assert r.status_code == 422 and "year" in r.text and "<html" in r.text
+        r = c.post("/api/uploads", headers=bearer(app, "编辑甲"), data={"year": "2023"})
+        assert r.status_code == 422 and "file" in r.json()["message"]
+        # Signed out meanwhile: a form sends you back to its page after signing in.
+        c.cookies.delete("ecomap_session")
+        r = c.post("/batches/1/rollback", data={"csrf": token}, follow_redirects=False,
+                   headers={"Referer": "http://ecomap.local/batches"})
+        assert r.status_code == 303 and r.headers["location"] == "/login?next=/batches"

@@ -132,6 +132,8 @@ def briefing_files(store: Store, *, year: int | None = None, lang: str = "zh",
     files["county.html"] = maps.to_html(county).encode("utf-8")
     files["briefing.html"] = maps.to_html(briefing(store, year=year, lang=lang)).encode("utf-8")
     for name in store.townships()["name"]:
-        files[f"township/{name}.html"] = maps.to_html(
+        # The name becomes a file name: no folders, whatever the township layer says.
+        safe = "".join("_" if c in '/\\:*?"<>|' or ord(c) < 32 else c for c in str(name))
+        files[f"township/{safe.strip('. ') or '_'}.html"] = maps.to_html(
             township_map(store, name, year=year, lang=lang)).encode("utf-8")
     return files

@@ -260,7 +260,11 @@ class GeoPackageStore(Store):
     @contextmanager
     def _transaction(self):
         con = self._con
-        con.execute("BEGIN IMMEDIATE")
+        try:
+            con.execute("BEGIN IMMEDIATE")
+        except sqlite3.OperationalError as exc:  # still locked after busy_timeout
+            raise StoreError(f"the store {self.location} is busy: another program has been "
+                             f"writing to it for a minute ({exc}); try again later") from exc
         try:
             if not self._indexed:  # a store made before an index was added gets it now
                 for sql in _INDEXES:

@@ -75,8 +75,8 @@ TEXT: dict[str, tuple[str, str]] = {
     "back": ("返回", "Back"),
     "not_found": ("找不到", "Not found"),
     "error_title": ("出错了", "Something went wrong"),
-    "too_large": ("文件太大: 超过允许的 {mb:,.0f} MB。请拆分文件或压缩后再上传。",
-                  "The file is too large: more than the {mb:,.0f} MB allowed. Split it or "
+    "too_large": ("文件太大: 超过允许的 {mb:,g} MB。请拆分文件或压缩后再上传。",
+                  "The file is too large: more than the {mb:,g} MB allowed. Split it or "
                   "zip it and upload again."),
     "signed_in_as": ("当前用户", "Signed in as"),
     "lang_other": ("English", "中文"),

@@ -16,7 +16,7 @@ import sqlite3
 import threading
 import time
 import unicodedata
-from collections import defaultdict, deque
+from collections import deque
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -68,9 +68,10 @@ def _digest(token: str) -> str:
 
 def check_name(name: str) -> str:
     name = unicodedata.normalize("NFC", str(name)).strip()
-    if not 1 <= len(name) <= 64 or any(unicodedata.category(c).startswith("C") for c in name):
+    if not 1 <= len(name) <= 64 or any(unicodedata.category(c).startswith("C") or
+                                       c in "/\\" for c in name):
         raise InputError(f"account name {name!r}: use 1 to 64 letters, digits or Chinese "
-                         "characters, without control characters")
+                         "characters, without slashes or control characters")
     return name
 
 
@@ -201,38 +202,49 @@ class Accounts:
 
 
 class LoginLimiter:
-    """At most ``attempts`` failed sign-ins per account name and per client address
-    within ``window`` seconds; then :class:`TooManyAttempts` until the oldest expires."""
+    """At most ``attempts`` failed sign-ins per account name and four times as many per
+    client address within ``window`` seconds; then :class:`TooManyAttempts` until the
+    oldest expires.
+
+    An attempt is counted when it starts, before the password is checked, so that many
+    attempts sent at once are limited too; a successful one is taken back.
+    """
 
     def __init__(self, attempts: int = 5, window: float = 300.0) -> None:
         self.attempts, self.window = attempts, window
-        self._failures: dict[str, deque] = defaultdict(deque)
+        self._failures: dict[str, deque] = {}
         self._lock = threading.Lock()
 
-    def _keys(self, name: str, client: str) -> list[str]:
-        return [f"name:{str(name).strip().lower()}", f"client:{client}"]
+    def _keys(self, name: str, client: str) -> list[tuple[str, int]]:
+        name = unicodedata.normalize("NFC", str(name)).strip().lower()
+        # The per-address limit is wider: several staff may share one address.
+        return [(f"name:{name}", self.attempts), (f"client:{client}", 4 * self.attempts)]
 
-    def check(self, name: str, client: str) -> None:
+    def attempt(self, name: str, client: str) -> None:
+        """Count a sign-in attempt; :class:`TooManyAttempts` when over a limit."""
         now = time.monotonic()
         with self._lock:
-            for key in self._keys(name, client):
-                q = self._failures[key]
+            for key in [k for k, q in self._failures.items()
+                        if not q or q[-1] < now - self.window]:
+                del self._failures[key]  # forget the quiet ones
+            keys = self._keys(name, client)
+            for key, limit in keys:
+                q = self._failures.get(key, ())
                 while q and q[0] < now - self.window:
                     q.popleft()
-                # The per-address limit is wider: several staff may share one address.
-                limit = self.attempts * (4 if key.startswith("client:") else 1)
                 if len(q) >= limit:
                     wait = int(q[0] + self.window - now) + 1
                     raise TooManyAttempts(
                         f"too many failed sign-ins; wait {wait} seconds and try again, or "
                         "ask an administrator to reset the password", retry_after=wait)
-
-    def failed(self, name: str, client: str) -> None:
-        now = time.monotonic()
-        with self._lock:
-            for key in self._keys(name, client):
-                self._failures[key].append(now)
+            for key, _ in keys:
+                self._failures.setdefault(key, deque()).append(now)
 
     def succeeded(self, name: str, client: str) -> None:
+        """The attempt was right: it does not count, and the account's count restarts."""
+        (name_key, _), (client_key, _) = self._keys(name, client)
         with self._lock:
-            self._failures.pop(self._keys(name, client)[0], None)
+            self._failures.pop(name_key, None)
+            q = self._failures.get(client_key)
+            if q:
+                q.pop()

@@ -19,6 +19,7 @@ load nothing from other sites (Content-Security-Policy).
 from __future__ import annotations
 
 import contextlib
+import datetime as _dt
 import gzip
 import hashlib
 import hmac
@@ -32,12 +33,14 @@ from collections import OrderedDict
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Annotated
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 from fastapi import Depends, FastAPI, File, Form, Request, UploadFile
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from jinja2 import Environment, PackageLoader, select_autoescape
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ecomap import __version__
 from ecomap.errors import (
@@ -65,6 +68,8 @@ LANG_COOKIE = "ecomap_lang"
 UPLOAD_PATHS = ("/upload", "/api/uploads")
 # Room for the multipart envelope and the small form fields around the file.
 _FORM_OVERHEAD = 64 * 1024
+# Largest body of a request that sends no file (sign-in, confirm, rollback …).
+_FORM_LIMIT = 64 * 1024
 
 _STATUS = {AuthError: 401, TooManyAttempts: 429, PermissionDenied: 403, NotFoundError: 404,
            ValidationError: 422, InputError: 400, StoreError: 503}
@@ -95,20 +100,27 @@ def _status_of(exc: EcomapError) -> int:
 # --- size limit, before the body is read ----------------------------------------------
 
 class _BodyLimit:
-    """ASGI middleware: refuses an upload larger than the limit with a readable answer,
-    from its Content-Length before reading it, or while it streams in without one."""
+    """ASGI middleware: refuses a body larger than the limit with a readable answer,
+    from its Content-Length before reading it, or while it streams in without one.
+
+    Uploads may send ``limit_bytes``; every other request (forms of a few fields) at
+    most :data:`_FORM_LIMIT`, so that nobody fills the memory or the disk through a
+    form that takes no file.
+    """
 
     def __init__(self, app, *, limit_bytes: int, answer) -> None:
-        self.app, self.limit, self.answer = app, limit_bytes, answer
+        self.app, self.upload_limit, self.answer = app, limit_bytes, answer
 
     async def __call__(self, scope, receive, send):
-        if scope["type"] != "http" or scope["method"] != "POST" or \
-                not scope["path"].startswith(UPLOAD_PATHS):
+        if scope["type"] != "http" or scope["method"] in ("GET", "HEAD", "OPTIONS"):
             return await self.app(scope, receive, send)
+        upload = scope["path"].startswith(UPLOAD_PATHS)
+        limit = self.upload_limit if upload else _FORM_LIMIT
+        answer = self.answer if upload else _form_too_large
         headers = dict(scope.get("headers") or [])
         length = headers.get(b"content-length")
-        if length is not None and length.isdigit() and int(length) > self.limit:
-            return await self._refuse(scope, receive, send)
+        if length is not None and length.isdigit() and int(length) > limit:
+            return await self._refuse(scope, receive, send, answer)
         seen, over, started = 0, False, False
 
         async def counting_receive():
@@ -117,7 +129,7 @@ class _BodyLimit:
                 return {"type": "http.disconnect"}
             message = await receive()
             seen += len(message.get("body", b""))
-            if seen > self.limit:
+            if seen > limit:
                 # Stop reading; whatever the app answers to the cut body is replaced below.
                 over = True
                 return {"type": "http.disconnect"}
@@ -136,13 +148,19 @@ class _BodyLimit:
             if not over:
                 raise
         if over and not started:
-            await self._refuse(scope, receive, send)
+            await self._refuse(scope, receive, send, answer)
 
-    async def _refuse(self, scope, receive, send):
+    @staticmethod
+    async def _refuse(scope, receive, send, answer):
         from starlette.requests import Request as _Request
 
-        response = self.answer(_Request(scope))
+        response = answer(_Request(scope))
         await response(scope, receive, send)
+
+
+def _form_too_large(request) -> Response:
+    return Response("request body too large for this form (at most 64 KB)\n",
+                    status_code=413, media_type="text/plain; charset=utf-8")
 
 
 class _SecurityHeaders:
@@ -151,7 +169,6 @@ class _SecurityHeaders:
     _ALWAYS = [(b"content-security-policy", _PAGE_CSP.encode()),
                (b"x-content-type-options", b"nosniff"), (b"referrer-policy", b"same-origin"),
                (b"x-frame-options", b"SAMEORIGIN")]
-    _PRIVATE = ("/api/", "/uploads/", "/login")
 
     def __init__(self, app) -> None:
         self.app = app
@@ -159,8 +176,10 @@ class _SecurityHeaders:
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
-        extra = self._ALWAYS + ([(b"cache-control", b"no-store")]
-                                if scope["path"].startswith(self._PRIVATE) else [])
+        # Pages carry CSRF tokens and people's data: not kept by caches (map documents
+        # and static files set their own rule).
+        extra = self._ALWAYS + ([] if scope["path"].startswith("/static/") else
+                                [(b"cache-control", b"no-store")])
 
         async def with_headers(message):
             if message["type"] == "http.response.start":
@@ -195,6 +214,7 @@ class _Cache:
     change of the store, however many people look."""
 
     def __init__(self, size: int = 64) -> None:
+        self.size = size
         self._items: OrderedDict = OrderedDict()
         self._lock = threading.Lock()
         self._building: dict = {}
@@ -209,19 +229,25 @@ class _Cache:
             with self._lock:
                 if key in self._items:
                     return self._items[key]
-            value = build()
-            with self._lock:
-                self._items[key] = value
-                while len(self._items) > 64:
-                    self._items.popitem(last=False)
-                self._building.pop(key, None)
+            try:
+                value, current = build()
+            finally:
+                with self._lock:
+                    self._building.pop(key, None)
+            if current:  # the store did not change while it was built
+                with self._lock:
+                    self._items[key] = value
+                    while len(self._items) > self.size:
+                        self._items.popitem(last=False)
             return value
 
 
 # --- who is asking (module level, so that FastAPI resolves the annotations) -------------
 
 def is_api(request: Request) -> bool:
-    return request.url.path.startswith("/api/")
+    """Whether to answer as the JSON API: its paths, and any call with a bearer token."""
+    return request.url.path.startswith("/api/") or \
+        request.headers.get("authorization", "").lower().startswith("bearer ")
 
 
 def session_of(request: Request) -> Session | None:
@@ -231,7 +257,9 @@ def session_of(request: Request) -> Session | None:
     if auth.lower().startswith("bearer "):
         s = accounts.session(auth[7:].strip())
         return s if s is not None and s.kind == "api" else None
-    return accounts.session(request.cookies.get(SESSION_COOKIE))
+    s = accounts.session(request.cookies.get(SESSION_COOKIE))
+    # A bearer token set as the cookie would skip the CSRF check: not accepted there.
+    return s if s is not None and s.kind == "browser" else None
 
 
 def need(request: Request, role: str = "viewer") -> Session:
@@ -255,7 +283,7 @@ def check_csrf(request: Request, s: Session, token: str | None) -> None:
     if s.kind == "api":
         return
     token = token or request.headers.get("x-csrf-token")
-    if not token or not hmac.compare_digest(token, s.csrf):
+    if not token or not hmac.compare_digest(token.encode(), s.csrf.encode()):
         raise PermissionDenied("the form was not sent from this site or has expired (CSRF "
                                "check); reload the page and try again")
 
@@ -289,6 +317,8 @@ def create_app(settings: Settings | None = None, *, staging_root: str | Path | N
     cache = _Cache()
     env = Environment(loader=PackageLoader("ecomap.web", "templates"),
                       autoescape=select_autoescape(default=True, default_for_string=True))
+    # A path segment: everything escaped, "/" included (Jinja's urlencode keeps it).
+    env.filters["q"] = lambda v: quote(str(v), safe="")
 
     app = FastAPI(
         title="ecomap", version=__version__,
@@ -322,6 +352,12 @@ def create_app(settings: Settings | None = None, *, staging_root: str | Path | N
         """Changes whenever a batch is stored or rolled back."""
         b = st.batches()
         return (len(b), tuple(b["batch_id"].tolist()[-3:]) if len(b) else ())
+
+    def cached(st, what: tuple, build):
+        """``build()`` once per state of the store; kept only when the store did not
+        change while it was built (else the answer is given but not kept)."""
+        state = state_key(st)
+        return cache.get((*what, state), lambda: (build(), state_key(st) == state))
 
     def page(request: Request, template: str, status: int = 200, **values) -> HTMLResponse:
         lang = lang_of(request)
@@ -362,7 +398,14 @@ def create_app(settings: Settings | None = None, *, staging_root: str | Path | N
                 body["problems"] = [getattr(p, "__dict__", p) for p in exc.problems]
             return JSONResponse(body, status_code=status, headers=headers)
         if isinstance(exc, AuthError) and not isinstance(exc, TooManyAttempts):
-            return redirect(f"/login?next={quote(request.url.path)}")
+            # Back to this page after signing in; after a form (its session expired),
+            # back to the page that sent the form.
+            if request.method == "GET":
+                back = request.url.path + (f"?{request.url.query}" if request.url.query
+                                           else "")
+            else:
+                back = _local(urlsplit(request.headers.get("referer", "")).path or "/")
+            return redirect(f"/login?next={quote(back)}")
         response = page(request, "error.html", status=status, message=str(exc))
         response.headers.update(headers)
         return response
@@ -372,6 +415,23 @@ def create_app(settings: Settings | None = None, *, staging_root: str | Path | N
         if _status_of(exc) >= 500:
             log.warning("%s %s: %s", request.method, request.url.path, exc)
         return error_response(request, exc)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _on_http(request: Request, exc: StarletteHTTPException):
+        # Unknown pages, wrong methods … answered like our own errors (zh pages, JSON).
+        if exc.status_code == 404:
+            err: EcomapError = NotFoundError(f"no page {request.url.path}; start from the "
+                                             "overview (/)")
+        else:
+            err = InputError(f"{request.method} {request.url.path}: {exc.detail}")
+        return error_response(request, err, status=exc.status_code)
+
+    @app.exception_handler(RequestValidationError)
+    async def _on_invalid(request: Request, exc: RequestValidationError):
+        fields = sorted({str(e.get("loc", ["", "?"])[-1]) for e in exc.errors()})
+        return error_response(request, InputError(
+            f"missing or invalid: {', '.join(fields)}; fill in every field of the form and "
+            "send it again"), status=422)
 
     @app.exception_handler(Exception)
     async def _on_bug(request: Request, exc: Exception):
@@ -384,7 +444,7 @@ def create_app(settings: Settings | None = None, *, staging_root: str | Path | N
 
     def too_large(request: Request) -> Response:
         mb = settings.max_upload_mb
-        exc = UploadTooLarge(f"the upload is larger than the {mb:,.0f} MB allowed; split the "
+        exc = UploadTooLarge(f"the upload is larger than the {mb:,g} MB allowed; split the "
                              "file (by township or year) or zip it, and upload again")
         if is_api(request):
             return error_response(request, exc)
@@ -404,6 +464,9 @@ def create_app(settings: Settings | None = None, *, staging_root: str | Path | N
         from ecomap.schema import get_category
 
         code = get_category(category).code
+        this_year = _dt.date.today().year
+        if not 1949 <= int(year) <= this_year + 1:
+            raise InputError(f"year {year}: give the year of the work, 1949–{this_year + 1}")
         item = staging.new(owner=s.user.name, filename=upload.filename, category=code,
                            year=year)
         try:
@@ -434,25 +497,35 @@ def create_app(settings: Settings | None = None, *, staging_root: str | Path | N
     def confirm_upload(s: Session, token: str) -> dict:
         from ecomap.ingest import ingest_file
 
-        item = staging.get(token, s.user)
-        if item.report.get("status") == "reject":
-            raise InputError(f"{item.name} was rejected and cannot be stored; fix the "
-                             "problems listed and upload it again")
-        user_settings = replace(settings, user=s.user.name)
-        # One writer at a time in this process; the checks are run again under the lock,
-        # so an upload confirmed meanwhile is taken into account (overlaps …).
-        with write_lock, store() as st:
-            outcome, batch = ingest_file(item.path, st, category=item.category,
-                                         year=item.year, settings=user_settings,
-                                         name=item.name)
-        if batch is None:
-            item.report = outcome.to_json()
-            raise InputError(f"{item.name}: the store changed since the check and the file "
-                             "is now rejected; see the problems listed")
-        staging.drop(token)
+        item = staging.take(token, s.user)  # a second confirm finds nothing to store
+        try:
+            if item.report.get("status") == "reject":
+                raise InputError(f"{item.name} was rejected and cannot be stored; fix the "
+                                 "problems listed and upload it again")
+            # The batch is the uploader's (an admin may confirm it for them).
+            user_settings = replace(settings, user=item.owner)
+            # One writer at a time in this process; the checks run again under the lock,
+            # so an upload confirmed meanwhile is taken into account (overlaps …).
+            with write_lock, store() as st:
+                outcome, batch = ingest_file(item.path, st, category=item.category,
+                                             year=item.year, settings=user_settings,
+                                             name=item.name)
+            if batch is None:
+                item.report = outcome.to_json()
+                raise InputError(f"{item.name}: the store changed since the check and the "
+                                 "file is now rejected; see the problems listed")
+        except BaseException:
+            staging.put_back(item)
+            raise
+        staging.drop(item)
         j = outcome.to_json()
         return {"batch_id": batch, "file": item.name, "plots": j["accepted_features"],
                 "area_mu": j["area_mu"], "status": j["status"]}
+
+    def remove_user(s: Session, name: str) -> None:
+        if name == s.user.name:
+            raise InputError("you cannot remove your own account while signed in with it")
+        accounts.remove(name)
 
     def rollback_batch(s: Session, batch_id: int) -> dict:
         with write_lock, store() as st:
@@ -472,20 +545,19 @@ def create_app(settings: Settings | None = None, *, staging_root: str | Path | N
         """The summary of ``year`` (None: every year); callers must not change it."""
         from ecomap import api
 
-        return cache.get(("summary", year, state_key(st)), lambda: api.summary(st, year=year))
+        return cached(st, ("summary", year), lambda: api.summary(st, year=year))
 
     def latest_year(st) -> int | None:
         from ecomap import api
 
-        return cache.get(("latest", state_key(st)), lambda: api.latest_year(st))
+        return cached(st, ("latest",), lambda: api.latest_year(st))
 
     def county_map_doc(lang: str, year: int | None) -> _Rendered:
         from ecomap import api
         from ecomap.maps import to_html
 
         with store() as st:
-            key = ("county", year, lang, state_key(st))
-            return cache.get(key, lambda: _Rendered.of(to_html(
+            return cached(st, ("county", year, lang), lambda: _Rendered.of(to_html(
                 api.county_map(st, year=year, lang=lang))))
 
     def township_map_doc(name: str, lang: str, year: int | None) -> _Rendered:
@@ -494,8 +566,7 @@ def create_app(settings: Settings | None = None, *, staging_root: str | Path | N
 
         with store() as st:
             known_township(st, name)
-            key = ("township", name, year, lang, state_key(st))
-            return cache.get(key, lambda: _Rendered.of(to_html(
+            return cached(st, ("township", name, year, lang), lambda: _Rendered.of(to_html(
                 api.township_map(st, name, year=year, lang=lang))))
 
     def known_township(st, name: str) -> None:
@@ -514,12 +585,8 @@ def create_app(settings: Settings | None = None, *, staging_root: str | Path | N
     def authenticate(request: Request, username: str, password: str):
         """The account, with failed attempts counted and limited (pages and API alike)."""
         client = request.client.host if request.client else "?"
-        limiter.check(username, client)
-        try:
-            user = accounts.authenticate(username, password)
-        except AuthError:
-            limiter.failed(username, client)
-            raise
+        limiter.attempt(username, client)
+        user = accounts.authenticate(username, password)
         limiter.succeeded(username, client)
         return user
 
@@ -535,7 +602,7 @@ def create_app(settings: Settings | None = None, *, staging_root: str | Path | N
               password: Annotated[str, Form()], csrf: Annotated[str, Form()] = "",
               next: Annotated[str, Form()] = "/"):
         cookie = request.cookies.get(LOGIN_CSRF_COOKIE) or ""
-        if not csrf or not hmac.compare_digest(csrf, cookie):
+        if not csrf or not hmac.compare_digest(csrf.encode(), cookie.encode()):
             raise PermissionDenied("the sign-in form has expired (CSRF check); reload the page "
                                    "and sign in again")
         try:
@@ -568,8 +635,8 @@ def create_app(settings: Settings | None = None, *, staging_root: str | Path | N
         lang = lang_of(request)
         with store() as st:
             year = year or latest_year(st)
-            cols, rows, towns = cache.get(
-                ("dashboard", year, lang, state_key(st)),
+            cols, rows, towns = cached(
+                st, ("dashboard", year, lang),
                 lambda: (*table_rows(summary_frame(st, year), lang),
                          st.townships()["name"].tolist()))
         return page(request, "dashboard.html", year=year, cols=cols, rows=rows, towns=towns,
@@ -682,13 +749,12 @@ def create_app(settings: Settings | None = None, *, staging_root: str | Path | N
     @app.post("/users/{name}/remove", include_in_schema=False)
     def users_remove(request: Request, name: str, s: Admin, csrf: Annotated[str, Form()] = ""):
         check_csrf(request, s, csrf)
-        if name == s.user.name:
-            raise InputError("you cannot remove your own account while signed in with it")
-        accounts.remove(name)
+        remove_user(s, name)
         return redirect("/users")
 
     # --- downloads ----------------------------------------------------------------------
-    @app.get("/downloads/summary.{fmt}", include_in_schema=False)
+    @app.get("/downloads/summary.{fmt}", tags=["downloads"],
+             response_class=Response, responses={200: {"description": "CSV or XLSX"}})
     def download_summary(request: Request, fmt: str, s: Viewer, year: int | None = None):
         from ecomap.aggregate import display_table
         from ecomap.io.export import table_bytes
@@ -701,7 +767,8 @@ def create_app(settings: Settings | None = None, *, staging_root: str | Path | N
             "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
         return _attachment(table_bytes(shown, f".{fmt}"), f"summary.{fmt}", media)
 
-    @app.get("/townships/{name}/plots.gpkg", include_in_schema=False)
+    @app.get("/townships/{name}/plots.gpkg", tags=["downloads"], response_class=Response,
+             responses={200: {"description": "GeoPackage"}})
     def download_township_plots(request: Request, name: str, s: Viewer,
                                 year: int | None = None):
         from ecomap.io.export import layer_bytes
@@ -712,7 +779,8 @@ def create_app(settings: Settings | None = None, *, staging_root: str | Path | N
         return _attachment(layer_bytes(plots, layer="plots", driver="GPKG"),
                            f"{name}_plots.gpkg", "application/geopackage+sqlite3")
 
-    @app.get("/downloads/briefing.zip", include_in_schema=False)
+    @app.get("/downloads/briefing.zip", tags=["downloads"], response_class=Response,
+             responses={200: {"description": "zip"}})
     def download_briefing(request: Request, s: Viewer, year: int | None = None):
         from ecomap import api
 
@@ -729,6 +797,7 @@ def create_app(settings: Settings | None = None, *, staging_root: str | Path | N
 
         b = st.batches()
         b["area_mu"] = mu_from_m2(b["area_m2"].astype(float)).round(2)
+        b["year"] = b["year"].astype("Int64")
         b = b.drop(columns=["area_m2"])
         b = b.astype(object).where(b.notna(), None)
         return [{k: (v.item() if hasattr(v, "item") else v) for k, v in r.items()}
@@ -752,7 +821,7 @@ def create_app(settings: Settings | None = None, *, staging_root: str | Path | N
         from ecomap.aggregate import summary_records
 
         with store() as st:
-            body = cache.get(("summary.json", year, state_key(st)), lambda: json.dumps(
+            body = cached(st, ("summary.json", year), lambda: json.dumps(
                 summary_records(summary_frame(st, year)), ensure_ascii=False).encode())
         return Response(body, media_type="application/json")
 
@@ -762,6 +831,27 @@ def create_app(settings: Settings | None = None, *, staging_root: str | Path | N
             t = st.townships()
         return [{"name": r["name"], "name_en": r.get("name_en")}
                 for r in t.drop(columns="geometry").to_dict("records")]
+
+    @app.get("/api/users", tags=["accounts"])
+    def api_users(s: Admin) -> list[dict]:
+        """The accounts and their roles (admins)."""
+        return accounts.list()
+
+    @app.post("/api/users", tags=["accounts"])
+    def api_add_user(request: Request, s: Admin, username: Annotated[str, Form()],
+                     password: Annotated[str, Form()],
+                     role: Annotated[str, Form()] = "viewer") -> dict:
+        """Create an account (admins)."""
+        check_csrf(request, s, None)
+        user = accounts.add(username, password, role)
+        return {"name": user.name, "role": user.role}
+
+    @app.delete("/api/users/{name}", tags=["accounts"])
+    def api_remove_user(request: Request, name: str, s: Admin) -> dict:
+        """Remove an account (admins; not one's own)."""
+        check_csrf(request, s, None)
+        remove_user(s, name)
+        return {"removed": name}
 
     @app.get("/api/batches", tags=["batches"])
     def api_batches(s: Viewer) -> list[dict]:

@@ -47,10 +47,11 @@ def safe_name(filename: str | None) -> str:
 class Staging:
     """Staged uploads under one temporary root; ``hours`` old ones are dropped."""
 
-    def __init__(self, root: str | Path | None = None, *, hours: float = 24.0) -> None:
+    def __init__(self, root: str | Path | None = None, *, hours: float = 24.0,
+                 per_user: int = 10) -> None:
         self.root = Path(root or tempfile.mkdtemp(prefix="ecomap-web-"))
         self.root.mkdir(parents=True, exist_ok=True)
-        self.hours = hours
+        self.hours, self.per_user = hours, per_user
         # Removed when the server process ends (or this object goes).
         self._finalizer = weakref.finalize(self, shutil.rmtree, str(self.root), True)
         self._items: dict[str, Staged] = {}
@@ -67,6 +68,11 @@ class Staging:
             raise InputError(f"{name}: a Shapefile is several files; zip the .shp together "
                              "with its .dbf, .shx, .prj and .cpg and upload the .zip")
         self.expire()
+        with self._lock:
+            waiting = sum(1 for i in self._items.values() if i.owner == owner)
+        if waiting >= self.per_user:
+            raise InputError(f"{waiting} uploads of yours are already waiting for review; "
+                             "confirm or discard them first (on the upload page)")
         token = secrets.token_urlsafe(16)
         self.root.mkdir(parents=True, exist_ok=True)  # again after close(): a restarted app
         folder = Path(tempfile.mkdtemp(prefix="upload-", dir=self.root))
@@ -77,8 +83,25 @@ class Staging:
 
     def get(self, token: str, user) -> Staged:
         """The staged upload ``token``: its owner's, or any for an admin."""
+        self.expire()
         with self._lock:
             item = self._items.get(token)
+        return self._allowed(item, user)
+
+    def take(self, token: str, user) -> Staged:
+        """Like :meth:`get`, and no longer waiting: whoever takes it stores it (a second
+        confirm of the same upload finds nothing).  :meth:`put_back` undoes it."""
+        with self._lock:
+            item = self._allowed(self._items.get(token), user)
+            del self._items[token]
+        return item
+
+    def put_back(self, item: Staged) -> None:
+        with self._lock:
+            self._items[item.token] = item
+
+    @staticmethod
+    def _allowed(item: Staged | None, user) -> Staged:
         if item is None:
             raise NotFoundError("this upload is no longer waiting for review (it was "
                                 "confirmed, discarded or expired); upload the file again")
@@ -87,15 +110,18 @@ class Staging:
         return item
 
     def pending(self, user) -> list[Staged]:
+        self.expire()
         with self._lock:
             items = list(self._items.values())
         return sorted((i for i in items if i.owner == user.name or user.can("admin")),
                       key=lambda i: i.created)
 
-    def drop(self, token: str) -> None:
+    def drop(self, token: str | Staged) -> None:
         """Forget the upload and remove its folder."""
         with self._lock:
-            item = self._items.pop(token, None)
+            item = token if isinstance(token, Staged) else self._items.get(token)
+            if item is not None:
+                self._items.pop(item.token, None)
         if item is not None:
             shutil.rmtree(item.path.parent, ignore_errors=True)
 
