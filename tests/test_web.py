@@ -584,3 +584,30 @@ def test_unknown_pages_and_incomplete_forms_get_readable_answers(app):
         r = c.post("/batches/1/rollback", data={"csrf": token}, follow_redirects=False,
                    headers={"Referer": "http://ecomap.local/batches"})
         assert r.status_code == 303 and r.headers["location"] == "/login?next=/batches"
+
+
+def test_the_command_line_writing_meanwhile_does_not_lock_out_the_web(app, settings,
+                                                                      tmp_path):
+    """`ecomap ingest` in another process and a web upload at the same moment: both
+    stored, no 'database is locked' anywhere."""
+    import subprocess
+    import sys
+
+    cli_file = gbk_zip(tmp_path, "cli", 100, y0=5000, w=20, prefix="CLI")
+    web_file = gbk_zip(tmp_path, "web", 30, y0=1000, prefix="WEB")
+    ed = bearer(app, "编辑甲")
+    proc = subprocess.Popen(
+        [str(Path(sys.executable).parent / "ecomap"), "ingest", str(cli_file), "--category",
+         "afforestation", "--year", "2023", "--store", settings.store],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    with client(app) as c:
+        r = upload(c, web_file, ed, confirm=True)
+        readers = [c.get("/api/summary", headers=ed) for _ in range(5)]
+    out, _ = proc.communicate(timeout=300)
+    assert proc.returncode in (0, 1), out  # 1: accepted with warnings
+    assert r.status_code == 200 and r.json()["batch_id"] is not None, r.text
+    assert all(x.status_code == 200 for x in readers)
+    assert "locked" not in out
+    with open_store(settings.store) as st:
+        ids = st.plots()["plot_id"]
+        assert ids.str.startswith("CLI").sum() == 100 and ids.str.startswith("WEB").sum() == 30
