@@ -70,6 +70,15 @@ def upload(c, path: Path, headers=None, *, confirm=False, category="afforestatio
                             "confirm": str(confirm).lower()})
 
 
+def upload_form(c, path: Path, csrf: str, *, name: str | None = None, **options):
+    """The upload page's form, as a browser sends it (afforestation, 2023)."""
+    with open(path, "rb") as f:
+        return c.post("/upload", data={"category": "afforestation", "year": "2023",
+                                       "csrf": csrf},
+                      files={"file": (name or path.name, f, "application/octet-stream")},
+                      **options)
+
+
 # --- accounts, sign-in, roles ------------------------------------------------------------
 
 def test_pages_and_api_ask_to_sign_in(app):
@@ -169,10 +178,7 @@ def test_forms_without_the_csrf_token_are_refused(app, settings, tmp_path):
     with client(app) as c:
         token = sign_in(c, "编辑甲")
         for bad in ("", "forged-token"):
-            with open(shp, "rb") as f:
-                r = c.post("/upload", data={"category": "afforestation", "year": "2023",
-                                            "csrf": bad},
-                           files={"file": ("plots.zip", f, "application/zip")})
+            r = upload_form(c, shp, bad)
             assert r.status_code == 403 and "CSRF" in r.text
         # The JSON API used with the browser's cookie needs the header too.
         with open(shp, "rb") as f:
@@ -206,11 +212,7 @@ def test_upload_review_confirm(app, settings, tmp_path):
     zipped = zip_files(tmp_path / "造林小班.zip", shp_members(shp))
     with client(app) as c:
         token = sign_in(c, "编辑甲")
-        with open(zipped, "rb") as f:
-            r = c.post("/upload", data={"category": "afforestation", "year": "2023",
-                                        "csrf": token},
-                       files={"file": ("造林小班.zip", f, "application/zip")},
-                       follow_redirects=False)
+        r = upload_form(c, zipped, token, follow_redirects=False)
         assert r.status_code == 303 and r.headers["location"].startswith("/uploads/")
         review = c.get(r.headers["location"]).text
         assert "通过(有警告)" in review and "造林小班.zip" in review
@@ -239,11 +241,7 @@ def test_discard_stores_nothing_and_removes_the_file(app, settings, tmp_path):
     shp = gbk_zip(tmp_path, "plots", 2)
     with client(app) as c:
         token = sign_in(c, "编辑甲")
-        with open(shp, "rb") as f:
-            r = c.post("/upload", data={"category": "afforestation", "year": "2023",
-                                        "csrf": token},
-                       files={"file": ("plots.zip", f, "application/zip")},
-                       follow_redirects=False)
+        r = upload_form(c, shp, token, follow_redirects=False)
         where = r.headers["location"]
         assert len(staged_files(tmp_path)) == 1
         # Another editor cannot see or confirm it.
@@ -293,10 +291,7 @@ def test_oversized_upload_gets_a_readable_answer(tmp_path):
     big.write_bytes(b" " * 400_000)
     with client(app) as c:
         token = sign_in(c, "编辑甲")
-        with open(big, "rb") as f:
-            r = c.post("/upload", data={"category": "afforestation", "year": "2023",
-                                        "csrf": token},
-                       files={"file": ("big.geojson", f, "application/geo+json")})
+        r = upload_form(c, big, token)
         assert r.status_code == 413
         assert "文件太大" in r.text and "0.2 MB" in r.text and "<html" in r.text
         # Through the API, and streamed without a Content-Length: refused while it arrives.
@@ -341,10 +336,7 @@ def test_attribute_values_are_escaped_on_pages_and_maps(app, settings, tmp_path)
         4490).to_file(gj, driver="GeoJSON")
     with client(app) as c:
         token = sign_in(c, "编辑甲")
-        with open(gj, "rb") as f:
-            r = c.post("/upload", data={"category": "afforestation", "year": "2023",
-                                        "csrf": token},
-                       files={"file": ("<b>evil</b>.geojson", f, "application/geo+json")})
+        r = upload_form(c, gj, token, name="<b>evil</b>.geojson")
         review = r.text
         assert r.status_code == 200 and "<script>alert" not in review
         assert "<b>evil" not in review
