@@ -437,15 +437,19 @@ def create_app(settings: Settings | None = None, *, staging_root: str | Path | N
     async def _on_bug(request: Request, exc: Exception):
         # A bug, not something people can fix: answered plainly; the server logs the
         # traceback (Starlette raises it on to uvicorn after this answer).
-        return error_response(request, StoreError(
+        return error_response(request, EcomapError(
             "the server could not answer this request (an internal error, logged on the "
             "server); try again, and tell the administrator if it keeps happening"),
             status=500)
 
+    def too_large_error(name: str = "the upload") -> UploadTooLarge:
+        return UploadTooLarge(f"{name} is larger than the {settings.max_upload_mb:,g} MB "
+                              "allowed; split the file (by township or year) or zip it, and "
+                              "upload again")
+
     def too_large(request: Request) -> Response:
         mb = settings.max_upload_mb
-        exc = UploadTooLarge(f"the upload is larger than the {mb:,g} MB allowed; split the "
-                             "file (by township or year) or zip it, and upload again")
+        exc = too_large_error()
         if is_api(request):
             return error_response(request, exc)
         return page(request, "error.html", status=413,
@@ -475,9 +479,7 @@ def create_app(settings: Settings | None = None, *, staging_root: str | Path | N
                 while chunk := upload.file.read(1 << 20):
                     written += len(chunk)
                     if written > limit:
-                        raise UploadTooLarge(
-                            f"{item.name}: more than the {settings.max_upload_mb:,.0f} MB "
-                            "allowed; split the file or zip it")
+                        raise too_large_error(item.name)
                     out.write(chunk)
             with store() as st:
                 outcome = validate_file(item.path, st, category=code, year=year,
