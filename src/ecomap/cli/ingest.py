@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from ecomap.cli import _options
-from ecomap.i18n import tr
+from ecomap.i18n import tr, use_lang
 
 _EXIT = {"accept": 0, "warn": 1, "reject": 2}
 
@@ -40,7 +40,7 @@ def _run(file, store, category, year, crs, encoding, layer, strict, report_path,
     from ecomap.io.export import write_text
 
     s = _options.settings(store, lang)
-    with _options.open_settings_store(s) as st, _progress(file) as step:
+    with use_lang(s.lang), _options.open_settings_store(s) as st, _progress(file) as step:
         options = dict(category=category, year=year, crs=crs, encoding=encoding,
                        layer=layer, strict=strict, settings=s, replace=replace)
         if write:
@@ -55,11 +55,11 @@ def _run(file, store, category, year, crs, encoding, layer, strict, report_path,
         write_text(report_path, text)
         click.echo(f"report: {report_path}")
     if batch is not None and replace is not None:
-        click.echo(str(tr("已入库为批次 {batch}, 并撤销了被替换的批次 {old}('ecomap rollback "
-                          "{batch}' 可删除新批次)",
-                          "stored as batch {batch}, replacing batch {old}, which was rolled "
-                          "back ('ecomap rollback {batch}' removes the new one)",
-                          batch=batch, old=replace)))
+        click.echo(tr("已入库为批次 {batch}, 并撤销了被替换的批次 {old}('ecomap rollback "
+                      "{batch}' 可删除新批次)",
+                      "stored as batch {batch}, replacing batch {old}, which was rolled "
+                      "back ('ecomap rollback {batch}' removes the new one)",
+                      batch=batch, old=replace).render(s.lang))
     elif batch is not None:
         click.echo(f"stored as batch {batch} ('ecomap rollback {batch}' removes it)")
     elif write:
