@@ -137,6 +137,11 @@ def test_a_stored_plot_id_is_a_feature_error_naming_the_batch(location, tmp_path
     dups = [p for p in problems if p["code"] == "duplicate_stored"]
     assert {p["feature"] for p in dups} == {"XB001", "XB002"}
     assert all(p["severity"] == "error" and f"batch {old}" in p["message"] for p in dups)
+    # Without --year the year comes from 年度 (2023 here): the same check.
+    dry = ecomap("validate", other, "--store", location, "--report", tmp_path / "y.json")
+    problems = json.loads((tmp_path / "y.json").read_text(encoding="utf-8"))["problems"]
+    assert {p["feature"] for p in problems if p["code"] == "duplicate_stored"} == {
+        "XB001", "XB002"}
 
     r = ingest(location, other)
     assert r.exit_code == 1, r.output
