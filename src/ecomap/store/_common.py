@@ -217,8 +217,8 @@ def replace_problem(batches: list[dict], replace: int, *, kind: str):
     return None
 
 
-def check_new_batch(batches: list[dict], provenance, *, kind: str, replace: int | None,
-                    location: str) -> None:
+def check_new_batch(batches: list[dict], provenance, *, kind: str,
+                    replace: int | None) -> None:
     """The rule every backend applies inside the transaction that stores a batch: the batch
     ``replace`` exists and is of the same kind, and no other stored batch of ``kind`` came
     from the same file.

@@ -464,7 +464,7 @@ class GeoPackageStore(Store):
             (provenance.sha256, -1 if replace is None else int(replace))).fetchall()
         keys = ("batch_id", "kind", "sha256", "source_file", "created_at")
         check_new_batch([dict(zip(keys, r, strict=True)) for r in rows], provenance,
-                        kind=kind, replace=replace, location=self.location)
+                        kind=kind, replace=replace)
 
     def _delete_batch(self, con, batch_id: int, tables: list[str]) -> dict:
         """Delete one batch's rows and its record, inside the caller's transaction."""

@@ -411,7 +411,7 @@ class PostGISStore(Store):
             (provenance.sha256, -1 if replace is None else int(replace))).fetchall()
         keys = ("batch_id", "kind", "sha256", "source_file", "created_at")
         check_new_batch([dict(zip(keys, r, strict=True)) for r in rows], provenance,
-                        kind=kind, replace=replace, location=self.location)
+                        kind=kind, replace=replace)
 
     @staticmethod
     def _delete_batch(con, batch_id: int, tables: list[str]) -> dict:
