@@ -11,11 +11,13 @@ import os
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 
 from ecomap.errors import InputError
 from ecomap.io.vector import file_sha256, read_upload
 from ecomap.settings import Settings
 from ecomap.store import Provenance, Store
+from ecomap.store._common import replace_problem, same_file_batch, same_file_text
 from ecomap.validate import CheckContext, Outcome, Report, check_plots, prepare_plots
 
 __all__ = ["check_context", "ingest_file", "validate_file"]
@@ -24,16 +26,25 @@ log = logging.getLogger(__name__)
 
 
 def check_context(store: Store, *, category: str, year: int | None,
-                  settings: Settings) -> CheckContext:
-    """County, townships and same-category-and-year plots from the store."""
+                  settings: Settings, replace: int | None = None) -> CheckContext:
+    """County, townships and same-category-and-year plots from the store; the plots of
+    the batch ``replace`` do not count (they go when the new batch is stored)."""
     county = store.county()
     towns = store.townships()
     stored = store.plots(category=category, year=year) if year is not None else None
+    if stored is not None and replace is not None:
+        stored = stored[stored["batch_id"] != int(replace)]
+    if stored is not None:
+        ids = stored[["plot_id", "year", "batch_id"]]
+    else:  # years from the file: 小班号 of every year, compared by (小班号, year)
+        ids = store.plots(category=category)[["plot_id", "year", "batch_id"]]
+        if replace is not None:
+            ids = ids[ids["batch_id"] != int(replace)]
     return CheckContext(
         county=county.geometry.union_all() if len(county) else None,
         township_names=towns["name"].to_numpy(dtype=object),
         township_geoms=np.asarray(towns.geometry.values, dtype=object),
-        stored=stored, min_plot_mu=settings.min_plot_mu,
+        stored=stored, stored_ids=pd.DataFrame(ids), min_plot_mu=settings.min_plot_mu,
         area_tolerance=settings.area_tolerance)
 
 
@@ -41,17 +52,34 @@ def validate_file(path: str | os.PathLike, store: Store, *, category: str,
                   year: int | None = None, crs: str | None = None,
                   encoding: str | None = None, layer: str | None = None,
                   strict: bool = False, settings: Settings | None = None,
-                  name: str | None = None) -> Outcome:
+                  name: str | None = None, replace: int | None = None) -> Outcome:
     """Read and check an upload against the store; writes nothing.
 
     File problems (unreadable, no CRS, several layers …) come back as a rejected
-    outcome with one file-level problem, so callers report them like any other.
+    outcome with one file-level problem, so callers report them like any other; so does
+    a file stored before (the same SHA-256) unless ``replace`` names that batch.
+    ``replace``: the plot batch the file would replace (its plots do not count as
+    stored).  ``info["replaceable"]`` lists the stored batches the file repeats.
     """
     settings = settings or Settings()
     from ecomap.schema import get_category
 
     code = get_category(category).code
     shown = name or Path(path).name
+    sha256 = file_sha256(path) if Path(path).is_file() else None
+    batches = store.batches().to_dict("records")
+    same = same_file_batch(batches, sha256, kind="plots", replace=replace)
+    refusal = (replace_problem(batches, replace, kind="plots") if replace is not None
+               else None)
+    if same is not None or refusal is not None:
+        report = Report(shown)
+        if refusal is not None:
+            report.add("error", "replace_unknown", f"{shown}: {refusal}")
+        if same is not None:
+            report.add("error", "duplicate_file", str(same_file_text(shown, same)))
+        info = {"file": shown, "layer": layer, "sha256": sha256,
+                "replaceable": [int(same["batch_id"])] if same is not None else []}
+        return _rejected(report, info)
     county = store.county()
     near = tuple(county.total_bounds) if len(county) else None
     try:
@@ -66,11 +94,19 @@ def validate_file(path: str | os.PathLike, store: Store, *, category: str,
     for severity, kind, text in read.notes:
         report.add(severity, kind, text)
     info = {"file": shown, "layer": read.layer, "crs": read.crs,
-            "crs_source": read.crs_source, "encoding": read.encoding}
+            "crs_source": read.crs_source, "encoding": read.encoding, "sha256": sha256}
     if report.file_errors:
         return _rejected(report, info, features=len(plots))
-    context = check_context(store, category=code, year=year, settings=settings)
-    return check_plots(plots, report, context, strict=strict, info=info)
+    context = check_context(store, category=code, year=year, settings=settings,
+                            replace=replace)
+    outcome = check_plots(plots, report, context, strict=strict, info=info)
+    # The stored batches whose 小班号 the file repeats: the file may replace one of them.
+    repeated = {str(p.feature) for p in report.problems if p.code == "duplicate_stored"}
+    ids = context.stored_ids
+    hit = ids["batch_id"][ids["plot_id"].astype(object).astype(str).str.strip().isin(
+        repeated)] if repeated else []
+    outcome.info["replaceable"] = sorted({int(b) for b in hit})
+    return outcome
 
 
 def _rejected(report: Report, info: dict, features: int = 0) -> Outcome:
@@ -84,18 +120,21 @@ def _rejected(report: Report, info: dict, features: int = 0) -> Outcome:
 
 def ingest_file(path: str | os.PathLike, store: Store, *, category: str, year: int,
                 settings: Settings | None = None, name: str | None = None,
-                **options) -> tuple[Outcome, int | None]:
-    """Validate, then store the accepted plots as one batch in one transaction.
+                replace: int | None = None, **options) -> tuple[Outcome, int | None]:
+    """Validate, then store the accepted plots as one batch in one transaction; with
+    ``replace``, the plot batch of that id is rolled back in the same transaction.
 
     Returns the outcome and the batch id (None when rejected; nothing is stored then).
     """
     settings = settings or Settings()
     outcome = validate_file(path, store, category=category, year=year, settings=settings,
-                            name=name, **options)
+                            name=name, replace=replace, **options)
     if outcome.status == "reject":
         return outcome, None
-    provenance = Provenance(name or Path(path).name, file_sha256(path), settings.user)
-    batch = store.add_plots(outcome.plots, provenance=provenance, splits=outcome.splits)
+    sha256 = outcome.info.get("sha256") or file_sha256(path)
+    provenance = Provenance(name or Path(path).name, sha256, settings.user)
+    batch = store.add_plots(outcome.plots, provenance=provenance, splits=outcome.splits,
+                            replace=replace)
     log.info("%s: stored %d plots as batch %d", provenance.source_file, len(outcome.plots),
              batch)
     return outcome, batch

@@ -91,6 +91,8 @@ class CheckContext:
     township_geoms: np.ndarray = field(default_factory=lambda: np.array([], dtype=object))
     #: Plots already stored for the same category and year: fid, batch_id, plot_id, geometry.
     stored: gpd.GeoDataFrame | None = None
+    #: 小班号 already stored for the same category: plot_id, year, batch_id (None: no check).
+    stored_ids: pd.DataFrame | None = None
     min_plot_mu: float = 0.1
     area_tolerance: float = 0.05
 
@@ -354,6 +356,9 @@ def check_plots(plots: gpd.GeoDataFrame, report: Report, context: CheckContext, 
                     f"{outside_mu:,.2f} mu of it lie outside the county boundary")
 
     _check_duplicates_and_overlaps(geoms, keep, areas, labels, add, report, source)
+    if context.stored_ids is not None and len(context.stored_ids):
+        _check_stored_ids(plots, keep, context.stored_ids, add,
+                          names.get("plot_id", "小班号"))
     if context.stored is not None and len(context.stored):
         _check_stored_overlaps(geoms, keep, context.stored, add)
 
@@ -439,6 +444,31 @@ def _check_duplicates_and_overlaps(geoms, keep, areas, labels, add, report, sour
         add(b, "warning", "overlap",
             f"overlaps {_feature_text(labels[a])} by {mu_from_m2(m2):,.2f} mu (double "
             "counting?)")
+
+
+def _check_stored_ids(plots, keep, stored_ids: pd.DataFrame, add, field_id: str) -> None:
+    """A 小班号 stored already for the same category and year: the feature is left out."""
+    from ecomap.i18n import tr
+
+    ids = _stripped(plots["plot_id"]).to_numpy(dtype=object)
+    years = pd.array(plots["year"], dtype="Int64")
+    stored = stored_ids.assign(plot_id=_stripped(stored_ids["plot_id"]))
+    stored = stored[stored["plot_id"] != ""]
+    first = stored.drop_duplicates(["plot_id", "year"]).set_index(["plot_id", "year"])
+    batch_of = first["batch_id"].to_dict()
+    for i in np.flatnonzero(keep):
+        if not ids[i] or pd.isna(years[i]):
+            continue
+        batch = batch_of.get((ids[i], int(years[i])))
+        if batch is None:
+            continue
+        add(i, "error", "duplicate_stored", tr(
+            "{field} {id} 已在批次 {batch} 中入库(同类别同年度), 本要素未入库; 若此文件更正了"
+            "批次 {batch}, 请加 --replace {batch} 替换该批次, 否则删去此要素或改正{field}",
+            "{field} {id} is already stored in batch {batch} (same category and year); "
+            "left out. If this file corrects batch {batch}, add --replace {batch} to "
+            "replace it; otherwise delete the feature or correct its {field}",
+            field=field_id, id=ids[i], batch=int(batch)), field_id)
 
 
 def _check_stored_overlaps(geoms, keep, stored: gpd.GeoDataFrame, add) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from ecomap.cli import _options
+from ecomap.i18n import tr, use_lang
 
 _EXIT = {"accept": 0, "warn": 1, "reject": 2}
 
@@ -23,6 +24,10 @@ def _upload_options(f):
         click.option("--strict", is_flag=True, help="Reject the file on any warning."),
         click.option("--report", "report_path", default=None, metavar="PATH.json|.html",
                      help="Also write the report as JSON (for other tools) or HTML."),
+        click.option("--replace", type=int, default=None, metavar="BATCH",
+                     help="Replace the plot batch BATCH with this file (e.g. a corrected "
+                          "one): the old batch is rolled back as the new one is stored, in "
+                          "one transaction; its plots do not count as stored in the checks."),
         _options.lang,
     ]):
         f = opt(f)
@@ -30,14 +35,14 @@ def _upload_options(f):
 
 
 def _run(file, store, category, year, crs, encoding, layer, strict, report_path, lang,
-         *, write: bool):
+         replace, *, write: bool):
     from ecomap import ingest, reporting
     from ecomap.io.export import write_text
 
     s = _options.settings(store, lang)
-    with _options.open_settings_store(s) as st, _progress(file) as step:
+    with use_lang(s.lang), _options.open_settings_store(s) as st, _progress(file) as step:
         options = dict(category=category, year=year, crs=crs, encoding=encoding,
-                       layer=layer, strict=strict, settings=s)
+                       layer=layer, strict=strict, settings=s, replace=replace)
         if write:
             outcome, batch = ingest.ingest_file(file, st, **options)
         else:
@@ -49,7 +54,13 @@ def _run(file, store, category, year, crs, encoding, layer, strict, report_path,
                 else reporting.report_json(outcome))
         write_text(report_path, text)
         click.echo(f"report: {report_path}")
-    if batch is not None:
+    if batch is not None and replace is not None:
+        click.echo(tr("已入库为批次 {batch}, 并撤销了被替换的批次 {old}('ecomap rollback "
+                      "{batch}' 可删除新批次)",
+                      "stored as batch {batch}, replacing batch {old}, which was rolled "
+                      "back ('ecomap rollback {batch}' removes the new one)",
+                      batch=batch, old=replace).render(s.lang))
+    elif batch is not None:
         click.echo(f"stored as batch {batch} ('ecomap rollback {batch}' removes it)")
     elif write:
         click.echo("nothing stored", err=True)
@@ -109,27 +120,29 @@ def _print(outcome, lang: str) -> None:
 @click.option("--category", default="afforestation", show_default=True,
               help="Category code or name (人工造林, mine_remediation …).")
 @click.option("--year", type=int, default=None, help="Year of the work (else from 年度).")
-def validate_cmd(file, store, crs, encoding, layer, strict, report_path, lang, category, year):
+def validate_cmd(file, store, crs, encoding, layer, strict, replace, report_path, lang,
+                 category, year):
     """Check a plot file against the store without storing anything (a dry run).
 
     Exit code 0: would be accepted; 1: accepted with warnings; 2: rejected.
     """
     _run(file, store, category, year, crs, encoding, layer, strict, report_path, lang,
-         write=False)
+         replace, write=False)
 
 
 @click.command("ingest")
 @_upload_options
 @click.option("--category", required=True, help="Category code or name (人工造林 …).")
 @click.option("--year", type=int, required=True, help="Year of the work.")
-def ingest_cmd(file, store, crs, encoding, layer, strict, report_path, lang, category, year):
+def ingest_cmd(file, store, crs, encoding, layer, strict, replace, report_path, lang,
+               category, year):
     """Check a plot file and store its accepted plots as one batch (all or nothing).
 
     Exit code 0: stored; 1: stored with warnings (repaired or left-out features are
     listed); 2: rejected, nothing stored.
     """
     _run(file, store, category, year, crs, encoding, layer, strict, report_path, lang,
-         write=True)
+         replace, write=True)
 
 
 COMMANDS = [validate_cmd, ingest_cmd]

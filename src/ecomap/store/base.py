@@ -92,12 +92,17 @@ class Store(abc.ABC):
 
     @abc.abstractmethod
     def add_plots(self, gdf: gpd.GeoDataFrame, *, provenance: Provenance,
-                  splits: pd.DataFrame | None = None) -> int:
+                  splits: pd.DataFrame | None = None, replace: int | None = None) -> int:
         """Store canonical plots (see :data:`PLOT_COLUMNS`) as one batch; returns its id.
 
         ``area_m2`` and ``splits`` (from :func:`ecomap.split.split_by_township`, by
         position) are used when given — computed during validation — and computed here
         otherwise.
+
+        A file is stored once: when another plot batch has the SHA-256 of
+        ``provenance``, :class:`~ecomap.errors.ValidationError` is raised and nothing is
+        stored.  ``replace`` names a plot batch that the new one replaces: it is rolled
+        back in the same transaction (see :func:`ecomap.store._common.check_new_batch`).
         """
 
     @abc.abstractmethod

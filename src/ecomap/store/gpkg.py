@@ -34,6 +34,7 @@ from ecomap.split import (
 )
 from ecomap.store import _gpkgblob
 from ecomap.store._common import (
+    check_new_batch,
     check_water,
     check_water_rollback,
     plot_filter,
@@ -50,6 +51,10 @@ __all__ = ["GeoPackageStore"]
 log = logging.getLogger(__name__)
 
 _SRS_ID = 4490
+
+# Kind of batch -> the layers holding its rows (the others replace a layer whole).
+_TABLES_OF = {"plots": ["plots", "plot_townships"], "water_sites": ["water_sites"],
+              "water_samples": ["water_samples"], "water": ["water_sites", "water_samples"]}
 _I, _F, _S = "int64", "float64", "str"
 
 # Layer name -> (geometry type or None, {column: type}), from the shared description.
@@ -410,7 +415,7 @@ class GeoPackageStore(Store):
         towns = self.townships()
         return towns["name"].to_numpy(dtype=object), towns.geometry.values
 
-    def add_plots(self, gdf, *, provenance, splits=None):
+    def add_plots(self, gdf, *, provenance, splits=None, replace=None):
         gdf = _crs.to_store_crs(gdf)
         missing = [c for c in ("category", "year") if c not in gdf.columns]
         if missing:
@@ -434,6 +439,9 @@ class GeoPackageStore(Store):
         cats = sorted(frame["category"].dropna().unique())
         years = sorted(frame["year"].dropna().unique())
         with self._transaction() as con:
+            self._check_new_batch(con, "plots", provenance, replace)
+            if replace is not None:  # rolled back in this transaction: all or nothing
+                self._delete_batch(con, int(replace), _TABLES_OF["plots"])
             batch = self._new_batch(
                 con, kind="plots", provenance=provenance, count=len(frame),
                 category=cats[0] if len(cats) == 1 else None,
@@ -447,6 +455,26 @@ class GeoPackageStore(Store):
         log.info("stored %d plots as batch %d (%.1f mu)", len(frame), batch,
                  mu_from_m2(areas.sum()))
         return batch
+
+    def _check_new_batch(self, con, kind: str, provenance: Provenance, replace) -> None:
+        """Refuse a file stored before, and a ``replace`` that names no batch of ``kind``."""
+        rows = con.execute(
+            "SELECT fid, kind, sha256, source_file, created_at FROM batches "
+            "WHERE (sha256 IS NOT NULL AND sha256 = ?) OR fid = ?",
+            (provenance.sha256, -1 if replace is None else int(replace))).fetchall()
+        keys = ("batch_id", "kind", "sha256", "source_file", "created_at")
+        check_new_batch([dict(zip(keys, r, strict=True)) for r in rows], provenance,
+                        kind=kind, replace=replace)
+
+    def _delete_batch(self, con, batch_id: int, tables: list[str]) -> dict:
+        """Delete one batch's rows and its record, inside the caller's transaction."""
+        removed = {}
+        for table in tables:
+            cur = con.execute(f'DELETE FROM "{table}" WHERE batch_id = ?', (batch_id,))
+            removed[table] = cur.rowcount
+            self._touch(con, table)
+        con.execute("DELETE FROM batches WHERE fid = ?", (batch_id,))
+        return removed
 
     @staticmethod
     def _next_fid(con, layer: str) -> int:
@@ -702,22 +730,15 @@ class GeoPackageStore(Store):
             raise NotFoundError(f"no batch {batch_id} in {self.location}; "
                                 "'ecomap batches' lists the batches")
         kind = row[0]
-        tables = {"plots": ["plots", "plot_townships"], "water_sites": ["water_sites"],
-                  "water_samples": ["water_samples"],
-                  "water": ["water_sites", "water_samples"]}.get(kind)
+        tables = _TABLES_OF.get(kind)
         if kind == "water":
             self._check_water_rollback(batch_id)
         if tables is None:
             raise StoreError(
                 f"batch {batch_id} replaced the {kind} layer and cannot be rolled back; "
                 f"import the previous {kind} file again instead")
-        removed = {}
         with self._transaction() as con:
-            for table in tables:
-                cur = con.execute(f'DELETE FROM "{table}" WHERE batch_id = ?', (batch_id,))
-                removed[table] = cur.rowcount
-                self._touch(con, table)
-            con.execute("DELETE FROM batches WHERE fid = ?", (batch_id,))
+            removed = self._delete_batch(con, batch_id, tables)
         return {"batch_id": batch_id, "kind": kind, "removed": removed}
 
     def _update_extent(self, con, layer: str) -> None:

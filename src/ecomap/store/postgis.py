@@ -31,6 +31,7 @@ from ecomap._geom import as_multipolygons
 from ecomap.errors import NotFoundError, StoreError
 from ecomap.split import plot_areas_m2, split_by_township
 from ecomap.store._common import (
+    check_new_batch,
     check_water,
     check_water_rollback,
     plot_filter,
@@ -46,6 +47,10 @@ __all__ = ["PostGISStore", "split_url"]
 log = logging.getLogger(__name__)
 
 _SRID = 4490
+
+# Kind of batch -> the tables holding its rows (the others replace a table whole).
+_TABLES_OF = {"plots": ["plots", "plot_townships"], "water_sites": ["water_sites"],
+              "water_samples": ["water_samples"], "water": ["water_sites", "water_samples"]}
 _I, _F, _S = "bigint", "double precision", "text"
 
 # Layer name -> (geometry type or None, {column: type}), from the shared description.
@@ -349,7 +354,7 @@ class PostGISStore(Store):
         towns = self.townships()
         return towns["name"].to_numpy(dtype=object), towns.geometry.values
 
-    def add_plots(self, gdf, *, provenance, splits=None):
+    def add_plots(self, gdf, *, provenance, splits=None, replace=None):
         gdf = _crs.to_store_crs(gdf)
         missing = [c for c in ("category", "year") if c not in gdf.columns]
         if missing:
@@ -375,6 +380,9 @@ class PostGISStore(Store):
                 splits = split_by_township(geoms, names, town_geoms, areas_m2=areas)
             primary = splits[splits["primary"]].set_index("plot")["township"]
             frame["township"] = primary.reindex(range(len(frame))).to_numpy(dtype=object)
+            self._check_new_batch(con, "plots", provenance, replace)
+            if replace is not None:  # rolled back in this transaction: all or nothing
+                self._delete_batch(con, int(replace), _TABLES_OF["plots"])
             batch = self._new_batch(
                 con, kind="plots", provenance=provenance, count=len(frame),
                 category=cats[0] if len(cats) == 1 else None,
@@ -386,6 +394,34 @@ class PostGISStore(Store):
         log.info("stored %d plots as batch %d (%.1f mu)", len(frame), batch,
                  mu_from_m2(areas.sum()))
         return batch
+
+    def _check_new_batch(self, con, kind: str, provenance: Provenance, replace) -> None:
+        """Refuse a file stored before, and a ``replace`` that names no batch of ``kind``.
+
+        A lock on the file's SHA-256 keeps two sessions from storing one file at once;
+        the row of the batch replaced is locked until the transaction ends.
+        """
+        if provenance.sha256:
+            con.execute("SELECT pg_advisory_xact_lock(hashtext(%s))",
+                        (f"{self.schema}:file:{provenance.sha256}",))
+        rows = con.execute(
+            "SELECT fid, kind, sha256, source_file, "
+            f"to_char(created_at AT TIME ZONE 'UTC', '{_TIME_FORMAT}') FROM batches "
+            "WHERE (sha256 IS NOT NULL AND sha256 = %s) OR fid = %s ORDER BY fid FOR UPDATE",
+            (provenance.sha256, -1 if replace is None else int(replace))).fetchall()
+        keys = ("batch_id", "kind", "sha256", "source_file", "created_at")
+        check_new_batch([dict(zip(keys, r, strict=True)) for r in rows], provenance,
+                        kind=kind, replace=replace)
+
+    @staticmethod
+    def _delete_batch(con, batch_id: int, tables: list[str]) -> dict:
+        """Delete one batch's rows and its record, inside the caller's transaction."""
+        removed = {}
+        for table in tables:
+            cur = con.execute(f'DELETE FROM "{table}" WHERE batch_id = %s', (batch_id,))
+            removed[table] = cur.rowcount
+        con.execute("DELETE FROM batches WHERE fid = %s", (batch_id,))
+        return removed
 
     def _insert_splits(self, con, frame: pd.DataFrame, splits: pd.DataFrame) -> None:
         plot = splits["plot"].to_numpy()
@@ -495,9 +531,6 @@ class PostGISStore(Store):
 
     def rollback(self, batch_id: int) -> dict:
         batch_id = int(batch_id)
-        tables_of = {"plots": ["plots", "plot_townships"], "water_sites": ["water_sites"],
-                     "water_samples": ["water_samples"],
-                     "water": ["water_sites", "water_samples"]}
         with self._transaction(lock="water") as con:
             row = con.execute("SELECT kind FROM batches WHERE fid = %s FOR UPDATE",
                               (batch_id,)).fetchone()
@@ -507,16 +540,12 @@ class PostGISStore(Store):
             kind = row[0]
             if kind == "water":
                 self._check_water_rollback(batch_id)
-            tables = tables_of.get(kind)
+            tables = _TABLES_OF.get(kind)
             if tables is None:
                 raise StoreError(
                     f"batch {batch_id} replaced the {kind} layer and cannot be rolled back; "
                     f"import the previous {kind} file again instead")
-            removed = {}
-            for table in tables:
-                cur = con.execute(f'DELETE FROM "{table}" WHERE batch_id = %s', (batch_id,))
-                removed[table] = cur.rowcount
-            con.execute("DELETE FROM batches WHERE fid = %s", (batch_id,))
+            removed = self._delete_batch(con, batch_id, tables)
         return {"batch_id": batch_id, "kind": kind, "removed": removed}
 
     # --- copying (ecomap store copy) --------------------------------------------------

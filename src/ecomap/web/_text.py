@@ -46,6 +46,12 @@ TEXT: dict[str, tuple[str, str]] = {
     "preview": ("预览图(红色为有问题的要素)", "Preview (problem features in red)"),
     "confirm": ("确认入库", "Confirm and store"),
     "discard": ("放弃", "Discard"),
+    "replace_batch": ("替换批次 {batch}", "Replace batch {batch}"),
+    "replace_help": ("此文件与已入库的批次重复。若它是该批次的更正版, 可替换该批次: 旧批次撤销、"
+                     "新批次入库, 一次完成。",
+                     "This file repeats a stored batch. If it corrects that batch, replace "
+                     "it: the old batch is rolled back and the new one stored, in one step."),
+    "replaced": ("已替换批次 {old}。", "Batch {old} replaced."),
     "stored": ("已入库为批次 {batch}: {count} 个图斑, {area:,.2f} 亩。",
                "Stored as batch {batch}: {count} plots, {area:,.2f} mu."),
     "discarded": ("已放弃上传 {name}。", "Upload {name} discarded."),

@@ -53,6 +53,7 @@ from ecomap.errors import (
     TooManyAttempts,
     ValidationError,
 )
+from ecomap.i18n import tr, use_lang
 from ecomap.settings import Settings
 from ecomap.web._text import text
 from ecomap.web.accounts import ROLES, Accounts, LoginLimiter, Session
@@ -481,39 +482,73 @@ def create_app(settings: Settings | None = None, *, staging_root: str | Path | N
                     if written > limit:
                         raise too_large_error(item.name)
                     out.write(chunk)
-            with store() as st:
+            with store() as st, use_lang(lang):
                 outcome = validate_file(item.path, st, category=code, year=year,
                                         settings=settings, name=item.name)
                 towns = st.townships()
             item.report = outcome.to_json()
+            item.replaceable = list(outcome.info.get("replaceable", []))
             item.preview = _Rendered.of(to_html(review_map(outcome.plots, outcome.problem_geoms,
                                                    towns, lang=lang)))
         except BaseException:
             staging.drop(item.token)
             raise
-        if item.report["status"] == "reject":
-            # Nothing to confirm: keep the report, drop the file now.
+        if item.report["status"] == "reject" and not item.replaceable:
+            # Nothing to confirm: keep the report, drop the file now.  (A file that only
+            # repeats a stored batch is kept: it may replace that batch.)
             item.path.unlink(missing_ok=True)
         return item
 
-    def confirm_upload(s: Session, token: str) -> dict:
+    def may_replace(s: Session, batches, batch_id: int) -> bool:
+        """Whether ``s`` may replace the batch: an editor their own plot batch, an admin
+        any plot batch (as for rollback)."""
+        row = batches[batches["batch_id"] == int(batch_id)]
+        if row.empty or row["kind"].iloc[0] != "plots":
+            return False
+        return s.user.can("admin") or (s.user.can("editor")
+                                       and row["user"].iloc[0] == s.user.name)
+
+    def check_may_replace(s: Session, st, batch_id: int) -> None:
+        b = st.batches()
+        row = b[b["batch_id"] == int(batch_id)]
+        if row.empty:
+            raise NotFoundError(tr("没有批次 {batch}; 入库批次页列出了已入库的批次",
+                                   "no batch {batch}; the batch list shows those stored",
+                                   batch=int(batch_id)))
+        if not may_replace(s, b, batch_id):
+            raise PermissionDenied(tr(
+                "批次 {batch} 由 {owner} 入库; 编辑只能替换自己入库的图斑批次, 请联系管理员",
+                "batch {batch} was stored by {owner!r}; an editor may replace only plot "
+                "batches of their own — ask an administrator", batch=int(batch_id),
+                owner=row["user"].iloc[0]))
+
+    def confirm_upload(s: Session, token: str, lang: str = "zh",
+                       batch_to_replace: int | None = None) -> dict:
         from ecomap.ingest import ingest_file
 
         item = staging.take(token, s.user)  # a second confirm finds nothing to store
         try:
-            if item.report.get("status") == "reject":
+            if item.report.get("status") == "reject" and batch_to_replace is None:
                 raise InputError(f"{item.name} was rejected and cannot be stored; fix the "
                                  "problems listed and upload it again")
+            if batch_to_replace is not None and not item.path.exists():
+                raise InputError(tr("{file} 已被拒绝, 不能用它替换批次 {batch}; 请改正所列问题后"
+                                    "重新上传", "{file} was rejected and cannot replace batch "
+                                    "{batch}; fix the problems listed and upload it again",
+                                    file=item.name, batch=int(batch_to_replace)))
             # The batch is the uploader's (an admin may confirm it for them).
             user_settings = replace(settings, user=item.owner)
             # One writer at a time in this process; the checks run again under the lock,
             # so an upload confirmed meanwhile is taken into account (overlaps …).
-            with write_lock, store() as st:
+            with write_lock, store() as st, use_lang(lang):
+                if batch_to_replace is not None:
+                    check_may_replace(s, st, batch_to_replace)
                 outcome, batch = ingest_file(item.path, st, category=item.category,
                                              year=item.year, settings=user_settings,
-                                             name=item.name)
+                                             name=item.name, replace=batch_to_replace)
             if batch is None:
                 item.report = outcome.to_json()
+                item.replaceable = list(outcome.info.get("replaceable", []))
                 raise InputError(f"{item.name}: the store changed since the check and the "
                                  "file is now rejected; see the problems listed")
         except BaseException:
@@ -522,7 +557,7 @@ def create_app(settings: Settings | None = None, *, staging_root: str | Path | N
         staging.drop(item)
         j = outcome.to_json()
         return {"batch_id": batch, "file": item.name, "plots": j["accepted_features"],
-                "area_mu": j["area_mu"], "status": j["status"]}
+                "area_mu": j["area_mu"], "status": j["status"], "replaced": batch_to_replace}
 
     def remove_user(s: Session, name: str) -> None:
         if name == s.user.name:
@@ -694,7 +729,12 @@ def create_app(settings: Settings | None = None, *, staging_root: str | Path | N
         from ecomap.schema import category_label
 
         item = staging.get(token, s.user)
-        return page(request, "review.html", item=item, r=item.report,
+        offers = []
+        if item.replaceable:
+            with store() as st:
+                b = st.batches()
+            offers = [n for n in item.replaceable if may_replace(s, b, n)]
+        return page(request, "review.html", item=item, r=item.report, offers=offers,
                     category=category_label(item.category, lang_of(request)))
 
     @app.get("/uploads/{token}/preview.html", response_class=HTMLResponse,
@@ -704,10 +744,12 @@ def create_app(settings: Settings | None = None, *, staging_root: str | Path | N
 
     @app.post("/uploads/{token}/confirm", include_in_schema=False)
     def review_confirm(request: Request, token: str, s: Editor,
-                       csrf: Annotated[str, Form()] = ""):
+                       csrf: Annotated[str, Form()] = "",
+                       replace: Annotated[int | None, Form()] = None):
         check_csrf(request, s, csrf)
-        done = confirm_upload(s, token)
-        return redirect(f"/batches?stored={done['batch_id']}")
+        done = confirm_upload(s, token, lang_of(request), replace)
+        return redirect(f"/batches?stored={done['batch_id']}"
+                        + (f"&replaced={replace}" if replace is not None else ""))
 
     @app.post("/uploads/{token}/discard", include_in_schema=False)
     def review_discard(request: Request, token: str, s: Editor,
@@ -720,14 +762,14 @@ def create_app(settings: Settings | None = None, *, staging_root: str | Path | N
     # --- pages: batches and accounts --------------------------------------------------
     @app.get("/batches", response_class=HTMLResponse, include_in_schema=False)
     def batches_page(request: Request, s: Viewer, stored: int | None = None,
-                     rolled_back: int | None = None):
+                     rolled_back: int | None = None, replaced: int | None = None):
         with store() as st:
             rows = batch_records(st)
         for r in rows:
             r["can_rollback"] = s.user.can("admin") or (
                 s.user.can("editor") and r["user"] == s.user.name and r["kind"] == "plots")
         return page(request, "batches.html", batches=rows[::-1], stored=stored,
-                    rolled_back=rolled_back)
+                    rolled_back=rolled_back, replaced=replaced)
 
     @app.post("/batches/{batch_id}/rollback", include_in_schema=False)
     def batches_rollback(request: Request, batch_id: int, s: Editor,
@@ -869,15 +911,20 @@ def create_app(settings: Settings | None = None, *, staging_root: str | Path | N
     @app.post("/api/uploads", tags=["uploads"])
     def api_upload(request: Request, s: Editor, file: Annotated[UploadFile, File()],
                    category: Annotated[str, Form()], year: Annotated[int, Form()],
-                   confirm: Annotated[bool, Form()] = False) -> dict:
+                   confirm: Annotated[bool, Form()] = False,
+                   replace: Annotated[int | None, Form()] = None) -> dict:
         """Check a plot file (the JSON report of ``ecomap validate``); with
-        ``confirm=true`` store it at once when it is not rejected."""
+        ``confirm=true`` store it at once when it is not rejected (with ``replace=N``,
+        replacing the plot batch N; ``replaceable`` lists the stored batches the file
+        repeats)."""
         check_csrf(request, s, None)
-        item = stage_upload(s, file, category, year, lang_of(request))
-        out = {"upload_id": item.token, "report": item.report, "batch_id": None}
-        if confirm and item.report["status"] != "reject":
-            out["batch_id"] = confirm_upload(s, item.token)["batch_id"]
-        elif item.report["status"] == "reject":
+        lang = lang_of(request)
+        item = stage_upload(s, file, category, year, lang)
+        out = {"upload_id": item.token, "report": item.report, "batch_id": None,
+               "replaceable": item.replaceable}
+        if confirm and (item.report["status"] != "reject" or replace is not None):
+            out["batch_id"] = confirm_upload(s, item.token, lang, replace)["batch_id"]
+        elif item.report["status"] == "reject" and not item.replaceable:
             staging.drop(item.token)
             out["upload_id"] = None
         return out
@@ -887,10 +934,12 @@ def create_app(settings: Settings | None = None, *, staging_root: str | Path | N
         return staging.get(token, s.user).report
 
     @app.post("/api/uploads/{token}/confirm", tags=["uploads"])
-    def api_confirm(request: Request, token: str, s: Editor) -> dict:
-        """Store a checked upload as one batch."""
+    def api_confirm(request: Request, token: str, s: Editor,
+                    replace: Annotated[int | None, Form()] = None) -> dict:
+        """Store a checked upload as one batch; ``replace=N`` rolls back the plot batch N
+        in the same transaction (editors: their own batches; admins: any)."""
         check_csrf(request, s, None)
-        return confirm_upload(s, token)
+        return confirm_upload(s, token, lang_of(request), replace)
 
     @app.delete("/api/uploads/{token}", tags=["uploads"])
     def api_discard(request: Request, token: str, s: Editor) -> dict:

@@ -35,6 +35,7 @@ class Staged:
     created: float = field(default_factory=time.time)
     report: dict = field(default_factory=dict)  # Outcome.to_json()
     preview: object = None  # the preview map, rendered (web.app._Rendered)
+    replaceable: list = field(default_factory=list)  # stored batches the file repeats
 
 
 def safe_name(filename: str | None) -> str:
