@@ -29,8 +29,10 @@ def check_context(store: Store, *, category: str, year: int | None,
     county = store.county()
     towns = store.townships()
     stored = store.plots(category=category, year=year) if year is not None else None
+    names = county["name"].dropna().astype(str) if "name" in county else []
     return CheckContext(
         county=county.geometry.union_all() if len(county) else None,
+        county_name=names.iloc[0] if len(names) else None,
         township_names=towns["name"].to_numpy(dtype=object),
         township_geoms=np.asarray(towns.geometry.values, dtype=object),
         stored=stored, min_plot_mu=settings.min_plot_mu,
@@ -41,8 +43,11 @@ def validate_file(path: str | os.PathLike, store: Store, *, category: str,
                   year: int | None = None, crs: str | None = None,
                   encoding: str | None = None, layer: str | None = None,
                   strict: bool = False, settings: Settings | None = None,
-                  name: str | None = None) -> Outcome:
+                  name: str | None = None, require_year: bool = False) -> Outcome:
     """Read and check an upload against the store; writes nothing.
+
+    Without a year (no 年度 field and no ``year``) every check runs and a warning says
+    that storing needs one; ``require_year`` (as :func:`ingest_file` sets) rejects instead.
 
     File problems (unreadable, no CRS, several layers …) come back as a rejected
     outcome with one file-level problem, so callers report them like any other.
@@ -62,7 +67,8 @@ def validate_file(path: str | os.PathLike, store: Store, *, category: str,
         report.add("error", type(exc).__name__.replace("Error", "").lower() or "input",
                    str(exc))
         return _rejected(report, {"file": shown, "layer": layer})
-    plots, report = prepare_plots(read.frame, category=code, year=year, source=shown)
+    plots, report = prepare_plots(read.frame, category=code, year=year, source=shown,
+                                  require_year=require_year)
     for severity, kind, text in read.notes:
         report.add(severity, kind, text)
     info = {"file": shown, "layer": read.layer, "crs": read.crs,
@@ -70,6 +76,10 @@ def validate_file(path: str | os.PathLike, store: Store, *, category: str,
     if report.file_errors:
         return _rejected(report, info, features=len(plots))
     context = check_context(store, category=code, year=year, settings=settings)
+    if read.kind == "kml":
+        from ecomap.io.kml import apply_kml_names
+
+        apply_kml_names(read.frame, plots, context.township_names, context.county_name)
     return check_plots(plots, report, context, strict=strict, info=info)
 
 
@@ -91,7 +101,7 @@ def ingest_file(path: str | os.PathLike, store: Store, *, category: str, year: i
     """
     settings = settings or Settings()
     outcome = validate_file(path, store, category=category, year=year, settings=settings,
-                            name=name, **options)
+                            name=name, require_year=True, **options)
     if outcome.status == "reject":
         return outcome, None
     provenance = Provenance(name or Path(path).name, file_sha256(path), settings.user)
