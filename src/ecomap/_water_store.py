@@ -209,8 +209,9 @@ class _Upload:
     def read(self, table, src, dls):
         frame, problems = normalize_samples(table, detection_limits=dls)
         for p in problems:
-            self.add(src, p["feature"], p["field"], p["code"], p["message"])
-            self.bad_cells.add((src, p["feature"], _match_column(p["field"])[0]))
+            self.add(src, p["feature"], p["field"], p["code"], p["message"], p["severity"])
+            if p["severity"] == "error":
+                self.bad_cells.add((src, p["feature"], _match_column(p["field"])[0]))
         known = {c for code in COLUMN_ALIASES for c in (code, f"{code}_below_dl")}
         for col in frame.columns.difference([*known, "source_row"]):
             if frame[col].map(lambda v: _blank(v) is False and bool(str(v).strip())).any():
