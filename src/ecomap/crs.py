@@ -348,6 +348,7 @@ def check_declared_crs(declared, bounds, *, where: str, near_lon: float | None =
     from ecomap.i18n import tr
 
     crs = parse_crs(declared)
+    bounds = tuple(float(v) for v in bounds)
     if _fits(crs, bounds) is not False:
         return
     guessed, _, certain = guess_crs(bounds, near_lon=near_lon)

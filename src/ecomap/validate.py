@@ -224,13 +224,13 @@ def prepare_plots(gdf: gpd.GeoDataFrame, *, category: str, year: int | None = No
         else:
             from ecomap.i18n import tr
 
-            report.add("warning", "no_year", tr(
+            report.add("warning", "no_year", str(tr(
                 "{source}：{n} 个小班没有年度（如 {some}）；其余检查已完成，但入库（ecomap ingest）"
                 "时须填写“年度”字段或加 --year 年份；与已入库同年度小班的重叠未检查",
                 "{source}: no year for {n} feature(s) (e.g. {some}); every other check ran, "
                 "but storing them (ecomap ingest) needs the 年度 field filled or --year "
                 "YEAR; overlaps with stored plots of the same year were not checked",
-                source=source, n=len(missing), some=", ".join(str(m) for m in missing[:3])),
+                source=source, n=len(missing), some=", ".join(str(m) for m in missing[:3]))),
                 field="年度")
     out["attributes"] = _attributes_json(attrs)
     result = gpd.GeoDataFrame(out, geometry=gpd.GeoSeries(gdf.geometry.values,
