@@ -236,7 +236,7 @@ def _drop_units_and_notes(df: pd.DataFrame, found: dict, problems: list) -> pd.D
         problems.append(problem(None, None, "units_row", str(tr(
             "第{row}行是单位行（{units}），不是样品；已略去，并按其中的单位换算",
             "row {row} is a units row ({units}), not a sample; left out, its units applied",
-            row=row, units=shown)), "warning"))
+            row=row, units=shown)), "note"))
         df = df.iloc[1:]
     notes = _footnote_rows(df)
     if notes:
@@ -245,7 +245,7 @@ def _drop_units_and_notes(df: pd.DataFrame, found: dict, problems: list) -> pd.D
         problems.append(problem(None, None, "footnote_rows", str(tr(
             "第{rows}行是表注（“{text}”），不是样品；已略去",
             "row(s) {rows} are notes (\u201c{text}\u201d), not samples; left out",
-            rows="、".join(map(str, rows)) if rows else "?", text=first[:40])), "warning"))
+            rows="、".join(map(str, rows)) if rows else "?", text=first[:40])), "note"))
         df = df.drop(index=notes)
     return df
 

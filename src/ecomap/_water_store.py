@@ -122,7 +122,8 @@ class WaterUpload:
     sites: Any
     #: Samples in long form (:func:`samples_long`), for :meth:`ecomap.store.Store.add_water`.
     samples: pd.DataFrame
-    #: Problem records; ``severity`` "error" refuses the upload, "warning" informs.
+    #: Problem records; ``severity`` "error" refuses the upload, "warning" informs (and
+    #: refuses with ``strict``), "note" only informs.
     problems: list[dict] = field(default_factory=list)
     #: Sample rows read (one per site and date).
     n_samples: int = 0

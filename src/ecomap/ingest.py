@@ -135,7 +135,9 @@ def ingest_water(path: str | os.PathLike, store: Store, *, sites_path=None,
         table, sites_table, stored_sites=store.water_sites(),
         stored_samples=store.water_samples(), townships=store.townships(),
         names=(name, sites_name))
-    problems = upload.errors + (upload.warnings if strict else [])
+    # --strict refuses warnings, not notes (a units row or a footnote left out).
+    problems = upload.errors + ([p for p in upload.warnings if p["severity"] != "note"]
+                                if strict else [])
     if problems:
         lines = "\n".join(f"  - {p['message']}" for p in problems[:20])
         more = f"\n  … and {len(problems) - 20} more" if len(problems) > 20 else ""
