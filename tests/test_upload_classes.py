@@ -148,6 +148,28 @@ def test_kml_layer_option_still_reads_one_folder(tmp_path, store):
     assert out.to_json()["area_mu"] == pytest.approx(30.0, abs=1e-3)
 
 
+def test_gbk_kml_is_read(tmp_path, store):
+    utf8 = write_gps_kml(tmp_path / "u.kml", kml_folder(
+        "黄龙镇", kml_placemark("黄龙-01号", kml_polygon(lonlat_ring(plot(-3000, 1000))))))
+    text = utf8.read_text(encoding="utf-8").replace('encoding="UTF-8"', 'encoding="GBK"')
+    gbk = tmp_path / "g.kml"
+    gbk.write_bytes(text.encode("gbk"))
+    out = check(gbk, store, year=2023)
+    assert out.status == "accept", out.report.to_dicts()
+    assert out.plots["plot_id"].tolist() == ["黄龙-01号"]
+    assert out.plots["township_reported"].tolist() == ["黄龙镇"]
+
+
+def test_kml_declaring_entities_is_refused(tmp_path, store):
+    kml = tmp_path / "e.kml"
+    kml.write_text('<?xml version="1.0"?><!DOCTYPE kml [<!ENTITY a "aaaaaaaaaa">]>'
+                   '<kml><Document><Placemark><name>&a;</name></Placemark></Document></kml>',
+                   encoding="utf-8")
+    out = check(kml, store, year=2023)
+    assert out.status == "reject"
+    assert out.report.problems[0].message.startswith("e.kml：KML 中含有实体声明")
+
+
 # --- 2. a dry run without a year ---------------------------------------------------------
 
 def test_validate_without_a_year_runs_every_check_and_says_ingest_needs_one(tmp_path, store):
