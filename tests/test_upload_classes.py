@@ -200,7 +200,7 @@ def test_cli_validate_without_year_warns_and_ingest_requires_it(tmp_path, store)
     r = CliRunner().invoke(cli, ["validate", str(shp), "--store", str(path), "--category",
                                  "afforestation", "--lang", "en"])
     assert r.exit_code == 1, r.output  # warn, not reject
-    assert "no_year" in r.output or "--year" in r.output
+    assert "no_year" in r.output and "needs the 年度 field filled or --year" in r.output
     r = CliRunner().invoke(cli, ["ingest", str(shp), "--store", str(path), "--category",
                                  "afforestation"])
     assert r.exit_code == 2 and "--year" in r.output
