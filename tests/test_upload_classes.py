@@ -197,10 +197,14 @@ def test_cli_validate_without_year_warns_and_ingest_requires_it(tmp_path, store)
     shp = write_shp(frame([{"小班号": "XB1", "乡镇": "黄龙镇"}], [plot(-3000, 1000)]),
                     tmp_path / "p.shp")
     path = tmp_path / "ecomap.gpkg"
+    report = tmp_path / "r.json"
     r = CliRunner().invoke(cli, ["validate", str(shp), "--store", str(path), "--category",
-                                 "afforestation", "--lang", "en"])
+                                 "afforestation", "--report", str(report)])
     assert r.exit_code == 1, r.output  # warn, not reject
-    assert "no_year" in r.output and "needs the 年度 field filled or --year" in r.output
+    j = json.loads(report.read_text(encoding="utf-8"))
+    assert j["status"] == "warn" and j["accepted_features"] == 1
+    assert [(p["severity"], p["code"]) for p in j["problems"]] == [("warning", "no_year")]
+    assert "加 --year" in j["problems"][0]["message"]
     r = CliRunner().invoke(cli, ["ingest", str(shp), "--store", str(path), "--category",
                                  "afforestation"])
     assert r.exit_code == 2 and "--year" in r.output
