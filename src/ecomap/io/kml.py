@@ -90,7 +90,11 @@ def _polygon(elem) -> Polygon | None:
     for inner in (c for c in elem if _local(c.tag) == "innerBoundaryIs"):
         ring = _ring(_child(inner, "LinearRing"))
         if ring and len(ring) >= 3:
-            holes.append(ring)
+            holes.append([q[:len(shell[0])] for q in ring] if len(ring[0]) >= len(shell[0])
+                         else [q[:2] for q in ring])
+    if holes and any(len(h[0]) != len(shell[0]) for h in holes):
+        shell = [q[:2] for q in shell]
+        holes = [[q[:2] for q in h] for h in holes]
     return Polygon(shell, holes)
 
 
@@ -187,6 +191,13 @@ def read_kml(path: Path, shown: str, where: str) -> tuple[gpd.GeoDataFrame, list
             "areas are read as plots ({where_en}); if a plot is among them, draw it as an "
             "area in the app and export again",
             file=where, points=points, lines=lines, where=by_folder, where_en=by_folder_en))))
+    unreadable = sum(c["other"] for c in skipped.values())
+    if unreadable:
+        notes.append(("warning", "kml_skipped", str(tr(
+            "{file}：{n} 个地标没有可读的面坐标（坐标为空或不是数字），已跳过；请在软件中检查后重新导出",
+            "{file}: {n} placemark(s) without readable polygon coordinates (empty or not "
+            "numbers) skipped; check them in the app and export again", file=where,
+            n=unreadable))))
     if not geoms:
         raise InputError(tr(
             "{file}：没有面状小班（只有 {points} 个点、{lines} 条线）；请在软件中把小班画成面"
