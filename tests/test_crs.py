@@ -93,3 +93,43 @@ def test_transform_roundtrip_keeps_geometry():
     there = crs.transform_geometries([g], "EPSG:4490", "EPSG:4547")
     back = crs.transform_geometries(there, "EPSG:4547", "EPSG:4490")
     assert shapely.equals_exact(back[0], g, tolerance=1e-9)
+
+
+# --- a declared CRS (.prj) against the coordinates ---------------------------------
+# Bounds of a 100 m plot near Dayu: 38 498 000 m with the zone-38 prefix, 498 000 m
+# without it, and the same place in degrees.
+_PREFIXED = (38_498_000.0, 2_821_000.0, 38_498_100.0, 2_821_100.0)
+_PLAIN = (498_000.0, 2_821_000.0, 498_100.0, 2_821_100.0)
+_DEGREES = (113.98, 25.49, 113.99, 25.50)
+
+
+@pytest.mark.parametrize(("declared", "bounds"), [
+    ("EPSG:4526", _PREFIXED), ("EPSG:4547", _PLAIN), ("EPSG:2383", _PLAIN),
+    ("EPSG:4490", _DEGREES), ("EPSG:4326", _DEGREES),
+])
+def test_declared_crs_that_fits_passes(declared, bounds):
+    crs.check_declared_crs(declared, bounds, where="p.shp", near_lon=114.0)
+
+
+@pytest.mark.parametrize(("declared", "bounds", "fit"), [
+    ("EPSG:4547", _PREFIXED, "EPSG:4526"),  # CM 114E without prefix, eastings of zone 38
+    ("EPSG:4525", _PREFIXED, "EPSG:4526"),  # zone 37, eastings of zone 38
+    ("EPSG:4526", _PLAIN, "EPSG:4547"),  # zone 38 with prefix, eastings without
+    ("EPSG:4547", _DEGREES, "EPSG:4490"),  # metres declared, degrees given
+    ("EPSG:4490", _PREFIXED, "EPSG:4526"),  # degrees declared, metres given
+])
+def test_declared_crs_contradicting_the_coordinates_names_the_fit(declared, bounds, fit):
+    from ecomap.i18n import use_lang
+
+    with pytest.raises(CRSError) as info:
+        crs.check_declared_crs(declared, bounds, where="p.shp", near_lon=114.0)
+    with use_lang("en"):
+        text = str(info.value)
+    assert text.startswith(f"p.shp: the .prj declares {declared}")
+    assert f"the coordinates fit {fit} ({CRS.from_user_input(fit).name})" in text
+    assert f"pass --crs {fit}" in text
+
+
+def test_declared_crs_with_coordinates_that_fit_nothing_is_left_to_the_checks():
+    # Swapped degrees fit no CRS: the county check reports them (as "swapped").
+    crs.check_declared_crs("EPSG:4490", (25.49, 113.98, 25.50, 113.99), where="p.shp")

@@ -417,3 +417,76 @@ def test_demo_samples_reproduce_the_report(store_file, capsys):
     assert "drinking-water sources: 3 of 3 meet their target = 100.0%  [100%]  ✓" in out
     assert "surface water: 9 sections, all class II or better (" in out
     assert "[class II or better]  ✓" in out
+
+
+# ---------------------------------------------------------------- units row and notes
+UNITS_HEADER = ["断面名称", "点位类型", "水质目标", "经度", "纬度", "采样日期", "pH", "溶解氧", "氨氮",
+                "总磷", "汞"]
+UNITS_ROW = ["", "", "", "度", "度", "", "无量纲", "mg/L", "mg/L", "mg/L", "μg/L"]
+UNITS_DATA = [
+    ["甲河断面", "河流", "II", 113.95, 25.53, datetime(2023, 5, 6), 7.2, 6.8, 0.12, 0.05, 0.03],
+    ["甲河断面", "河流", "II", 113.95, 25.53, datetime(2023, 6, 6), 7.5, 5.5, 0.6, 0.15, 0.2],
+]
+UNITS_NOTES = [["注：L表示低于检出限；汞的单位为μg/L"], ["数据来源：大余县环境监测站"]]
+
+
+def write_units_workbook(path: Path) -> Path:
+    """A monitoring station's workbook: units under the header, notes after the data
+    (rows 1 header, 2 units, 3–4 samples, 5–6 notes)."""
+    book = openpyxl.Workbook()
+    sheet = book.active
+    for row in [UNITS_HEADER, UNITS_ROW, *UNITS_DATA, *UNITS_NOTES]:
+        sheet.append(row)
+    sheet.merge_cells("A5:K5")
+    sheet.merge_cells("A6:K6")
+    book.save(path)
+    return path
+
+
+def test_classify_workbook_with_units_row_and_notes_classifies_the_samples_only(tmp_path):
+    path = write_units_workbook(tmp_path / "2023年水质监测.xlsx")
+    r = run("water", "classify", path, "--format", "json", "--store", tmp_path / "none.gpkg")
+    assert r.exit_code == 0, r.output
+    recs = json.loads(r.stdout)
+    # Row 3: DO 6.8 II, TP 0.05 II, Hg 0.03 μg/L = 0.00003 mg/L I → II (target met).
+    # Row 4: DO 5.5 III, NH3N 0.6 III, TP 0.15 III, Hg 0.2 μg/L = 0.0002 mg/L: above III's
+    #   0.0001, within IV's 0.001 → IV.  Read as mg/L, Hg would make both rows 劣V.
+    assert [x["source_row"] for x in recs] == [3, 4]
+    assert [x["class"] for x in recs] == ["II", "IV"]
+    assert "Hg" in recs[1]["deciding"] and "Hg" not in recs[0]["deciding"]
+    assert [x["meets_target"] for x in recs] == [True, False]
+    assert "第2行是单位行（度、无量纲、mg/L、μg/L），不是样品；已略去" in r.stderr
+    assert "第5、6行是表注（“注：L表示低于检出限；汞的单位为μg/L”），不是样品；已略去" in r.stderr
+
+
+def test_ingest_workbook_with_units_row_and_notes_stores_the_samples_converted(store_file,
+                                                                            tmp_path):
+    path = write_units_workbook(tmp_path / "2023年水质监测.xlsx")
+    r = run("water", "ingest", path, "--store", store_file, "--strict")
+    assert r.exit_code == 0, r.output  # notes, not warnings: --strict still stores
+    assert "stored 1 new site(s), 2 sample(s) (10 values)" in r.output
+    assert "单位行" in r.stderr and "表注" in r.stderr
+    samples, sites, _ = stored(store_file)
+    assert [s[:2] for s in sites] == [("甲河断面", "river")]
+    hg = {date: value for site, date, param, value, _ in samples if param == "Hg"}
+    assert hg == {"2023-05-06": pytest.approx(0.00003, rel=1e-12),
+                  "2023-06-06": pytest.approx(0.0002, rel=1e-12)}
+    assert {p for _, _, p, _, _ in samples} == {"pH", "DO", "NH3N", "TP", "Hg"}
+
+
+def test_units_row_does_not_convert_twice_a_header_with_its_unit(tmp_path):
+    from ecomap import water
+
+    table = pd.DataFrame([["", "μg/L"], ["甲河断面", "0.2"]], columns=["断面名称", "汞(μg/L)"])
+    frame, problems = water.normalize_samples(table)
+    assert frame["Hg"].tolist() == [pytest.approx(0.0002)]
+    assert [p["code"] for p in problems] == ["units_row"]
+
+
+def test_a_row_of_a_site_without_values_is_no_footnote(tmp_path):
+    from ecomap import water
+
+    table = pd.DataFrame([["甲河断面", "2023-05-06", "6.8"], ["乙江断面", "", ""]],
+                         columns=["断面名称", "采样日期", "溶解氧"])
+    frame, problems = water.normalize_samples(table)
+    assert frame["site_name"].tolist() == ["甲河断面", "乙江断面"] and problems == []

@@ -81,3 +81,61 @@ def write_kml(path: Path, placemarks: list[tuple[str, list[tuple[float, float]]]
                     '<kml xmlns="http://www.opengis.net/kml/2.2"><Document>'
                     f"<name>外业采集</name>{marks}</Document></kml>", encoding="utf-8")
     return path
+
+
+def lonlat_ring(geom) -> list[tuple[float, float]]:
+    """The outer ring of a Gauss-Kruger test polygon in CGCS2000 lon/lat degrees."""
+    from ecomap.crs import transform_geometries
+
+    return list(transform_geometries([geom], GK, "EPSG:4490")[0].exterior.coords)
+
+
+def kml_polygon(ring: list[tuple[float, float]]) -> str:
+    """A KML <Polygon> as GPS apps write it: ``lon,lat,0`` tuples."""
+    coords = " ".join(f"{x:.8f},{y:.8f},0" for x, y in ring)
+    return ("<Polygon><outerBoundaryIs><LinearRing><coordinates>" + coords
+            + "</coordinates></LinearRing></outerBoundaryIs></Polygon>")
+
+
+def kml_placemark(name: str, geometry: str) -> str:
+    return f"<Placemark><name>{name}</name><styleUrl>#area</styleUrl>{geometry}</Placemark>"
+
+
+def kml_folder(name: str, *items: str) -> str:
+    return f"<Folder><name>{name}</name><open>1</open>{''.join(items)}</Folder>"
+
+
+def write_gps_kml(path: Path, *items: str, doc_name: str = "奥维互动地图导出") -> Path:
+    """A KML as 奥维互动地图 / 两步路 export it: a Document of folders (one per township),
+    styles, waypoints and tracks beside the plot areas."""
+    path.write_text(
+        '<?xml version="1.0" encoding="UTF-8"?>\n'
+        '<kml xmlns="http://www.opengis.net/kml/2.2" xmlns:gx="http://www.google.com/kml/ext/2.2">'
+        f"<Document><name>{doc_name}</name>"
+        '<Style id="area"><LineStyle><color>ff0000ff</color><width>2</width></LineStyle>'
+        "<PolyStyle><color>4d0000ff</color></PolyStyle></Style>"
+        f"{''.join(items)}</Document></kml>", encoding="utf-8")
+    return path
+
+
+def kml_waypoint(name: str, lon: float, lat: float) -> str:
+    return kml_placemark(name, f"<Point><coordinates>{lon:.8f},{lat:.8f},312.5"
+                               "</coordinates></Point>")
+
+
+def kml_track(name: str, ring: list[tuple[float, float]]) -> str:
+    coords = " ".join(f"{x:.8f},{y:.8f},0" for x, y in ring)
+    return kml_placemark(name, f"<LineString><tessellate>1</tessellate><coordinates>{coords}"
+                               "</coordinates></LineString>")
+
+
+def write_dxf(path: Path) -> Path:
+    """A minimal text DXF as a surveyor's CAD saves it: one closed LWPOLYLINE."""
+    pairs = ["0", "SECTION", "2", "ENTITIES", "0", "LWPOLYLINE", "8", "小班界", "90", "4",
+             "70", "1"]
+    for x, y in ((38_498_000, 2_821_000), (38_498_100, 2_821_000), (38_498_100, 2_821_100),
+                 (38_498_000, 2_821_100)):
+        pairs += ["10", f"{x:.3f}", "20", f"{y:.3f}"]
+    pairs += ["0", "ENDSEC", "0", "EOF"]
+    path.write_text("\n".join(pairs) + "\n", encoding="gbk")  # ANSI_936, as CAD saves it
+    return path

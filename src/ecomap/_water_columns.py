@@ -73,10 +73,21 @@ def _match_column(name: Any) -> tuple[str | None, float]:
         if not m:
             break
         unit = next(g for g in m.groups()[1:] if g is not None)
-        scale *= 0.001 if unit in ("μg/l", "ug/l", "微克/升") else 10.0 if unit.endswith(
-            "/100ml") else 1.0
+        scale *= _unit_scale(unit)
         key = m.group(1)
     return None, 1.0
+
+
+def _unit_scale(unit: str) -> float:
+    """Factor from ``unit`` (a :func:`_key`) to mg/L (个/L for fecal coliforms)."""
+    return 0.001 if unit in ("μg/l", "ug/l", "微克/升") else 10.0 if unit.endswith(
+        "/100ml") else 1.0
+
+
+def _has_unit(name: Any) -> bool:
+    """Whether a header carries its unit, as 氨氮(mg/L) does."""
+    key = _key(name)
+    return key not in _ALIAS_INDEX and _UNIT_TAIL.match(key) is not None
 
 
 def problem(row: int | None, field: str | None, code: str, message: str,
@@ -169,6 +180,76 @@ def _with_header(df: pd.DataFrame) -> pd.DataFrame:
     return df
 
 
+# Cells of a units row under the header: 无量纲, mg/L, μg/L, ℃, 个/L, MPN/L …
+_UNIT_CELL = re.compile(
+    r"^(?:单位|计量单位|无量纲|量纲一|ph|ph值|度|°|℃|°c|%|ntu|m|km|米|千米|"
+    r"(?:mg|μg|ug|ng|g)/(?:l|m3)|(?:毫克|微克)/升|(?:个|mpn|cfu)?/(?:l|100ml|升)|"
+    r"(?:ms|μs|us)/(?:m|cm)|年/?月/?日|yyyy[-/.]?mm[-/.]?dd|日期|经度|纬度|度分秒)$")
+# First cells of the notes Chinese tables end with.
+_NOTE_START = re.compile(r"^(?:注|备注|说明|附注|数据来源|来源|资料来源|制表|填表|审核|负责人|"
+                         r"单位负责人|[*※#]|note|source)", re.IGNORECASE)
+
+
+def _unit_key(text: str) -> str:
+    return _key(text).strip("()[]（）")
+
+
+def _units_row(df: pd.DataFrame) -> dict[Any, str] | None:
+    """The units the first row gives by column, when it is a units row (else None)."""
+    if not len(df):
+        return None
+    cells = {col: cell_text(v) for col, v in zip(df.columns, df.iloc[0].tolist(), strict=True)}
+    filled = {col: t for col, t in cells.items() if t is not None}
+    if not filled or not all(_UNIT_CELL.match(_unit_key(t)) for t in filled.values()):
+        return None
+    measured = [c for c in filled if _match_column(c)[0] in MEASURES]
+    return filled if measured else None
+
+
+def _footnote_rows(df: pd.DataFrame) -> list:
+    """Index labels of the trailing rows that are notes: text in the first cell only."""
+    notes: list = []
+    for label in reversed(df.index.tolist()):
+        cells = [cell_text(v) for v in df.loc[label].tolist()]
+        first, rest = cells[0], cells[1:]
+        if first is None or any(t is not None for t in rest):
+            break
+        if not (_NOTE_START.match(first) or re.search("[:：]", first) or len(first) >= 12):
+            break
+        notes.append(label)
+    return notes[::-1]
+
+
+def _drop_units_and_notes(df: pd.DataFrame, found: dict, problems: list) -> pd.DataFrame:
+    """Drop a units row under the header and notes after the data, saying so; the units
+    row's μg/L (or /100mL) converts like a unit in the header (updates ``found``)."""
+    from ecomap.i18n import tr
+
+    numbered = pd.api.types.is_integer_dtype(df.index)
+    units = _units_row(df)
+    if units is not None:
+        row = int(df.index[0]) + 2 if numbered else 2
+        for code, (col, scale) in list(found.items()):
+            if col in units and not _has_unit(col) and code in MEASURES:
+                found[code] = (col, scale * _unit_scale(_unit_key(units[col])))
+        shown = "、".join(list(dict.fromkeys(units.values()))[:6])
+        problems.append(problem(None, None, "units_row", str(tr(
+            "第{row}行是单位行（{units}），不是样品；已略去，并按其中的单位换算",
+            "row {row} is a units row ({units}), not a sample; left out, its units applied",
+            row=row, units=shown)), "note"))
+        df = df.iloc[1:]
+    notes = _footnote_rows(df)
+    if notes:
+        rows = [int(i) + 2 for i in notes] if numbered else []
+        first = str(df.loc[notes[0]].iloc[0]).strip()
+        problems.append(problem(None, None, "footnote_rows", str(tr(
+            "第{rows}行是表注（“{text}”），不是样品；已略去",
+            "row(s) {rows} are notes (\u201c{text}\u201d), not samples; left out",
+            rows="、".join(map(str, rows)) if rows else "?", text=first[:40])), "note"))
+        df = df.drop(index=notes)
+    return df
+
+
 def normalize_samples(
     df: pd.DataFrame, *, detection_limits: dict[str, float] | None = None
 ) -> tuple[pd.DataFrame, list[dict]]:
@@ -226,6 +307,8 @@ def normalize_samples(
     if not found:
         problems.append(problem(None, None, "missing_column", "没有识别出任何列；表头须在前几行，"
                                 "如 断面名称、采样日期、溶解氧、氨氮、总磷"))
+    else:
+        df = _drop_units_and_notes(df, found, problems)
     numbered = pd.api.types.is_integer_dtype(df.index)
     rows = [int(i) + 2 for i in df.index] if numbered else list(range(2, len(df) + 2))
     out: dict[str, Any] = {"source_row": rows}

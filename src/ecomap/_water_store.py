@@ -122,7 +122,8 @@ class WaterUpload:
     sites: Any
     #: Samples in long form (:func:`samples_long`), for :meth:`ecomap.store.Store.add_water`.
     samples: pd.DataFrame
-    #: Problem records; ``severity`` "error" refuses the upload, "warning" informs.
+    #: Problem records; ``severity`` "error" refuses the upload, "warning" informs (and
+    #: refuses with ``strict``), "note" only informs.
     problems: list[dict] = field(default_factory=list)
     #: Sample rows read (one per site and date).
     n_samples: int = 0
@@ -209,8 +210,9 @@ class _Upload:
     def read(self, table, src, dls):
         frame, problems = normalize_samples(table, detection_limits=dls)
         for p in problems:
-            self.add(src, p["feature"], p["field"], p["code"], p["message"])
-            self.bad_cells.add((src, p["feature"], _match_column(p["field"])[0]))
+            self.add(src, p["feature"], p["field"], p["code"], p["message"], p["severity"])
+            if p["severity"] == "error":
+                self.bad_cells.add((src, p["feature"], _match_column(p["field"])[0]))
         known = {c for code in COLUMN_ALIASES for c in (code, f"{code}_below_dl")}
         for col in frame.columns.difference([*known, "source_row"]):
             if frame[col].map(lambda v: _blank(v) is False and bool(str(v).strip())).any():

@@ -24,6 +24,7 @@ __all__ = [
     "STORE_CRS",
     "area_crs_epsg",
     "areas_m2",
+    "check_declared_crs",
     "gcj02_from_wgs84",
     "geometries_to_gcj02",
     "datum_name",
@@ -289,6 +290,84 @@ def guess_crs(bounds, *, near_lon: float | None = None, near=None
                                 "a zone number, which the coordinates alone cannot prove; the "
                                 f"county lies in the 3-degree zone of EPSG:{epsg}"), False
     return None, "coordinates fit no CGCS2000 Gauss-Kruger zone", False
+
+
+def _false_easting(crs: CRS) -> float | None:
+    op = crs.coordinate_operation
+    if op is None:
+        return None
+    return next((float(p.value) for p in op.params if "easting" in p.name.lower()
+                 and "false" in p.name.lower()), None)
+
+
+def _fits(crs: CRS, bounds) -> bool | None:
+    """Whether coordinates with ``bounds`` can be in ``crs`` (None: cannot tell)."""
+    minx, miny, maxx, maxy = bounds
+    if crs.is_geographic:
+        return -180 <= minx and maxx <= 180 and -90 <= miny and maxy <= 90
+    fe = _false_easting(crs)
+    if fe is None or not crs.is_projected:
+        return None
+    if -180 <= minx and maxx <= 180 and -90 <= miny and maxy <= 90:
+        return False  # degrees: metres this small would lie on the equator
+    # A transverse Mercator zone reaches at most some 500 km either side of its meridian;
+    # the zone number in front of eastings (38 500 000) is part of the false easting.
+    return fe - 500_000 <= minx and maxx <= fe + 500_000
+
+
+def _looks_like(bounds):
+    """What the coordinates themselves look like, in words (a Text)."""
+    from ecomap.i18n import tr
+
+    minx, miny, maxx, maxy = bounds
+    if -180 <= minx and maxx <= 180 and -90 <= miny and maxy <= 90:
+        return tr("坐标是经纬度（度）", "the coordinates are longitude/latitude in degrees")
+    zone = int(minx // 1_000_000)
+    if minx >= 1_000_000 and zone == int(maxx // 1_000_000):
+        width = 6 if 13 <= zone <= 23 else 3
+        return tr("东坐标（如 {x:,.1f}）前面带有 {w} 度带带号 {zone}",
+                  "the eastings (e.g. {x:,.1f}) carry the {w}-degree zone number {zone} in front",
+                  x=minx, w=width, zone=zone)
+    return tr("东坐标（如 {x:,.1f}）不带带号", "the eastings (e.g. {x:,.1f}) carry no zone number",
+              x=minx)
+
+
+def check_declared_crs(declared, bounds, *, where: str, near_lon: float | None = None) -> None:
+    """Refuse a .prj that contradicts the coordinates, naming the CRS they fit.
+
+    A Gauss-Kruger .prj of one zone (EPSG:4547, CM 114E, no zone number) over eastings
+    that carry another zone's number (38 xxx xxx.x m) cannot be right; neither can degrees
+    under a projected CRS, or metres under a geographic one.  When the coordinates fit
+    another CRS (:func:`guess_crs`) the message names it and ``--crs EPSG:NNNN``.
+
+    Raises
+    ------
+    CRSError
+        When the coordinates cannot be in ``declared`` but fit another CRS.
+    """
+    from ecomap.i18n import tr
+
+    crs = parse_crs(declared)
+    bounds = tuple(float(v) for v in bounds)
+    if _fits(crs, bounds) is not False:
+        return
+    guessed, _, certain = guess_crs(bounds, near_lon=near_lon)
+    if guessed is None or parse_crs(guessed).equals(crs):
+        return
+    epsg = epsg_of(crs)
+    said = f"EPSG:{epsg} ({crs.name})" if epsg else crs.name
+    fit_name = parse_crs(guessed).name
+    sure = tr("", "") if certain else tr(
+        "（坐标本身不带带号，按本县所在的 3 度带推断）",
+        " (the eastings carry no zone number; the zone is the county's)")
+    raise CRSError(tr(
+        "{file}：.prj 声明的坐标系是 {said}，但{looks}，与之不符；坐标符合 {fit}（{fit_name}）"
+        "{sure}。如果确实如此，请加 --crs {fit} 重新导入（或改正 .prj 后再发）",
+        "{file}: the .prj declares {said}, but {looks}, which cannot be in it; the "
+        "coordinates fit {fit} ({fit_name}){sure}. If that is right, pass --crs {fit} (or "
+        "correct the .prj and send the file again)",
+        file=where, said=said, looks=_looks_like(bounds), fit=guessed, fit_name=fit_name,
+        sure=sure))
 
 
 # --- GCJ-02 ---------------------------------------------------------------------------

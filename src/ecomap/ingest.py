@@ -40,8 +40,10 @@ def check_context(store: Store, *, category: str, year: int | None,
         ids = store.plots(category=category)[["plot_id", "year", "batch_id"]]
         if replace is not None:
             ids = ids[ids["batch_id"] != int(replace)]
+    names = county["name"].dropna().astype(str) if "name" in county else []
     return CheckContext(
         county=county.geometry.union_all() if len(county) else None,
+        county_name=names.iloc[0] if len(names) else None,
         township_names=towns["name"].to_numpy(dtype=object),
         township_geoms=np.asarray(towns.geometry.values, dtype=object),
         stored=stored, stored_ids=pd.DataFrame(ids), min_plot_mu=settings.min_plot_mu,
@@ -52,8 +54,12 @@ def validate_file(path: str | os.PathLike, store: Store, *, category: str,
                   year: int | None = None, crs: str | None = None,
                   encoding: str | None = None, layer: str | None = None,
                   strict: bool = False, settings: Settings | None = None,
-                  name: str | None = None, replace: int | None = None) -> Outcome:
+                  name: str | None = None, replace: int | None = None,
+                  require_year: bool = False) -> Outcome:
     """Read and check an upload against the store; writes nothing.
+
+    Without a year (no 年度 field and no ``year``) every check runs and a warning says
+    that storing needs one; ``require_year`` (as :func:`ingest_file` sets) rejects instead.
 
     File problems (unreadable, no CRS, several layers …) come back as a rejected
     outcome with one file-level problem, so callers report them like any other; so does
@@ -90,7 +96,8 @@ def validate_file(path: str | os.PathLike, store: Store, *, category: str,
         report.add("error", type(exc).__name__.replace("Error", "").lower() or "input",
                    str(exc))
         return _rejected(report, {"file": shown, "layer": layer})
-    plots, report = prepare_plots(read.frame, category=code, year=year, source=shown)
+    plots, report = prepare_plots(read.frame, category=code, year=year, source=shown,
+                                  require_year=require_year)
     for severity, kind, text in read.notes:
         report.add(severity, kind, text)
     info = {"file": shown, "layer": read.layer, "crs": read.crs,
@@ -99,6 +106,10 @@ def validate_file(path: str | os.PathLike, store: Store, *, category: str,
         return _rejected(report, info, features=len(plots))
     context = check_context(store, category=code, year=year, settings=settings,
                             replace=replace)
+    if read.kind == "kml":
+        from ecomap.io.kml import apply_kml_names
+
+        apply_kml_names(read.frame, plots, context.township_names, context.county_name)
     outcome = check_plots(plots, report, context, strict=strict, info=info)
     # The stored batches whose 小班号 the file repeats: the file may replace one of them.
     repeated = {str(p.feature) for p in report.problems if p.code == "duplicate_stored"}
@@ -128,7 +139,7 @@ def ingest_file(path: str | os.PathLike, store: Store, *, category: str, year: i
     """
     settings = settings or Settings()
     outcome = validate_file(path, store, category=category, year=year, settings=settings,
-                            name=name, replace=replace, **options)
+                            name=name, replace=replace, require_year=True, **options)
     if outcome.status == "reject":
         return outcome, None
     sha256 = outcome.info.get("sha256") or file_sha256(path)
@@ -164,7 +175,9 @@ def ingest_water(path: str | os.PathLike, store: Store, *, sites_path=None,
         table, sites_table, stored_sites=store.water_sites(),
         stored_samples=store.water_samples(), townships=store.townships(),
         names=(name, sites_name))
-    problems = upload.errors + (upload.warnings if strict else [])
+    # --strict refuses warnings, not notes (a units row or a footnote left out).
+    problems = upload.errors + ([p for p in upload.warnings if p["severity"] != "note"]
+                                if strict else [])
     if problems:
         lines = "\n".join(f"  - {p['message']}" for p in problems[:20])
         more = f"\n  … and {len(problems) - 20} more" if len(problems) > 20 else ""

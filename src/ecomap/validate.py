@@ -89,6 +89,8 @@ class CheckContext:
     county: object | None = None
     township_names: np.ndarray = field(default_factory=lambda: np.array([], dtype=object))
     township_geoms: np.ndarray = field(default_factory=lambda: np.array([], dtype=object))
+    #: The county's name (大余县), dropped from the front of 乡镇 values before comparing.
+    county_name: str | None = None
     #: Plots already stored for the same category and year: fid, batch_id, plot_id, geometry.
     stored: gpd.GeoDataFrame | None = None
     #: 小班号 already stored for the same category: plot_id, year, batch_id (None: no check).
@@ -155,11 +157,14 @@ def _feature_text(label) -> str:
 
 
 def prepare_plots(gdf: gpd.GeoDataFrame, *, category: str, year: int | None = None,
-                  source: str = "input") -> tuple[gpd.GeoDataFrame, Report]:
+                  source: str = "input", require_year: bool = True
+                  ) -> tuple[gpd.GeoDataFrame, Report]:
     """Canonical plots: aliases mapped, category and year set, CRS EPSG:4490.
 
     Returns every feature (checks come later) and a report of attribute problems.
     ``attributes`` keeps every original attribute as JSON, so nothing is lost.
+    Without ``require_year`` (a dry run) a missing year is a warning saying that
+    storing needs it, so that every other check still runs.
     """
     report = Report(source)
     cat = get_category(category)
@@ -214,9 +219,21 @@ def prepare_plots(gdf: gpd.GeoDataFrame, *, category: str, year: int | None = No
         out["year"] = int(year)
     elif out["year"].isna().any():
         missing = [labels[i] for i in np.flatnonzero(out["year"].isna().to_numpy())]
-        report.add("error", "no_year",
-                   f"{source}: no year for {len(missing)} feature(s) (e.g. {missing[:3]}); "
-                   "fill the 年度 field or pass --year", field="年度")
+        if require_year:
+            report.add("error", "no_year",
+                       f"{source}: no year for {len(missing)} feature(s) (e.g. {missing[:3]}); "
+                       "fill the 年度 field or pass --year", field="年度")
+        else:
+            from ecomap.i18n import tr
+
+            report.add("warning", "no_year", str(tr(
+                "{source}：{n} 个小班没有年度（如 {some}）；其余检查已完成，但入库（ecomap ingest）"
+                "时须填写“年度”字段或加 --year 年份；与已入库同年度小班的重叠未检查",
+                "{source}: no year for {n} feature(s) (e.g. {some}); every other check ran, "
+                "but storing them (ecomap ingest) needs the 年度 field filled or --year "
+                "YEAR; overlaps with stored plots of the same year were not checked",
+                source=source, n=len(missing), some=", ".join(str(m) for m in missing[:3]))),
+                field="年度")
     out["attributes"] = _attributes_json(attrs)
     result = gpd.GeoDataFrame(out, geometry=gpd.GeoSeries(gdf.geometry.values,
                                                           crs=_crs.STORE_CRS))
@@ -369,13 +386,7 @@ def check_plots(plots: gpd.GeoDataFrame, report: Report, context: CheckContext, 
     primary = splits[splits["primary"]].set_index("plot")["township"]
     lies_in = primary.reindex(range(len(accepted_idx))).to_numpy(dtype=object)
     reported = plots["township_reported"].to_numpy(dtype=object)[accepted_idx]
-    field_town = names.get("township_reported", "乡镇")
-    for pos in np.flatnonzero(pd.notna(reported) & pd.notna(lies_in)
-                              & (reported != lies_in)):
-        i, said, lies = accepted_idx[pos], reported[pos], lies_in[pos]
-        if not _same_township(said, lies):
-            add(i, "warning", "township_mismatch",
-                f"{field_town} says {said} but the plot lies in {lies}", field_town)
+    _check_townships(reported, lies_in, accepted_idx, context, names, add)
 
     accepted = plots.iloc[accepted_idx].copy()
     accepted = accepted.set_geometry(gpd.GeoSeries(geoms[accepted_idx], crs=_crs.STORE_CRS,
@@ -390,9 +401,57 @@ def check_plots(plots: gpd.GeoDataFrame, report: Report, context: CheckContext, 
     return Outcome(report, accepted, splits, n, problem, dict(info or {}), strict)
 
 
-def _same_township(said: str, lies: str) -> bool:
-    a, b = str(said).strip(), str(lies).strip()
-    return a == b or (len(a) >= 2 and (b.startswith(a) or a.startswith(b)))
+def _check_townships(reported, lies_in, accepted_idx, context: CheckContext, names: dict,
+                     add) -> None:
+    """Declared townships (乡镇), as clerks type them, against where each plot lies.
+
+    Names are compared after :func:`ecomap.townnames.match_township` has seen through
+    spaces, suffixes, the county's name, traditional characters and notes in brackets.
+    """
+    from ecomap.i18n import tr
+    from ecomap.townnames import match_township
+
+    official = [str(n) for n in context.township_names if n is not None]
+    if not official:
+        return
+    field_town = names.get("township_reported", "乡镇")
+    # A blank cell counts only in a 乡镇 column of the file (not for KML folders).
+    blank_counts = "township_reported" in names and field_town != "folder"
+    listed = "、".join(official)
+    text = np.array(["" if v is None or (isinstance(v, float) and np.isnan(v)) else str(v)
+                     for v in reported], dtype=object)
+    blank = np.array([not t.strip() for t in text], dtype=bool)
+    # Each distinct spelling matched once (files repeat a few names many times).
+    matched = {t: match_township(t, official, context.county_name)
+               for t in set(text[~blank].tolist())}
+    official_of = np.array([matched.get(t) if not b else None
+                            for t, b in zip(text, blank, strict=True)], dtype=object)
+    lies = np.array([v if isinstance(v, str) else None for v in lies_in], dtype=object)
+    unknown = ~blank & pd.isna(official_of)
+    differs = ~blank & ~unknown & pd.notna(lies) & (official_of != lies)
+    todo = (blank & blank_counts) | unknown | differs
+    for pos in np.flatnonzero(todo):
+        i, said, where = accepted_idx[pos], text[pos].strip(), lies[pos]
+        in_town = tr("（地块位于{t}）", " (the plot lies in {t})", t=where) if where else ""
+        if blank[pos]:
+            add(i, "warning", "township_unknown", tr(
+                "{field} 为空；本县乡镇为：{names}{lies}",
+                "{field} is blank; the county's townships are: {names}{lies}",
+                field=field_town, names=listed, lies=in_town), field_town)
+        elif unknown[pos]:
+            add(i, "warning", "township_unknown", tr(
+                "{field} 的值“{said}”不是本县的乡镇名{lies}；请改为以下之一：{names}",
+                "{field} says {said!r}, which is no township of the county{lies}; use one "
+                "of: {names}", field=field_town, said=said, names=listed, lies=in_town),
+                field_town)
+        else:
+            read_as = "" if said == official_of[pos] else official_of[pos]
+            add(i, "warning", "township_mismatch", tr(
+                "{field} 写的是 {said}{read_as}，但地块位于 {lies}",
+                "{field} says {said}{read_as} but the plot lies in {lies}",
+                field=field_town, said=said, lies=where,
+                read_as=tr("（即 {n}）", " (read as {n})", n=read_as) if read_as else ""),
+                field_town)
 
 
 def _polygonal(geom):

@@ -239,6 +239,7 @@ def _site_meta(data: pd.DataFrame, sites: pd.DataFrame | None) -> pd.DataFrame:
         return meta
     if "site_name" not in sites:
         sites, problems = normalize_samples(sites)
+        problems = [p for p in problems if p["severity"] == "error"]
         if problems:
             raise ValidationError(f"site table has {len(problems)} problem(s)", problems)
     if len(dup := sites["site_name"][sites["site_name"].duplicated()]):

@@ -25,6 +25,7 @@ import shapely
 from ecomap import crs as _crs
 from ecomap.errors import CRSError, InputError
 from ecomap.io.archive import extract_zip, find_datasets
+from ecomap.io.cad import CAD_SUFFIXES, cad_error, cad_members
 from ecomap.io.encoding import detect_dbf_encoding
 from ecomap.settings import Settings
 
@@ -50,6 +51,8 @@ class ReadResult:
     crs_source: str  # "prj", "assumed" or "option"
     encoding: str | None
     notes: list[tuple[str, str, str]] = field(default_factory=list)  # severity, code, text
+    #: "kml" for a GPS app's KML read folder by folder (see :mod:`ecomap.io.kml`).
+    kind: str = ""
 
 
 def file_sha256(path: str | os.PathLike) -> str:
@@ -101,6 +104,8 @@ def read_upload(path: str | os.PathLike, *, layer: str | None = None,
         raise InputError(f"{shown}: {size_mb:,.0f} MB is more than the {settings.max_upload_mb:,.0f}"
                          " MB allowed; split the file or zip it")
     suffix = path.suffix.lower()
+    if suffix in CAD_SUFFIXES:
+        raise cad_error(shown)
     if suffix not in ACCEPTED:
         raise InputError(f"{shown}: files of type {path.suffix or '(none)'} are not accepted; "
                          f"send one of {', '.join(ACCEPTED)}")
@@ -118,6 +123,8 @@ def read_upload(path: str | os.PathLike, *, layer: str | None = None,
 
 def _pick_dataset(folder: Path, layer: str | None, shown: str) -> tuple[Path, str | None]:
     found = find_datasets(folder)
+    if not found and (cad := cad_members(folder)):
+        raise cad_error(shown, cad[0])
     if not found:
         raise InputError(f"{shown}: the archive holds no Shapefile, GeoPackage, GeoJSON, KML or "
                          "table; check that the .shp and its .dbf/.shx are inside")
@@ -144,6 +151,12 @@ def _read_dataset(dataset: Path, layer: str | None, shown: str, *,
         return _read_points_table(dataset, where, encoding=encoding)
     if suffix == ".kmz":
         raise InputError(f"{where}: a KMZ inside an archive; unzip it and send the KMZ itself")
+    if suffix == ".kml" and layer is None:
+        from ecomap.io.kml import read_kml
+
+        frame, kml_notes = read_kml(dataset, shown, where)
+        return ReadResult(frame, shown, None if dataset.name == shown else dataset.stem,
+                          "", "prj", encoding, kml_notes, kind="kml")
     read_kwargs: dict = {}
     used_encoding = None
     if suffix == ".shp":
@@ -284,6 +297,7 @@ def _decide_crs(result: ReadResult, option: str | None,
         result.notes.append(("warning", "crs_assumed",
                              f"{where}: no .prj; assumed {guessed} because {reason}"))
     else:
+        _check_declared(result, near)
         result.crs = _crs_text(frame.crs)
         result.crs_source = "prj"
     datum = _crs.datum_name(result.frame.crs)
@@ -304,6 +318,16 @@ def _decide_crs(result: ReadResult, option: str | None,
                                  f"{where}: heights (Z) of {int(z.sum())} feature(s) dropped; "
                                  "areas are measured on the map plane"))
     return result
+
+
+def _check_declared(result: ReadResult, near) -> None:
+    """A .prj contradicting the coordinates is refused, naming the CRS they fit."""
+    geoms = result.frame.geometry.values
+    ok = ~(shapely.is_missing(geoms) | shapely.is_empty(geoms))
+    if ok.any():
+        near_lon = (near[0] + near[2]) / 2 if near is not None else None
+        _crs.check_declared_crs(result.frame.crs, shapely.total_bounds(geoms[ok]),
+                                where=result.file, near_lon=near_lon)
 
 
 def _crs_text(crs) -> str:
