@@ -166,7 +166,11 @@ def _read_dataset(dataset: Path, layer: str | None, shown: str, *,
     elif encoding:
         read_kwargs["encoding"] = used_encoding = encoding
     try:
-        layers = pyogrio.list_layers(dataset)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")  # GDAL's warnings name server paths: logged
+            layers = pyogrio.list_layers(dataset)
+        for w in caught:
+            log.debug("%s: %s", where, scrub_paths(str(w.message)))
     except _READ_ERRORS as exc:
         raise _damaged(where, exc, dataset) from exc
     if layer is None and len(layers) > 1 and suffix != ".shp":
@@ -192,7 +196,7 @@ def _read_dataset(dataset: Path, layer: str | None, shown: str, *,
         text = str(w.message)
         if "truncat" in text.lower() or "error" in text.lower():
             raise _damaged(where, text, dataset)
-        log.debug("%s: %s", where, text)
+        log.debug("%s: %s", where, scrub_paths(text))
     if frame.empty:
         raise InputError(f"{where}: the layer has no features; check that you sent the "
                          "right file")
@@ -215,6 +219,7 @@ def _gdal_message(exc: BaseException | str, dataset: Path | None = None) -> str:
     text = str(exc).strip()
     if dataset is not None:
         text = text.replace(str(dataset), dataset.name)
+    text = text.split("; It might help to specify the correct driver")[0]
     first = text.splitlines()[0][:200] if text else type(exc).__name__
     return scrub_paths(first)
 
