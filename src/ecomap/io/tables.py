@@ -78,17 +78,17 @@ def read_table(
     shown = name or p.name
     suffix = p.suffix.lower()
     if suffix == ".xls":
-        raise InputError(tr(
-            "{file}：不读取旧版 Excel .xls 工作簿；请在 Excel 或 WPS 中打开并另存为 .xlsx（或 CSV UTF-8）",
-            "{file}: old Excel .xls workbooks are not read; open it in Excel or WPS and save "
-            "it as .xlsx (or as CSV UTF-8)", file=shown))
+        raise InputError(
+            f"{shown}: old Excel .xls workbooks are not read; open it in Excel or WPS "
+            "and save it as .xlsx (or as CSV UTF-8)"
+        )
     if suffix not in _CSV_SUFFIXES | _XLSX_SUFFIXES:
-        raise InputError(tr("{file}：不支持的表格类型 {suffix}；请上传 .csv 或 .xlsx 文件",
-                            "{file}: unsupported table type {suffix}; upload a .csv or .xlsx file",
-                            file=shown, suffix=repr(suffix or "(no extension)")))
+        raise InputError(
+            f"{shown}: unsupported table type {suffix or '(no extension)'!r}; "
+            "upload a .csv or .xlsx file"
+        )
     if not p.is_file():
-        raise InputError(tr("{file}：找不到文件；请检查路径和文件名",
-                            "{file}: file not found; check the path and file name", file=shown))
+        raise InputError(f"{shown}: file not found; check the path and file name")
     if suffix in _XLSX_SUFFIXES:
         frame = _read_xlsx(p, sheet, shown)
     else:
