@@ -47,7 +47,9 @@ def _member_name(info: zipfile.ZipInfo) -> str:
 
 #: What zipfile and the decompressors under it raise for a damaged member: a bad CRC
 #: (BadZipFile), a damaged deflate/bzip2/LZMA stream, a stream that ends too soon.
-_MEMBER_ERRORS = (zipfile.BadZipFile, zlib.error, lzma.LZMAError, EOFError, OSError)
+#: A name in a member's local header that is not the UTF-8 it claims: UnicodeDecodeError.
+_MEMBER_ERRORS = (zipfile.BadZipFile, zlib.error, lzma.LZMAError, EOFError, OSError,
+                  UnicodeDecodeError)
 _METHODS = (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED, zipfile.ZIP_BZIP2, zipfile.ZIP_LZMA)
 
 
@@ -70,7 +72,8 @@ def extract_zip(path: str | os.PathLike, *, max_bytes: float, max_members: int,
     shown = name or path.name
     try:
         zf = zipfile.ZipFile(path)
-    except (zipfile.BadZipFile, UnicodeDecodeError, EOFError, OSError) as exc:
+    except (zipfile.BadZipFile, UnicodeDecodeError, EOFError, OSError,
+            NotImplementedError) as exc:  # NotImplementedError: an unknown zip version
         raise InputError(tr("{file}：不是可读的 zip 压缩包（{detail}）；请重新发送或重新压缩",
                             "{file}: not a readable zip archive ({detail}); send the file "
                             "again or zip it anew", file=shown, detail=_detail(exc))) from exc

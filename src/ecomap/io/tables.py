@@ -13,6 +13,7 @@ the fix, which domain modules turn into problem reports.
 from __future__ import annotations
 
 import codecs
+import csv
 import io
 import logging
 import math
@@ -135,6 +136,26 @@ def _decode(shown: str, raw: bytes, encoding: str | None) -> str:
     )
 
 
+def _check_row_lengths(text: str, sep: str, shown: str) -> None:
+    """Refuse rows with more cells than the header: pandas would otherwise shift them
+    into an index or drop the cells past the header without a word."""
+    rows = csv.reader(io.StringIO(text.lstrip("\ufeff")), delimiter=sep)
+    try:
+        width = len(next(rows))
+        long = [(i, len(r)) for i, r in enumerate(rows, start=2) if len(r) > width]
+    except csv.Error:
+        return  # left to pandas, which names the line
+    if long:
+        lines = ", ".join(str(i) for i, _ in long[:10]) + (" …" if len(long) > 10 else "")
+        raise InputError(tr(
+            "{file}：第 {lines} 行的单元格比表头多（表头 {width} 列）；常见原因是数字用逗号作小数点"
+            "（如 114,01）或单元格中含逗号而未加引号；请在 Excel/WPS 中改正后重新保存为 CSV",
+            "{file}: line(s) {lines} have more cells than the header ({width} columns); "
+            "usually a number with a comma as decimal mark (114,01) or a cell holding a "
+            "comma without quotes; correct it in Excel/WPS and save the CSV again",
+            file=shown, lines=lines, width=width))
+
+
 def _read_csv(p: Path, encoding: str | None, shown: str) -> pd.DataFrame:
     text = _decode(shown, p.read_bytes(), encoding)
     if not text.strip():
@@ -142,10 +163,12 @@ def _read_csv(p: Path, encoding: str | None, shown: str) -> pd.DataFrame:
     header = text.lstrip("\ufeff").splitlines()[0]
     counts = {sep: header.count(sep) for sep in (",", "\t", ";")}
     sep = max(counts, key=lambda s: (counts[s], s == ","))
+    _check_row_lengths(text, sep, shown)
     try:
-        # blank lines stay (as blank rows), so row i is still line i + 2 of the file
+        # blank lines stay (as blank rows), so row i is still line i + 2 of the file;
+        # index_col=False: a row longer than the header never becomes the index
         return pd.read_csv(io.StringIO(text), sep=sep, dtype=str, keep_default_na=False,
-                           skip_blank_lines=False)
+                           skip_blank_lines=False, index_col=False)
     except (pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
         raise InputError(
             f"{shown}: not a readable CSV table ({exc}); check that every row has as many "
@@ -154,9 +177,10 @@ def _read_csv(p: Path, encoding: str | None, shown: str) -> pd.DataFrame:
 
 
 #: What zipfile, zlib, openpyxl and the XML parser raise for a damaged workbook: not a
-#: zip, a damaged deflate stream, a missing part (KeyError), a part that is not XML.
+#: zip, a damaged deflate stream, a missing part (KeyError), a part that is not XML, a
+#: zip version or method zipfile does not know (NotImplementedError).
 _XLSX_ERRORS = (zipfile.BadZipFile, zlib.error, EOFError, KeyError, InvalidFileException,
-                ParseError, UnicodeDecodeError)
+                ParseError, UnicodeDecodeError, NotImplementedError)
 
 
 def _read_xlsx(p: Path, sheet: str | int | None, shown: str) -> pd.DataFrame:

@@ -27,6 +27,7 @@ import numpy as np
 import pyogrio
 import pyogrio.errors
 import shapely
+import shapely.errors
 
 from ecomap import crs as _crs
 from ecomap.errors import CRSError, InputError
@@ -154,6 +155,7 @@ def _read_dataset(dataset: Path, layer: str | None, shown: str, *,
     if suffix == ".shp":
         _check_sidecars(dataset, where)
         _check_shp_length(dataset, where)
+        _check_prj(dataset, where)
         if encoding:
             used_encoding, source = encoding, "option"
         else:
@@ -213,8 +215,9 @@ def have_arrow() -> bool:
 
 #: What GDAL (through pyogrio) and the libraries under it raise for a damaged or
 #: unreadable file; anything else is a bug and is left to surface as one.
+#: (GEOSException: a geometry whose bytes do not decode, e.g. a ring cut open.)
 _READ_ERRORS = (pyogrio.errors.DataSourceError, pyogrio.errors.DataLayerError,
-                zipfile.BadZipFile, zlib.error, EOFError, OSError)
+                shapely.errors.GEOSException, zipfile.BadZipFile, zlib.error, EOFError, OSError)
 def _gdal_message(exc: BaseException | str, dataset: Path | None = None) -> str:
     text = str(exc).strip()
     if dataset is not None:
@@ -242,6 +245,24 @@ def _check_shp_length(shp: Path, where: str) -> None:
     if actual < declared:
         raise InputError(f"{where}: the file is truncated ({actual:,} of {declared:,} bytes); "
                          "it was cut off in transfer — send it again")
+
+
+def _check_prj(shp: Path, where: str) -> None:
+    """A .prj is ASCII WKT (UTF-8 at most); other bytes mean it was damaged, and GDAL's
+    reader fails on it without saying so."""
+    prj = next((p for p in shp.parent.iterdir()
+                if p.stem == shp.stem and p.suffix.lower() == ".prj"), None)
+    if prj is None:
+        return
+    try:
+        prj.read_bytes().decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise InputError(tr(
+            "{where}：{prj} 已损坏（第 {pos} 字节不是文本）；请重新导出 Shapefile，或删去 {prj} 并用 "
+            "--crs 指明坐标系",
+            "{where}: {prj} is damaged (byte {pos} is not text); export the Shapefile again, "
+            "or leave {prj} out and pass --crs", where=where, prj=prj.name,
+            pos=exc.start + 1)) from exc
 
 
 def _check_sidecars(shp: Path, where: str) -> None:
