@@ -4,11 +4,12 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test test-all bench bench-quick bench-scale lint geodata vendor browser clean help
+.PHONY: demo test test-all check-plain bench bench-quick bench-scale lint geodata vendor browser clean help
 
 help:
 	@echo "make demo     build ecomap.gpkg from geodata/ and write maps and tables to maps/"
 	@echo "make test     run the test suite (creates .venv when missing)"
+	@echo "make check-plain  a plain 'pip install .' (no extras) reads, checks and stores an upload"
 	@echo "make bench    benchmarks against the plain geopandas path (slow)"
 	@echo "make lint     ruff"
 	@echo "make geodata  regenerate geodata/ (needs the geodata extra)"
@@ -36,6 +37,10 @@ browser:
 # The store suite also runs against a throwaway local PostGIS (scripts/postgis.sh).
 test: $(STAMP) browser
 	ECOMAP_TEST_POSTGIS=$$(bash scripts/postgis.sh) $(PY) -m pytest
+
+# A fresh venv with a plain `pip install .` (no extras) checks a zipped GBK Shapefile.
+check-plain:
+	PYTHON=$(PYTHON) bash scripts/check_plain.sh
 
 test-all: $(STAMP) browser
 	ECOMAP_TEST_POSTGIS=$$(bash scripts/postgis.sh) $(PY) -m pytest -m "" 
@@ -73,4 +78,4 @@ vendor:
 clean:
 	-bash scripts/postgis.sh stop
 	rm -rf .pgdata
-	rm -rf $(VENV) ecomap.gpkg maps/*.html maps/*.csv maps/*.xlsx maps/*.json maps/township
+	rm -rf $(VENV) .venv-plain ecomap.gpkg maps/*.html maps/*.csv maps/*.xlsx maps/*.json maps/township

@@ -19,7 +19,7 @@ from ecomap.errors import InputError, ValidationError
 from ecomap.i18n import use_lang
 from ecomap.store import Provenance, open_store
 from tests.conftest import known_plots
-from tests.test_store_backends import BACKENDS, _refuse_splits, pg_schema  # noqa: F401
+from tests.test_store_backends import BACKENDS, _refuse_splits, pg_schema, postgis_url  # noqa: F401
 from tests.webapp import gbk_zip, make_store
 
 MU = 10_000 / 15  # m² per mu
@@ -163,8 +163,9 @@ def test_replace_that_fails_midway_keeps_the_old_batch(location, tmp_path):
     old = stored_batch(ingest(location, shp).output)
     with open_store(location) as st:
         _refuse_splits(st)
-    with pytest.raises(Exception, match="disk says no"):
-        ingest(location, gbk_zip(tmp_path, "v2", 3, w=200), "--replace", old)
+    # The database's own refusal is no input problem: an internal error (exit code 3).
+    r = ingest(location, gbk_zip(tmp_path, "v2", 3, w=200), "--replace", old)
+    assert r.exit_code == 3 and "disk says no" in r.output, r.output
     assert plot_batches(location) == [old]
     assert total_mu(location) == pytest.approx(45.0)
     with open_store(location) as st:

@@ -27,6 +27,7 @@ from ecomap.raster import (
     coverage_fractions,
     zonal_stats,
 )
+from tests.components import need_module
 from tests.rasters import GK, PIXEL, TOP, X0, dense, px_box, px_polygon, row_raster, write_tif
 
 MOMENTS = "count,sum,mean"  # computed from the outlines alone
@@ -202,7 +203,8 @@ def test_batches_and_bands_change_nothing():
 
 
 def test_agrees_with_exactextract():
-    exactextract = pytest.importorskip("exactextract")
+    exactextract = need_module("exactextract", "exactextract",
+                               "the raster extra (exactextract) is not installed")
     from exactextract.raster import NumPyRasterSource
 
     rng = np.random.default_rng(11)

@@ -5,8 +5,10 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-pytest.importorskip("dask_geopandas", reason="the scale extra (dask-geopandas) is not installed")
-pytest.importorskip("distributed", reason="the scale extra (distributed) is not installed")
+from tests.components import need_module
+
+need_module("dask_geopandas", "dask-geopandas", "the scale extra (dask-geopandas) is not installed")
+need_module("distributed", "distributed", "the scale extra (distributed) is not installed")
 
 from ecomap import scale  # noqa: E402
 from ecomap.store import Provenance, open_store  # noqa: E402

@@ -21,13 +21,18 @@ from click.testing import CliRunner
 
 from ecomap.errors import NotFoundError, StoreError, ValidationError
 from ecomap.store import Provenance, open_store
+from tests.components import need_postgis
 from tests.conftest import GK, X0, Y0, gk_frame, known_plots, plot, two_townships
 
 PG_URL = os.environ.get("ECOMAP_TEST_POSTGIS", "")
-NO_PG = ("ECOMAP_TEST_POSTGIS is not set: no PostGIS to test against; `make test` sets it "
-         "(or run ECOMAP_TEST_POSTGIS=$(bash scripts/postgis.sh) .venv/bin/python -m pytest)")
-BACKENDS = ["gpkg", pytest.param("postgis", marks=pytest.mark.skipif(not PG_URL, reason=NO_PG))]
-needs_pg = pytest.mark.skipif(not PG_URL, reason=NO_PG)
+BACKENDS = ["gpkg", "postgis"]
+# Without PostGIS these skip, or fail under CI (tests/components.py).
+needs_pg = pytest.mark.usefixtures("postgis_url")
+
+
+@pytest.fixture
+def postgis_url():
+    return need_postgis()
 
 
 def _with_schema(url: str, schema: str) -> str:
@@ -41,7 +46,7 @@ def _pg():
 
 
 @pytest.fixture
-def pg_schema():
+def pg_schema(postgis_url):
     """A fresh schema of the test database, dropped afterwards; yields its store URL."""
     schema = f"t_{uuid.uuid4().hex[:12]}"
     yield _with_schema(PG_URL, schema)

@@ -313,6 +313,8 @@ class _Upload:
     def _check_townships(self, new, townships):
         import geopandas as gpd
 
+        if "lon" not in new or "lat" not in new:  # no coordinate columns: reported already
+            return
         new = new.dropna(subset=["lon", "lat"])
         pts = gpd.GeoDataFrame(new, geometry=gpd.points_from_xy(new["lon"], new["lat"]),
                                crs="EPSG:4490")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import sys
+import traceback
 
 import click
 
@@ -14,8 +15,17 @@ from ecomap.errors import EcomapError, ValidationError
 __all__ = ["cli", "main"]
 
 
+#: Exit code of an internal error (a bug); 0–2 are the outcomes of a command.
+INTERNAL_ERROR = 3
+
+
 class _Group(click.Group):
-    """Turns :class:`EcomapError` into a message on stderr and an exit code — in one place."""
+    """Turns :class:`EcomapError` into a message on stderr and an exit code — in one place.
+
+    Any other exception is a bug in ecomap (or in a library it uses), not a problem with
+    the user's file: it is shown as one line saying so, exit code 3, with the
+    traceback only under ``-v``.
+    """
 
     def invoke(self, ctx: click.Context):
         try:
@@ -26,6 +36,15 @@ class _Group(click.Group):
                 for p in exc.problems:
                     click.echo(f"  - {getattr(p, 'message', p)}", err=True)
             ctx.exit(exc.exit_code)
+        except (click.exceptions.Exit, click.exceptions.Abort, click.ClickException):
+            raise
+        except Exception as exc:  # noqa: BLE001 - the one place a bug is reported as such
+            if ctx.params.get("verbose"):
+                click.echo("".join(traceback.format_exception(exc)).rstrip(), err=True)
+            detail = " ".join(str(exc).split())[:500]
+            click.secho(f"ecomap: 内部错误 (internal error, a bug — please report it with this "
+                        f"file): {type(exc).__name__}: {detail}", err=True, fg="red")
+            ctx.exit(INTERNAL_ERROR)
 
 
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})

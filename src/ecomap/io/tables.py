@@ -13,6 +13,7 @@ the fix, which domain modules turn into problem reports.
 from __future__ import annotations
 
 import codecs
+import csv
 import io
 import logging
 import math
@@ -20,13 +21,18 @@ import re
 import unicodedata
 import warnings
 import zipfile
+import zlib
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
+from xml.etree.ElementTree import ParseError
 
 import pandas as pd
+from openpyxl.utils.exceptions import InvalidFileException
 
 from ecomap.errors import InputError
+from ecomap.i18n import tr
+from ecomap.io.archive import scrub_paths
 
 __all__ = ["cell_text", "parse_coordinate", "parse_date", "parse_number", "read_table"]
 
@@ -37,7 +43,8 @@ _XLSX_SUFFIXES = {".xlsx", ".xlsm"}
 
 
 def read_table(
-    path: str | Path, *, encoding: str | None = None, sheet: str | int | None = None
+    path: str | Path, *, encoding: str | None = None, sheet: str | int | None = None,
+    name: str | None = None,
 ) -> pd.DataFrame:
     """Read a CSV or XLSX table with all cells as strings.
 
@@ -52,6 +59,8 @@ def read_table(
         UTF-8, else GB18030 (a superset of GBK and GB2312).
     sheet
         Worksheet name or 0-based position in a workbook; the first sheet by default.
+    name
+        The file name as the user sent it, for messages (default: ``path``'s name).
 
     Returns
     -------
@@ -63,36 +72,37 @@ def read_table(
     Raises
     ------
     ecomap.errors.InputError
-        The file is missing, of an unsupported type, not decodable or not parseable;
-        the message names the file and what to do.
+        The file is missing, of an unsupported type, not decodable, not parseable, or a
+        workbook with a DTD; the message names the file and what to do.
     """
     p = Path(path)
+    shown = name or p.name
     suffix = p.suffix.lower()
     if suffix == ".xls":
         raise InputError(
-            f"{p.name}: old Excel .xls workbooks are not read; open it in Excel or WPS "
+            f"{shown}: old Excel .xls workbooks are not read; open it in Excel or WPS "
             "and save it as .xlsx (or as CSV UTF-8)"
         )
     if suffix not in _CSV_SUFFIXES | _XLSX_SUFFIXES:
         raise InputError(
-            f"{p.name}: unsupported table type {suffix or '(no extension)'!r}; "
+            f"{shown}: unsupported table type {suffix or '(no extension)'!r}; "
             "upload a .csv or .xlsx file"
         )
     if not p.is_file():
-        raise InputError(f"{p}: file not found; check the path and file name")
+        raise InputError(f"{shown}: file not found; check the path and file name")
     if suffix in _XLSX_SUFFIXES:
-        frame = _read_xlsx(p, sheet)
+        frame = _read_xlsx(p, sheet, shown)
     else:
-        frame = _read_csv(p, encoding)
+        frame = _read_csv(p, encoding, shown)
     frame.columns = [str(c).lstrip("\ufeff").strip() for c in frame.columns]
     if frame.shape[1]:
         frame = frame[~frame.apply(lambda c: c.fillna("").astype(str).str.strip().eq(""))
                       .all(axis=1)]
-    log.debug("read %s: %d rows, %d columns", p.name, len(frame), frame.shape[1])
+    log.debug("read %s: %d rows, %d columns", shown, len(frame), frame.shape[1])
     return frame
 
 
-def _decode(p: Path, raw: bytes, encoding: str | None) -> str:
+def _decode(shown: str, raw: bytes, encoding: str | None) -> str:
     if encoding is not None:
         try:
             codecs.lookup(encoding)
@@ -104,7 +114,7 @@ def _decode(p: Path, raw: bytes, encoding: str | None) -> str:
             return raw.decode(encoding)
         except UnicodeDecodeError as exc:
             raise InputError(
-                f"{p.name}: not valid {encoding} text (byte {exc.start}); leave the encoding "
+                f"{shown}: not valid {encoding} text (byte {exc.start}); leave the encoding "
                 "out to detect it, or re-save the file as 'CSV UTF-8'"
             ) from exc
     if raw.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
@@ -118,34 +128,64 @@ def _decode(p: Path, raw: bytes, encoding: str | None) -> str:
             text = raw.decode(name)
         except UnicodeDecodeError:
             continue
-        log.debug("%s decoded as %s", p.name, name)
+        log.debug("%s decoded as %s", shown, name)
         return text
     raise InputError(
-        f"{p.name}: text is neither UTF-8 nor GB18030/GBK; re-save it as 'CSV UTF-8' "
+        f"{shown}: text is neither UTF-8 nor GB18030/GBK; re-save it as 'CSV UTF-8' "
         "in Excel or WPS, or pass the encoding it was written in"
     )
 
 
-def _read_csv(p: Path, encoding: str | None) -> pd.DataFrame:
-    text = _decode(p, p.read_bytes(), encoding)
+def _check_row_lengths(text: str, sep: str, shown: str) -> None:
+    """Refuse rows with more cells than the header: pandas would otherwise shift them
+    into an index or drop the cells past the header without a word."""
+    rows = csv.reader(io.StringIO(text.lstrip("\ufeff")), delimiter=sep)
+    try:
+        width = len(next(rows))
+        long = [(i, len(r)) for i, r in enumerate(rows, start=2) if len(r) > width]
+    except csv.Error:
+        return  # left to pandas, which names the line
+    if long:
+        lines = ", ".join(str(i) for i, _ in long[:10]) + (" …" if len(long) > 10 else "")
+        raise InputError(tr(
+            "{file}：第 {lines} 行的单元格比表头多（表头 {width} 列）；常见原因是数字用逗号作小数点"
+            "（如 114,01）或单元格中含逗号而未加引号；请在 Excel/WPS 中改正后重新保存为 CSV",
+            "{file}: line(s) {lines} have more cells than the header ({width} columns); "
+            "usually a number with a comma as decimal mark (114,01) or a cell holding a "
+            "comma without quotes; correct it in Excel/WPS and save the CSV again",
+            file=shown, lines=lines, width=width))
+
+
+def _read_csv(p: Path, encoding: str | None, shown: str) -> pd.DataFrame:
+    text = _decode(shown, p.read_bytes(), encoding)
     if not text.strip():
-        raise InputError(f"{p.name}: the file is empty; export the table again with its header row")
+        raise InputError(f"{shown}: the file is empty; export the table again with its header row")
     header = text.lstrip("\ufeff").splitlines()[0]
     counts = {sep: header.count(sep) for sep in (",", "\t", ";")}
     sep = max(counts, key=lambda s: (counts[s], s == ","))
+    _check_row_lengths(text, sep, shown)
     try:
-        # blank lines stay (as blank rows), so row i is still line i + 2 of the file
+        # blank lines stay (as blank rows), so row i is still line i + 2 of the file;
+        # index_col=False: a row longer than the header never becomes the index
         return pd.read_csv(io.StringIO(text), sep=sep, dtype=str, keep_default_na=False,
-                           skip_blank_lines=False)
+                           skip_blank_lines=False, index_col=False)
     except (pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
         raise InputError(
-            f"{p.name}: not a readable CSV table ({exc}); check that every row has as many "
+            f"{shown}: not a readable CSV table ({exc}); check that every row has as many "
             "cells as the header and that quotes are closed"
         ) from exc
 
 
-def _read_xlsx(p: Path, sheet: str | int | None) -> pd.DataFrame:
+#: What zipfile, zlib, openpyxl and the XML parser raise for a damaged workbook: not a
+#: zip, a damaged deflate stream, a missing part (KeyError), a part that is not XML, a
+#: zip version or method zipfile does not know (NotImplementedError).
+_XLSX_ERRORS = (zipfile.BadZipFile, zlib.error, EOFError, KeyError, InvalidFileException,
+                ParseError, UnicodeDecodeError, NotImplementedError)
+
+
+def _read_xlsx(p: Path, sheet: str | int | None, shown: str) -> pd.DataFrame:
     try:
+        _refuse_dtd(p, shown)
         with warnings.catch_warnings():
             # openpyxl warns about styles and data validation it cannot read; harmless here
             warnings.filterwarnings("ignore", category=UserWarning, module="openpyxl")
@@ -154,21 +194,64 @@ def _read_xlsx(p: Path, sheet: str | int | None) -> pd.DataFrame:
                 chosen = 0 if sheet is None else sheet
                 if isinstance(chosen, int) and not 0 <= chosen < len(names):
                     raise InputError(
-                        f"{p.name}: no sheet number {chosen}; the workbook has "
+                        f"{shown}: no sheet number {chosen}; the workbook has "
                         f"{len(names)} sheet(s): {', '.join(names)}"
                     )
                 if isinstance(chosen, str) and chosen not in names:
                     raise InputError(
-                        f"{p.name}: no sheet named {chosen!r}; choose one of: {', '.join(names)}"
+                        f"{shown}: no sheet named {chosen!r}; choose one of: {', '.join(names)}"
                     )
                 return pd.read_excel(book, sheet_name=chosen, dtype=str, keep_default_na=False)
-    except InputError:
-        raise
-    except (zipfile.BadZipFile, KeyError, OSError, ValueError) as exc:
-        raise InputError(
-            f"{p.name}: not a readable .xlsx workbook ({exc}); open it in Excel or WPS and "
-            "save it again as .xlsx, or export the sheet as CSV"
-        ) from exc
+    except _XLSX_ERRORS as exc:
+        detail = scrub_paths(str(exc).strip().splitlines()[0][:200]) if str(exc).strip() else ""
+        raise InputError(tr(
+            "{file}：不是可读的 .xlsx 工作簿（{detail}）；文件可能已损坏，请在 Excel 或 WPS 中打开后重新"
+            "另存为 .xlsx，或将该表导出为 CSV",
+            "{file}: not a readable .xlsx workbook ({detail}); it may be damaged — open it in "
+            "Excel or WPS and save it again as .xlsx, or export the sheet as CSV",
+            file=shown, detail=detail or type(exc).__name__)) from exc
+
+
+# The start of an XML part up to its root element: declaration, comments, processing
+# instructions, then either a DOCTYPE (refused) or the root element.
+_PROLOG = re.compile(rb"\s*(?:<\?.*?\?>\s*|<!--.*?-->\s*)*", re.DOTALL)
+_PROLOG_LIMIT = 1 << 20
+
+
+def _refuse_dtd(p: Path, shown: str) -> None:
+    """Refuse a workbook any of whose XML parts declares a DTD.
+
+    Excel never writes one; a DTD in an upload is an attempt at entity expansion
+    ("billion laughs") or at reading server files (XXE), so it is refused before any
+    XML parser sees it.
+    """
+    with zipfile.ZipFile(p) as zf:
+        for info in zf.infolist():
+            if info.is_dir():
+                continue
+            with zf.open(info) as part:
+                head = part.read(4096)
+                while True:
+                    text = head
+                    if text.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+                        text = text.decode("utf-16", "ignore").encode("utf-8")
+                    rest = text[_PROLOG.match(text).end():]
+                    if rest[:9].upper() == b"<!DOCTYPE" or rest[:8].upper() == b"<!ENTITY":
+                        raise InputError(tr(
+                            "{file}：工作簿中的 {part} 含有 DTD（<!DOCTYPE>），Excel 和 WPS 从不"
+                            "写入它，可能是恶意文件，已拒绝；请在 Excel 或 WPS 中打开后另存为 .xlsx "
+                            "再上传",
+                            "{file}: the workbook's {part} holds a DTD (<!DOCTYPE>), which Excel "
+                            "and WPS never write: possibly a malicious file, refused; open it in "
+                            "Excel or WPS, save it as .xlsx and send that",
+                            file=shown, part=info.filename))
+                    unfinished = rest.startswith((b"<?", b"<!--")) or len(rest) < 9
+                    if not unfinished or len(head) >= _PROLOG_LIMIT:
+                        break
+                    more = part.read(4096)
+                    if not more:
+                        break
+                    head += more
 
 
 # ---------------------------------------------------------------- cell parsers

@@ -9,22 +9,30 @@ naming the file and the fix.  Problems with single features are left to
 
 from __future__ import annotations
 
+import functools
 import hashlib
+import importlib.util
 import logging
 import os
 import struct
 import warnings
+import zipfile
+import zlib
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import geopandas as gpd
 import numpy as np
+import pyogrio
+import pyogrio.errors
 import shapely
+import shapely.errors
 
 from ecomap import crs as _crs
 from ecomap.errors import CRSError, InputError
-from ecomap.io.archive import extract_zip, find_datasets
+from ecomap.i18n import tr
+from ecomap.io.archive import extract_zip, find_datasets, scrub_paths
 from ecomap.io.cad import CAD_SUFFIXES, cad_error, cad_members
 from ecomap.io.encoding import detect_dbf_encoding
 from ecomap.settings import Settings
@@ -114,7 +122,7 @@ def read_upload(path: str | os.PathLike, *, layer: str | None = None,
         if suffix in (".zip", ".kmz"):
             folder = stack.enter_context(extract_zip(
                 path, max_bytes=settings.max_unzipped_mb * 1e6,
-                max_members=settings.max_zip_members))
+                max_members=settings.max_zip_members, name=shown))
             dataset, layer_name = _pick_dataset(folder, layer, shown)
         result = _read_dataset(dataset, layer_name, shown, encoding=encoding)
         result = _decide_crs(result, crs, near)
@@ -142,8 +150,6 @@ def _pick_dataset(folder: Path, layer: str | None, shown: str) -> tuple[Path, st
 
 def _read_dataset(dataset: Path, layer: str | None, shown: str, *,
                   encoding: str | None) -> ReadResult:
-    import pyogrio
-
     suffix = dataset.suffix.lower()
     notes: list[tuple[str, str, str]] = []
     where = shown if dataset.name == shown else f"{shown}: {dataset.name}"
@@ -162,6 +168,7 @@ def _read_dataset(dataset: Path, layer: str | None, shown: str, *,
     if suffix == ".shp":
         _check_sidecars(dataset, where)
         _check_shp_length(dataset, where)
+        _check_prj(dataset, where)
         if encoding:
             used_encoding, source = encoding, "option"
         else:
@@ -174,10 +181,13 @@ def _read_dataset(dataset: Path, layer: str | None, shown: str, *,
     elif encoding:
         read_kwargs["encoding"] = used_encoding = encoding
     try:
-        layers = pyogrio.list_layers(dataset)
-    except Exception as exc:
-        raise InputError(f"{where}: cannot be read ({_gdal_message(exc)}); the file may be "
-                         "damaged or truncated — export it again") from exc
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")  # GDAL's warnings name server paths: logged
+            layers = pyogrio.list_layers(dataset)
+        for w in caught:
+            log.debug("%s: %s", where, scrub_paths(str(w.message)))
+    except _READ_ERRORS as exc:
+        raise _damaged(where, exc, dataset) from exc
     if layer is None and len(layers) > 1 and suffix != ".shp":
         listed = ", ".join(str(n) for n in layers[:, 0])
         raise InputError(f"{where} holds several layers ({listed}); choose one with --layer NAME")
@@ -188,21 +198,20 @@ def _read_dataset(dataset: Path, layer: str | None, shown: str, *,
     try:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
-            # Through Arrow: the same frame, read faster.
-            frame = pyogrio.read_dataframe(dataset, layer=chosen, use_arrow=True,
+            # Through Arrow when pyarrow is installed: the same frame, read faster.
+            frame = pyogrio.read_dataframe(dataset, layer=chosen, use_arrow=have_arrow(),
                                            **read_kwargs)
     except UnicodeDecodeError as exc:
-        raise InputError(f"{where}: text is not in {used_encoding}; pass --encoding "
-                         "GB18030 or UTF-8") from exc
-    except Exception as exc:
-        raise InputError(f"{where}: cannot be read ({_gdal_message(exc)}); the file may be "
-                         "damaged or truncated — export it again") from exc
+        raise InputError(tr("{where}：文字不是 {enc} 编码；请加 --encoding GB18030 或 UTF-8 再试",
+                            "{where}: text is not in {enc}; pass --encoding GB18030 or UTF-8",
+                            where=where, enc=used_encoding)) from exc
+    except _READ_ERRORS as exc:
+        raise _damaged(where, exc, dataset) from exc
     for w in caught:
         text = str(w.message)
         if "truncat" in text.lower() or "error" in text.lower():
-            raise InputError(f"{where}: {text}; the file looks damaged or truncated — export "
-                             "it again")
-        log.debug("%s: %s", where, text)
+            raise _damaged(where, text, dataset)
+        log.debug("%s: %s", where, scrub_paths(text))
     if frame.empty:
         raise InputError(f"{where}: the layer has no features; check that you sent the "
                          "right file")
@@ -211,8 +220,31 @@ def _read_dataset(dataset: Path, layer: str | None, shown: str, *,
                       crs, "prj" if frame.crs is not None else "", used_encoding, notes)
 
 
-def _gdal_message(exc: Exception) -> str:
-    return str(exc).strip().splitlines()[0][:200] if str(exc).strip() else type(exc).__name__
+@functools.cache
+def have_arrow() -> bool:
+    """True when pyarrow is installed (the ``scale`` extra); found without importing it."""
+    return importlib.util.find_spec("pyarrow") is not None
+
+
+#: What GDAL (through pyogrio) and the libraries under it raise for a damaged or
+#: unreadable file; anything else is a bug and is left to surface as one.
+#: (GEOSException: a geometry whose bytes do not decode, e.g. a ring cut open.)
+_READ_ERRORS = (pyogrio.errors.DataSourceError, pyogrio.errors.DataLayerError,
+                shapely.errors.GEOSException, zipfile.BadZipFile, zlib.error, EOFError, OSError)
+def _gdal_message(exc: BaseException | str, dataset: Path | None = None) -> str:
+    text = str(exc).strip()
+    if dataset is not None:
+        text = text.replace(str(dataset), dataset.name)
+    text = text.split("; It might help to specify the correct driver")[0]
+    first = text.splitlines()[0][:200] if text else type(exc).__name__
+    return scrub_paths(first)
+
+
+def _damaged(where: str, exc: BaseException | str, dataset: Path | None = None) -> InputError:
+    return InputError(tr("{where}：无法读取（{detail}）；文件可能已损坏或不完整，请重新导出后再上传",
+                         "{where}: cannot be read ({detail}); the file may be damaged or "
+                         "truncated — export it again", where=where,
+                         detail=_gdal_message(exc, dataset)))
 
 
 def _check_shp_length(shp: Path, where: str) -> None:
@@ -228,6 +260,24 @@ def _check_shp_length(shp: Path, where: str) -> None:
                          "it was cut off in transfer — send it again")
 
 
+def _check_prj(shp: Path, where: str) -> None:
+    """A .prj is ASCII WKT (UTF-8 at most); other bytes mean it was damaged, and GDAL's
+    reader fails on it without saying so."""
+    prj = next((p for p in shp.parent.iterdir()
+                if p.stem == shp.stem and p.suffix.lower() == ".prj"), None)
+    if prj is None:
+        return
+    try:
+        prj.read_bytes().decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise InputError(tr(
+            "{where}：{prj} 已损坏（第 {pos} 字节不是文本）；请重新导出 Shapefile，或删去 {prj} 并用 "
+            "--crs 指明坐标系",
+            "{where}: {prj} is damaged (byte {pos} is not text); export the Shapefile again, "
+            "or leave {prj} out and pass --crs", where=where, prj=prj.name,
+            pos=exc.start + 1)) from exc
+
+
 def _check_sidecars(shp: Path, where: str) -> None:
     have = {p.suffix.lower() for p in shp.parent.iterdir() if p.stem == shp.stem}
     missing = [s for s in (".shx", ".dbf") if s not in have]
@@ -238,34 +288,52 @@ def _check_sidecars(shp: Path, where: str) -> None:
 
 
 def _read_points_table(path: Path, where: str, *, encoding: str | None) -> ReadResult:
-    from ecomap.io.tables import parse_coordinate, read_table
+    from ecomap.io.tables import read_table
 
-    table = read_table(path, encoding=encoding)
+    table = read_table(path, encoding=encoding, name=where)
     cols = {str(c).strip().lower(): c for c in table.columns}
     lon = next((cols[n] for n in _LON_NAMES if n in cols), None)
     lat = next((cols[n] for n in _LAT_NAMES if n in cols), None)
     if lon is None or lat is None:
         raise InputError(f"{where}: no coordinate columns; name them 经度 and 纬度 (degrees) "
                          "or X and Y (metres, with --crs)")
-    xs, ys, bad = [], [], []
-    for i, (x, y) in enumerate(zip(table[lon], table[lat], strict=True)):
-        try:
-            xs.append(parse_coordinate(x, axis="lon") if x not in ("", None) else np.nan)
-            ys.append(parse_coordinate(y, axis="lat") if y not in ("", None) else np.nan)
-        except ValueError:
-            try:
-                xs.append(float(str(x).replace(",", "")))
-                ys.append(float(str(y).replace(",", "")))
-            except ValueError:
-                xs.append(np.nan)
-                ys.append(np.nan)
-                bad.append(i + 2)
+    xs, ys, notes = [], [], []
+    for row, x, y in zip(table.index, table[lon], table[lat], strict=True):
+        px, py = _table_coordinate(x, "lon"), _table_coordinate(y, "lat")
+        if px is None or py is None:
+            notes.append(("error", "bad_coordinate", str(tr(
+                "{where}：第{row}行：坐标「{x}, {y}」无法读取；请填十进制度（114.3583）或度分秒"
+                "（114°21'30\"E），米坐标请用 --crs 指明坐标系",
+                "{where}: row {row}: coordinates \"{x}, {y}\" cannot be read; write decimal "
+                "degrees (114.3583) or degrees-minutes-seconds (114°21'30\"E), or metres with "
+                "--crs", where=where, row=int(row) + 2, x=x, y=y))))
+            px = py = np.nan
+        xs.append(px)
+        ys.append(py)
+    xs, ys = np.asarray(xs, dtype=float), np.asarray(ys, dtype=float)
     frame = gpd.GeoDataFrame(table.drop(columns=[lon, lat]),
                              geometry=gpd.points_from_xy(xs, ys))
     frame.loc[np.isnan(xs) | np.isnan(ys), "geometry"] = None
-    notes = [("error", "bad_coordinate", f"{where}: row {r}: unreadable coordinates")
-             for r in bad]
     return ReadResult(frame, where, None, "", "", encoding, notes)
+
+
+def _table_coordinate(cell, axis: str) -> float | None:
+    """A coordinate cell: degrees (decimal or DMS) or plain metres; NaN when blank,
+    None when it cannot be read."""
+    from ecomap.io.tables import parse_coordinate
+
+    text = "" if cell is None else str(cell).strip()
+    if not text or text.lower() == "nan":
+        return np.nan
+    try:
+        return parse_coordinate(text, axis=axis)
+    except ValueError:
+        pass
+    try:
+        value = float(text.replace(",", ""))
+    except ValueError:
+        return None
+    return value if np.isfinite(value) else None
 
 
 def _decide_crs(result: ReadResult, option: str | None,
