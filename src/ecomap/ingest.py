@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from ecomap.errors import InputError
+from ecomap.i18n import message_of
 from ecomap.io.vector import file_sha256, read_upload
 from ecomap.settings import Settings
 from ecomap.store import Provenance, Store
@@ -88,7 +89,7 @@ def validate_file(path: str | os.PathLike, store: Store, *, category: str,
     except InputError as exc:
         report = Report(shown)
         report.add("error", type(exc).__name__.replace("Error", "").lower() or "input",
-                   str(exc))
+                   message_of(exc))
         return _rejected(report, {"file": shown, "layer": layer})
     plots, report = prepare_plots(read.frame, category=code, year=year, source=shown)
     for severity, kind, text in read.notes:
@@ -153,7 +154,9 @@ def ingest_water(path: str | os.PathLike, store: Store, *, sites_path=None,
     """
     from ecomap import water
     from ecomap.errors import ValidationError
+    from ecomap.i18n import tr
     from ecomap.io.tables import read_table
+    from ecomap.validate import problem_list
 
     settings = settings or Settings()
     name = name or Path(path).name
@@ -166,10 +169,9 @@ def ingest_water(path: str | os.PathLike, store: Store, *, sites_path=None,
         names=(name, sites_name))
     problems = upload.errors + (upload.warnings if strict else [])
     if problems:
-        lines = "\n".join(f"  - {p['message']}" for p in problems[:20])
-        more = f"\n  … and {len(problems) - 20} more" if len(problems) > 20 else ""
-        raise ValidationError(f"{name}: {len(problems)} problem(s), nothing was stored; fix "
-                              f"them and run the command again:\n{lines}{more}", problems)
+        raise ValidationError(tr("{problems}\n请改正后重新运行命令。",
+                                 "{problems}\nFix them and run the command again.",
+                                 problems=problem_list(name, problems)), problems)
     if dry_run or not (len(upload.sites) or len(upload.samples)):
         return upload, None
     source = name + (f" + {sites_name}" if sites_path else "")
