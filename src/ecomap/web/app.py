@@ -53,8 +53,9 @@ from ecomap.errors import (
     TooManyAttempts,
     ValidationError,
 )
-from ecomap.i18n import tr, use_lang
+from ecomap.i18n import render, tr, use_lang
 from ecomap.settings import Settings
+from ecomap.web._lang import RequestLang
 from ecomap.web._text import text
 from ecomap.web.accounts import ROLES, Accounts, LoginLimiter, Session
 from ecomap.web.staging import Staged, Staging
@@ -390,13 +391,17 @@ def create_app(settings: Settings | None = None, *, staging_root: str | Path | N
     # --- errors: translated here, once ----------------------------------------------
     def error_response(request: Request, exc: EcomapError, status: int | None = None
                        ) -> Response:
+        with use_lang(lang_of(request)):  # also outside the middleware (internal errors)
+            return _error_response(request, exc, status)
+
+    def _error_response(request: Request, exc: EcomapError, status: int | None) -> Response:
         status = status or _status_of(exc)
         headers = {"Retry-After": str(exc.retry_after)} if isinstance(exc, TooManyAttempts) \
             else {}
         if is_api(request):
             body = {"error": type(exc).__name__, "message": str(exc)}
             if isinstance(exc, ValidationError):
-                body["problems"] = [getattr(p, "__dict__", p) for p in exc.problems]
+                body["problems"] = [_problem_dict(p) for p in exc.problems]
             return JSONResponse(body, status_code=status, headers=headers)
         if isinstance(exc, AuthError) and not isinstance(exc, TooManyAttempts):
             # Back to this page after signing in; after a form (its session expired),
@@ -460,6 +465,7 @@ def create_app(settings: Settings | None = None, *, staging_root: str | Path | N
                        _FORM_OVERHEAD, answer=too_large)
 
     app.add_middleware(_SecurityHeaders)
+    app.add_middleware(RequestLang, lang_of=lang_of)
 
     # --- shared actions (pages and API) ---------------------------------------------
     def stage_upload(s: Session, upload: UploadFile, category: str, year: int,
@@ -486,7 +492,7 @@ def create_app(settings: Settings | None = None, *, staging_root: str | Path | N
                 outcome = validate_file(item.path, st, category=code, year=year,
                                         settings=settings, name=item.name)
                 towns = st.townships()
-            item.report = outcome.to_json()
+            item.keep_report(outcome)
             item.replaceable = list(outcome.info.get("replaceable", []))
             item.preview = _Rendered.of(to_html(review_map(outcome.plots, outcome.problem_geoms,
                                                    towns, lang=lang)))
@@ -547,7 +553,7 @@ def create_app(settings: Settings | None = None, *, staging_root: str | Path | N
                                              year=item.year, settings=user_settings,
                                              name=item.name, replace=batch_to_replace)
             if batch is None:
-                item.report = outcome.to_json()
+                item.keep_report(outcome)
                 item.replaceable = list(outcome.info.get("replaceable", []))
                 raise InputError(f"{item.name}: the store changed since the check and the "
                                  "file is now rejected; see the problems listed")
@@ -734,7 +740,8 @@ def create_app(settings: Settings | None = None, *, staging_root: str | Path | N
             with store() as st:
                 b = st.batches()
             offers = [n for n in item.replaceable if may_replace(s, b, n)]
-        return page(request, "review.html", item=item, r=item.report, offers=offers,
+        return page(request, "review.html", item=item, r=item.report_in(lang_of(request)),
+                    offers=offers,
                     category=category_label(item.category, lang_of(request)))
 
     @app.get("/uploads/{token}/preview.html", response_class=HTMLResponse,
@@ -930,8 +937,8 @@ def create_app(settings: Settings | None = None, *, staging_root: str | Path | N
         return out
 
     @app.get("/api/uploads/{token}", tags=["uploads"])
-    def api_upload_report(token: str, s: Editor) -> dict:
-        return staging.get(token, s.user).report
+    def api_upload_report(request: Request, token: str, s: Editor) -> dict:
+        return staging.get(token, s.user).report_in(lang_of(request))
 
     @app.post("/api/uploads/{token}/confirm", tags=["uploads"])
     def api_confirm(request: Request, token: str, s: Editor,
@@ -948,6 +955,15 @@ def create_app(settings: Settings | None = None, *, staging_root: str | Path | N
         return {"discarded": token}
 
     return app
+
+
+def _problem_dict(problem) -> dict:
+    """A problem (a :class:`~ecomap.validate.Problem` or a dict) for JSON, its message
+    rendered in the request's language."""
+    d = dict(problem) if isinstance(problem, dict) else dict(getattr(problem, "__dict__", {}))
+    if "message" in d:
+        d["message"] = render(d["message"])
+    return d if d else {"message": render(problem)}
 
 
 def _local(url: str) -> str:
