@@ -217,3 +217,15 @@ def test_web_api_report_follows_the_request_language(web, tmp_path):
           "field": None}]
     assert {k: v for k, v in zh.items() if k != "problems"} == \
         {k: v for k, v in en.items() if k != "problems"}
+
+
+def test_errors_of_a_command_without_lang_follow_the_group_option(tmp_path, store):
+    """'rollback' has no --lang: 'ecomap --lang en rollback …' and ECOMAP_LANG still apply."""
+    args = ["rollback", "99", "--store", str(tmp_path / "test.gpkg")]
+    zh = CliRunner().invoke(cli, args)
+    en = CliRunner().invoke(cli, ["--lang", "en", *args])
+    env = CliRunner().invoke(cli, args, env={"ECOMAP_LANG": "en"})
+    assert zh.exit_code == en.exit_code == env.exit_code == 2
+    assert "中没有批次 99; 'ecomap batches' 列出全部批次" in zh.output
+    assert "no batch 99 in" in en.output and "no batch 99 in" in env.output
+    assert "批次" not in en.output

@@ -23,6 +23,9 @@ from ecomap.errors import NotFoundError, StoreError, ValidationError
 from ecomap.store import Provenance, open_store
 from tests.conftest import GK, X0, Y0, gk_frame, known_plots, plot, two_townships
 
+# The messages checked here are the English ones (Chinese is the default).
+pytestmark = pytest.mark.usefixtures("english")
+
 PG_URL = os.environ.get("ECOMAP_TEST_POSTGIS", "")
 NO_PG = ("ECOMAP_TEST_POSTGIS is not set: no PostGIS to test against; `make test` sets it "
          "(or run ECOMAP_TEST_POSTGIS=$(bash scripts/postgis.sh) .venv/bin/python -m pytest)")
