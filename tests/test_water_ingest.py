@@ -190,10 +190,14 @@ def test_unreadable_cells_are_listed_and_nothing_is_stored(store_file, tmp_path)
     path = write_csv(tmp_path / "bad.csv", bad, blank_line_after=1)
     r = run("water", "ingest", path, "--store", store_file)
     assert r.exit_code == 2
-    assert "nothing was stored" in r.output
+    assert "bad.csv: 4 个问题, 未入库" in r.output
     assert "第3行「氨氮(mg/L)」" in r.output and "abc" in r.output
     assert "第5行「采样日期」" in r.output and "2023-02-30" in r.output
     assert "第6行「经度」" in r.output and "是纬度" in r.output
+    en = run("--lang", "en", "water", "ingest", path, "--store", store_file)
+    assert en.exit_code == 2
+    assert "bad.csv: 4 problem(s), nothing was stored; fix them" in en.output
+    assert "row 3, column “氨氮(mg/L)”" in en.output and "abc" in en.output
     after = stored(store_file)
     assert after[0] == before[0] and after[1] == before[1]
     pd.testing.assert_frame_equal(after[2], before[2])

@@ -169,9 +169,8 @@ def ingest_water(path: str | os.PathLike, store: Store, *, sites_path=None,
         names=(name, sites_name))
     problems = upload.errors + (upload.warnings if strict else [])
     if problems:
-        raise ValidationError(tr("{problems}\n请改正后重新运行命令。",
-                                 "{problems}\nFix them and run the command again.",
-                                 problems=problem_list(name, problems)), problems)
+        raise ValidationError(problem_list(name, problems, fix=tr(
+            "; 请改正后重新运行命令", "; fix them and run the command again")), problems)
     if dry_run or not (len(upload.sites) or len(upload.samples)):
         return upload, None
     source = name + (f" + {sites_name}" if sites_path else "")

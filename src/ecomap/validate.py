@@ -142,14 +142,16 @@ class Outcome:
         }
 
 
-def problem_list(source: str, problems: list, *, first: int = 20) -> Text:
-    """'FILE: N problems, nothing stored' and the first problems, one a line."""
+def problem_list(source: str, problems: list, *, first: int = 20, fix: Text | str = ""
+                 ) -> Text:
+    """'FILE: N problems, nothing stored[FIX]:' and the first problems, one a line."""
     lines = "\n".join(f"  - {{p{k}}}" for k in range(min(first, len(problems))))
     params = {f"p{k}": (p["message"] if isinstance(p, dict) else getattr(p, "message", p))
               for k, p in enumerate(problems[:first])}
     more = len(problems) - first
-    head = tr("{source}: {n} 个问题, 未入库:\n",
-              "{source}: {n} problem(s), nothing was stored:\n", source=source, n=len(problems))
+    head = tr("{source}: {n} 个问题, 未入库{fix}:\n",
+              "{source}: {n} problem(s), nothing was stored{fix}:\n", source=source,
+              n=len(problems), fix=fix)
     tail = tr("\n  … 另有 {more} 个", "\n  … and {more} more", more=more) if more > 0 else ""
     body = Text(lines, lines, **params)
     return tr("{head}{body}{tail}", "{head}{body}{tail}", head=head, body=body, tail=tail)

@@ -63,7 +63,7 @@ def ingest_cmd(file, sites_file, encoding, sheet, dry_run, strict, store):
                                          sheet=sheet_arg, strict=strict, dry_run=dry_run,
                                          settings=s)
         except ValidationError as exc:
-            raise _invalid(str(exc).split("\n")[0], exc.problems) from exc
+            raise _invalid(str(exc).split("\n")[0].rstrip(":"), exc.problems) from exc
     for w in upload.warnings:
         click.echo(f"warning: {w['message']}", err=True)
     what = (f"{len(upload.sites)} new site(s), {upload.n_samples} sample(s) "
