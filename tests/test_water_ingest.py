@@ -156,7 +156,7 @@ def test_quirk_file_in_gbk_csv_ingests_with_exact_values(store_file, tmp_path):
     path = write_csv(tmp_path / "监测数据.csv", QUIRKS)
     r = run("water", "ingest", path, "--store", store_file)
     assert r.exit_code == 0, r.output
-    assert "stored 3 new site(s), 4 sample(s) (32 values)" in r.output
+    assert "新点位 3 个, 样品 4 个 (32 个监测值) 已入库为批次" in r.output
     assert_quirks_stored(store_file)
 
 
@@ -257,7 +257,7 @@ def test_a_stored_site_listed_again_must_agree(store_file, tmp_path):
     assert r.exit_code == 2 and "水质目标为 II，本表为 III" in r.output
     same = run("water", "ingest", write_csv(tmp_path / "c.csv", QUIRKS[1:2]), "--store",
                store_file)
-    assert same.exit_code == 0 and "0 new site(s), 1 sample(s)" in same.output
+    assert same.exit_code == 0 and "新点位 0 个, 样品 1 个" in same.output
 
 
 def test_warnings_are_shown_and_strict_refuses_them(store_file, tmp_path):
@@ -338,7 +338,7 @@ def test_classify_file_takes_site_types_from_the_store(store_file, tmp_path):
                      header=["断面名称", "采样日期", "总磷", "氨氮"])
     r = run("water", "classify", path, "--store", store_file, "--format", "csv", "-o",
             tmp_path / "o.csv")
-    assert r.exit_code == 0 and "1 row(s) have unreadable cells" in r.output
+    assert r.exit_code == 0 and "1 行有无法读取的单元格" in r.output
     table = pd.read_csv(tmp_path / "o.csv", encoding="utf-8-sig", dtype=str,
                         keep_default_na=False)
     assert table["水质类别"].tolist() == ["III", "II"]
