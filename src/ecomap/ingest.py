@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from ecomap.errors import InputError
-from ecomap.i18n import message_of
+from ecomap.i18n import message_of, tr
 from ecomap.io.vector import file_sha256, read_upload
 from ecomap.settings import Settings
 from ecomap.store import Provenance, Store
@@ -75,9 +75,10 @@ def validate_file(path: str | os.PathLike, store: Store, *, category: str,
     if same is not None or refusal is not None:
         report = Report(shown)
         if refusal is not None:
-            report.add("error", "replace_unknown", f"{shown}: {refusal}")
+            report.add("error", "replace_unknown", tr("{file}: {refusal}", "{file}: {refusal}",
+                                                       file=shown, refusal=refusal))
         if same is not None:
-            report.add("error", "duplicate_file", str(same_file_text(shown, same)))
+            report.add("error", "duplicate_file", same_file_text(shown, same))
         info = {"file": shown, "layer": layer, "sha256": sha256,
                 "replaceable": [int(same["batch_id"])] if same is not None else []}
         return _rejected(report, info)
@@ -154,7 +155,6 @@ def ingest_water(path: str | os.PathLike, store: Store, *, sites_path=None,
     """
     from ecomap import water
     from ecomap.errors import ValidationError
-    from ecomap.i18n import tr
     from ecomap.io.tables import read_table
     from ecomap.validate import problem_list
 
