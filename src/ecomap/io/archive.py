@@ -15,6 +15,7 @@ from contextlib import contextmanager
 from pathlib import Path, PurePosixPath
 
 from ecomap.errors import InputError
+from ecomap.i18n import tr
 
 __all__ = ["DATA_SUFFIXES", "extract_zip", "find_datasets", "is_junk"]
 
@@ -55,20 +56,27 @@ def extract_zip(path: str | os.PathLike, *, max_bytes: float, max_members: int):
     try:
         zf = zipfile.ZipFile(path)
     except (zipfile.BadZipFile, OSError) as exc:
-        raise InputError(f"{path.name}: not a readable zip archive ({exc}); send the file "
-                         "again or zip it anew") from exc
+        raise InputError(tr("{file}: 不是可读取的 zip 压缩包 ({exc}); 请重新发送或重新压缩",
+                            "{file}: not a readable zip archive ({exc}); send the file again "
+                            "or zip it anew", file=path.name, exc=exc)) from exc
     tmp = Path(tempfile.mkdtemp(prefix="ecomap-upload-"))
     try:
         with zf:
             infos = [i for i in zf.infolist() if not i.is_dir()]
             if len(infos) > max_members:
-                raise InputError(f"{path.name}: {len(infos)} files in the archive, more than "
-                                 f"the {max_members} allowed; send only the plot layer")
+                raise InputError(tr("{file}: 压缩包中有 {n} 个文件, 超过允许的 {max} 个; 请只发送"
+                                    "图斑图层",
+                                    "{file}: {n} files in the archive, more than the {max} "
+                                    "allowed; send only the plot layer", file=path.name,
+                                    n=len(infos), max=max_members))
             total = sum(i.file_size for i in infos)
             if total > max_bytes:
-                raise InputError(
-                    f"{path.name}: unpacks to {total / 1e6:,.0f} MB, more than the "
-                    f"{max_bytes / 1e6:,.0f} MB allowed (a zip bomb?); send only the plot layer")
+                raise InputError(tr(
+                    "{file}: 解压后有 {mb:,.0f} MB, 超过允许的 {max:,.0f} MB (zip 炸弹?); "
+                    "请只发送图斑图层",
+                    "{file}: unpacks to {mb:,.0f} MB, more than the {max:,.0f} MB allowed "
+                    "(a zip bomb?); send only the plot layer", file=path.name, mb=total / 1e6,
+                    max=max_bytes / 1e6))
             root = tmp.resolve()
             written = 0
             for info in infos:
@@ -77,20 +85,25 @@ def extract_zip(path: str | os.PathLike, *, max_bytes: float, max_members: int):
                     continue
                 target = (tmp / name).resolve()
                 if not target.is_relative_to(root) or PurePosixPath(name).is_absolute():
-                    raise InputError(f"{path.name}: member {name!r} points outside the archive "
-                                     "(zip slip); the archive was refused")
+                    raise InputError(tr(
+                        "{file}: 成员 {name!r} 指向压缩包之外 (zip slip); 已拒绝该压缩包",
+                        "{file}: member {name!r} points outside the archive (zip slip); the "
+                        "archive was refused", file=path.name, name=name))
                 target.parent.mkdir(parents=True, exist_ok=True)
                 with zf.open(info) as src, open(target, "wb") as dst:
                     while chunk := src.read(1 << 20):
                         written += len(chunk)
                         if written > max_bytes:  # sizes in the header can lie
-                            raise InputError(
-                                f"{path.name}: unpacks to more than the "
-                                f"{max_bytes / 1e6:,.0f} MB allowed (a zip bomb?); refused")
+                            raise InputError(tr(
+                                "{file}: 解压后超过允许的 {max:,.0f} MB (zip 炸弹?); 已拒绝",
+                                "{file}: unpacks to more than the {max:,.0f} MB allowed (a "
+                                "zip bomb?); refused", file=path.name, max=max_bytes / 1e6))
                         dst.write(chunk)
         yield tmp
     except zipfile.BadZipFile as exc:
-        raise InputError(f"{path.name}: the archive is damaged ({exc}); send it again") from exc
+        raise InputError(tr("{file}: 压缩包已损坏 ({exc}); 请重新发送",
+                            "{file}: the archive is damaged ({exc}); send it again",
+                            file=path.name, exc=exc)) from exc
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 
