@@ -426,8 +426,9 @@ def create_app(settings: Settings | None = None, *, staging_root: str | Path | N
     async def _on_http(request: Request, exc: StarletteHTTPException):
         # Unknown pages, wrong methods … answered like our own errors (zh pages, JSON).
         if exc.status_code == 404:
-            err: EcomapError = NotFoundError(f"no page {request.url.path}; start from the "
-                                             "overview (/)")
+            err: EcomapError = NotFoundError(tr("没有页面 {path}; 请从总览页 (/) 开始",
+                                                "no page {path}; start from the overview (/)",
+                                                path=request.url.path))
         else:
             err = InputError(f"{request.method} {request.url.path}: {exc.detail}")
         return error_response(request, err, status=exc.status_code)
@@ -435,17 +436,19 @@ def create_app(settings: Settings | None = None, *, staging_root: str | Path | N
     @app.exception_handler(RequestValidationError)
     async def _on_invalid(request: Request, exc: RequestValidationError):
         fields = sorted({str(e.get("loc", ["", "?"])[-1]) for e in exc.errors()})
-        return error_response(request, InputError(
-            f"missing or invalid: {', '.join(fields)}; fill in every field of the form and "
-            "send it again"), status=422)
+        return error_response(request, InputError(tr(
+            "缺少或无效: {fields}; 请填写表单的每一项后重新提交",
+            "missing or invalid: {fields}; fill in every field of the form and send it again",
+            fields=", ".join(fields))), status=422)
 
     @app.exception_handler(Exception)
     async def _on_bug(request: Request, exc: Exception):
         # A bug, not something people can fix: answered plainly; the server logs the
         # traceback (Starlette raises it on to uvicorn after this answer).
-        return error_response(request, EcomapError(
+        return error_response(request, EcomapError(tr(
+            "服务器无法处理此请求 (内部错误, 已记录在服务器日志中); 请重试, 如反复出现请告知管理员",
             "the server could not answer this request (an internal error, logged on the "
-            "server); try again, and tell the administrator if it keeps happening"),
+            "server); try again, and tell the administrator if it keeps happening")),
             status=500)
 
     def too_large_error(name: str = "the upload") -> UploadTooLarge:
@@ -535,8 +538,9 @@ def create_app(settings: Settings | None = None, *, staging_root: str | Path | N
         item = staging.take(token, s.user)  # a second confirm finds nothing to store
         try:
             if item.report.get("status") == "reject" and batch_to_replace is None:
-                raise InputError(f"{item.name} was rejected and cannot be stored; fix the "
-                                 "problems listed and upload it again")
+                raise InputError(tr("{file} 已被拒绝, 不能入库; 请改正所列问题后重新上传",
+                                    "{file} was rejected and cannot be stored; fix the "
+                                    "problems listed and upload it again", file=item.name))
             if batch_to_replace is not None and not item.path.exists():
                 raise InputError(tr("{file} 已被拒绝, 不能用它替换批次 {batch}; 请改正所列问题后"
                                     "重新上传", "{file} was rejected and cannot replace batch "
@@ -555,8 +559,10 @@ def create_app(settings: Settings | None = None, *, staging_root: str | Path | N
             if batch is None:
                 item.keep_report(outcome)
                 item.replaceable = list(outcome.info.get("replaceable", []))
-                raise InputError(f"{item.name}: the store changed since the check and the "
-                                 "file is now rejected; see the problems listed")
+                raise InputError(tr("{file}: 检查之后库中数据有变化, 该文件现已被拒绝; 请查看所列问题",
+                                    "{file}: the store changed since the check and the file "
+                                    "is now rejected; see the problems listed",
+                                    file=item.name))
         except BaseException:
             staging.put_back(item)
             raise
@@ -615,8 +621,9 @@ def create_app(settings: Settings | None = None, *, staging_root: str | Path | N
     def known_township(st, name: str) -> None:
         names = st.townships()["name"].tolist()
         if name not in names:
-            raise NotFoundError(f"no township {name!r}; the townships are "
-                                f"{', '.join(names) or '(none stored)'}")
+            raise NotFoundError(tr("没有乡镇 {name!r}; 现有乡镇: {names}",
+                                   "no township {name!r}; the townships are {names}",
+                                   name=name, names=", ".join(names) or "-"))
 
     def table_rows(summary, lang: str) -> tuple[list[str], list[list]]:
         from ecomap.aggregate import display_table
