@@ -77,3 +77,10 @@ def filled_store(store):
     """The test store with :func:`known_plots` stored as one batch."""
     store.add_plots(known_plots(), provenance=Provenance("plots.geojson", "0" * 64, "test"))
     return store
+
+
+@pytest.fixture
+def english(monkeypatch):
+    """Messages rendered in English (ECOMAP_LANG=en), for tests that check English words;
+    Simplified Chinese is the default."""
+    monkeypatch.setenv("ECOMAP_LANG", "en")

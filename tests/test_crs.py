@@ -20,8 +20,14 @@ def test_gk_zone_matches_epsg_names(lon, kwargs, name):
     assert CRS.from_epsg(crs.gk_zone_epsg(lon, **kwargs)).name == name
 
 
-def test_gk_zone_outside_china_says_swapped():
+def test_gk_zone_outside_china_says_swapped(english):
     with pytest.raises(CRSError, match="swapped"):
+        crs.gk_zone_epsg(25.4)
+
+
+def test_gk_zone_outside_china_says_swapped_in_chinese_by_default(monkeypatch):
+    monkeypatch.delenv("ECOMAP_LANG", raising=False)
+    with pytest.raises(CRSError, match="经纬度是否颠倒"):
         crs.gk_zone_epsg(25.4)
 
 

@@ -135,7 +135,7 @@ def test_point_table_with_a_blank_coordinate_cell(tmp_path, store, kind):
                                          ["B", "", "25.53", "2023"]])
     r = validate(path, store)
     assert_clean(r, path.name)
-    assert f"{path.name}: plot B: has no geometry" in r.output
+    assert f"{path.name}: 小班 B: 没有图形" in r.output
 
 
 @pytest.mark.parametrize("kind", ["csv", "xlsx"])

@@ -10,6 +10,9 @@ from ecomap.errors import NotFoundError, StoreError
 from ecomap.store import Provenance, open_store
 from tests.conftest import gk_frame, known_plots, plot
 
+# The messages checked here are the English ones (Chinese is the default).
+pytestmark = pytest.mark.usefixtures("english")
+
 
 def test_missing_store_says_how_to_make_one(tmp_path):
     with pytest.raises(NotFoundError, match="ecomap demo"):

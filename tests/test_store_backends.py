@@ -24,6 +24,9 @@ from ecomap.store import Provenance, open_store
 from tests.components import need_postgis
 from tests.conftest import GK, X0, Y0, gk_frame, known_plots, plot, two_townships
 
+# The messages checked here are the English ones (Chinese is the default).
+pytestmark = pytest.mark.usefixtures("english")
+
 PG_URL = os.environ.get("ECOMAP_TEST_POSTGIS", "")
 BACKENDS = ["gpkg", "postgis"]
 # Without PostGIS these skip, or fail under CI (tests/components.py).

@@ -390,8 +390,8 @@ def test_cli_exit_codes_and_json_report(tmp_path, store, monkeypatch):
     assert r.exit_code == 0, r.output
     report = json.loads((tmp_path / "r.json").read_text(encoding="utf-8"))
     assert set(report) == {"status", "file", "layer", "features", "accepted_features",
-                           "area_mu", "crs", "crs_source", "encoding", "by_township",
-                           "problems"}
+                           "area_mu", "checked_area_mu", "crs", "crs_source", "encoding",
+                           "by_township", "problems"}
     assert report["status"] == "accept" and report["crs"] == "EPSG:4547"
     assert report["by_township"] == {"甲镇": pytest.approx(15.0, abs=1e-3)}
     assert len(store.plots()) == 0  # validate is a dry run

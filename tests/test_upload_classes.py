@@ -51,10 +51,13 @@ def store(tmp_path):
 
 
 def check(path, store, *, lang="zh", **options):
-    """validate_file with messages in ``lang``."""
+    """validate_file with its problem messages rendered in ``lang``."""
     options.setdefault("category", "afforestation")
     with use_lang(lang):
-        return validate_file(path, store, **options)
+        outcome = validate_file(path, store, **options)
+        for p in outcome.report.problems:
+            p.message = str(p.message)
+    return outcome
 
 
 def codes(outcome) -> list[str]:
@@ -186,7 +189,7 @@ def test_validate_without_a_year_runs_every_check_and_says_ingest_needs_one(tmp_
     assert no_year.severity == "warning" and no_year.field == "年度"
     assert no_year.message.startswith("无年度.shp：3 个小班没有年度（如 XB1, XB2, XB3）")
     assert "入库（ecomap ingest）时须填写“年度”字段或加 --year" in no_year.message
-    assert "7.50 mu" in problem(out, "overlap").message
+    assert "7.50 亩" in problem(out, "overlap").message
     # Storing still needs the year: refused, nothing stored.
     refused, batch = ingest_file(shp, store, category="afforestation", year=None)
     assert refused.status == "reject" and batch is None and len(store.plots()) == 0

@@ -324,15 +324,22 @@ def test_read_csv_forced_encoding(tmp_path):
     ("broken.xlsx", b"not a zip", "broken.xlsx"),
     ("empty.csv", b"", "empty"),
 ])
-def test_read_table_errors_name_the_file_and_the_fix(tmp_path, name, content, message):
+def test_read_table_errors_name_the_file_and_the_fix(tmp_path, name, content, message,
+                                                      english):
     path = tmp_path / name
     path.write_bytes(content)
     with pytest.raises(InputError, match=message):
         read_table(path)
 
 
-def test_read_table_missing_file(tmp_path):
+def test_read_table_missing_file(tmp_path, english):
     with pytest.raises(InputError, match="not found"):
+        read_table(tmp_path / "nope.csv")
+
+
+def test_read_table_missing_file_in_chinese_by_default(tmp_path, monkeypatch):
+    monkeypatch.delenv("ECOMAP_LANG", raising=False)
+    with pytest.raises(InputError, match="nope.csv: 文件不存在; 请检查路径和文件名"):
         read_table(tmp_path / "nope.csv")
 
 

@@ -156,7 +156,7 @@ def test_quirk_file_in_gbk_csv_ingests_with_exact_values(store_file, tmp_path):
     path = write_csv(tmp_path / "监测数据.csv", QUIRKS)
     r = run("water", "ingest", path, "--store", store_file)
     assert r.exit_code == 0, r.output
-    assert "stored 3 new site(s), 4 sample(s) (32 values)" in r.output
+    assert "新点位 3 个, 样品 4 个 (32 个监测值) 已入库为批次" in r.output
     assert_quirks_stored(store_file)
 
 
@@ -190,10 +190,14 @@ def test_unreadable_cells_are_listed_and_nothing_is_stored(store_file, tmp_path)
     path = write_csv(tmp_path / "bad.csv", bad, blank_line_after=1)
     r = run("water", "ingest", path, "--store", store_file)
     assert r.exit_code == 2
-    assert "nothing was stored" in r.output
+    assert "bad.csv: 4 个问题, 未入库" in r.output
     assert "第3行「氨氮(mg/L)」" in r.output and "abc" in r.output
     assert "第5行「采样日期」" in r.output and "2023-02-30" in r.output
     assert "第6行「经度」" in r.output and "是纬度" in r.output
+    en = run("--lang", "en", "water", "ingest", path, "--store", store_file)
+    assert en.exit_code == 2
+    assert "bad.csv: 4 problem(s), nothing was stored; fix them" in en.output
+    assert "row 3, column “氨氮(mg/L)”" in en.output and "abc" in en.output
     after = stored(store_file)
     assert after[0] == before[0] and after[1] == before[1]
     pd.testing.assert_frame_equal(after[2], before[2])
@@ -231,7 +235,7 @@ def test_a_stored_value_is_refused_until_its_batch_is_rolled_back(store_file, tm
     assert ("甲河断面", "2023-05-06", "Pb", 0.004, 0) in stored(store_file)[0]
     # Rolling the sites' batch back first is refused: the metals batch refers to them.
     r = run("rollback", batch, "--store", store_file)
-    assert r.exit_code == 2 and "roll back batch(es)" in r.output
+    assert r.exit_code == 2 and f"请先撤销批次 {batch + 1}" in r.output, r.output
     assert run("rollback", batch + 1, "--store", store_file).exit_code == 0
     assert run("rollback", batch, "--store", store_file).exit_code == 0
     assert stored(store_file)[0] == [] and stored(store_file)[1] == []
@@ -253,7 +257,7 @@ def test_a_stored_site_listed_again_must_agree(store_file, tmp_path):
     assert r.exit_code == 2 and "水质目标为 II，本表为 III" in r.output
     same = run("water", "ingest", write_csv(tmp_path / "c.csv", QUIRKS[1:2]), "--store",
                store_file)
-    assert same.exit_code == 0 and "0 new site(s), 1 sample(s)" in same.output
+    assert same.exit_code == 0 and "新点位 0 个, 样品 1 个" in same.output
 
 
 def test_warnings_are_shown_and_strict_refuses_them(store_file, tmp_path):
@@ -283,11 +287,11 @@ def test_store_refuses_what_the_checks_refuse(store_file):
         assert st.water_sites()["township"].tolist() == ["甲镇"]
         with pytest.raises(ValidationError) as info:
             st.add_water(sites, long.iloc[:1], provenance=Provenance("x.csv"))
-        messages = " ".join(p["message"] for p in info.value.problems)
-        assert "already stored (batch" in messages and f"batch {batch}" in messages
+        messages = " ".join(str(p["message"]) for p in info.value.problems)
+        assert "已在库中 (批次" in messages and f"批次 {batch}" in messages
         assert len(st.water_samples()) == 1 and len(st.water_sites()) == 1
         st.add_water(None, long.iloc[:1].assign(param="DO"), provenance=Provenance("y.csv"))
-        with pytest.raises(StoreError, match="roll back"):
+        with pytest.raises(StoreError, match="请先撤销批次"):
             st.rollback(batch)
 
 
@@ -334,7 +338,7 @@ def test_classify_file_takes_site_types_from_the_store(store_file, tmp_path):
                      header=["断面名称", "采样日期", "总磷", "氨氮"])
     r = run("water", "classify", path, "--store", store_file, "--format", "csv", "-o",
             tmp_path / "o.csv")
-    assert r.exit_code == 0 and "1 row(s) have unreadable cells" in r.output
+    assert r.exit_code == 0 and "1 行有无法读取的单元格" in r.output
     table = pd.read_csv(tmp_path / "o.csv", encoding="utf-8-sig", dtype=str,
                         keep_default_na=False)
     assert table["水质类别"].tolist() == ["III", "II"]
@@ -464,7 +468,7 @@ def test_ingest_workbook_with_units_row_and_notes_stores_the_samples_converted(s
     path = write_units_workbook(tmp_path / "2023年水质监测.xlsx")
     r = run("water", "ingest", path, "--store", store_file, "--strict")
     assert r.exit_code == 0, r.output  # notes, not warnings: --strict still stores
-    assert "stored 1 new site(s), 2 sample(s) (10 values)" in r.output
+    assert "新点位 1 个, 样品 2 个 (10 个监测值) 已入库" in r.output
     assert "单位行" in r.stderr and "表注" in r.stderr
     samples, sites, _ = stored(store_file)
     assert [s[:2] for s in sites] == [("甲河断面", "river")]

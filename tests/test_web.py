@@ -273,7 +273,7 @@ def test_zip_slip_and_zip_bomb_are_refused_with_nothing_stored(tmp_path):
         r = upload(c, bomb, ed, confirm=True)
         j = r.json()
         assert j["report"]["status"] == "reject" and j["batch_id"] is None
-        assert "zip bomb" in j["report"]["problems"][0]["message"]
+        assert "zip 炸弹" in j["report"]["problems"][0]["message"]
     assert snapshot(settings) == before
     # Archives are unpacked in a fresh folder under the system's temporary directory;
     # a slipped member would land one to three levels above it.

@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from ecomap._gb3838 import CLASSES, MEASURES
+from ecomap.i18n import message_of, tr
 from ecomap.io.tables import NUMBER, cell_text, parse_coordinate, parse_date, parse_number
 
 __all__ = ["COLUMN_ALIASES", "SITE_COLUMNS", "normalize_samples", "problem"]
@@ -105,16 +106,22 @@ def _measurement(text: str, code: str, scale: float, dl: float | None) -> tuple[
     if nd or t.startswith("<") or re.fullmatch(rf"{NUMBER}l", t, flags=re.I):
         num = nd.group(1) if nd else t.strip("<lL")
         if code in ("pH", "temp") or not (num or nd):
-            raise ValueError(f'"{text}" 不是有效的检出限写法；请写成 "<0.01" 或 "0.01L"')
+            raise ValueError(tr('"{text}" 不是有效的检出限写法；请写成 "<0.01" 或 "0.01L"',
+                                '"{text}" is not a detection limit; write it as "<0.01" or '
+                                '"0.01L"', text=text))
         limit = parse_number(num) * scale if num else dl
         return (np.nan if limit is None else limit), True
     if t.startswith(">") and code == "fecal_coliform":  # above the MPN table: its top
         t = t[1:]
     elif t.startswith(">"):
-        raise ValueError(f'"{text}" 超出测定上限；请填写稀释后的实测值')
+        raise ValueError(tr('"{text}" 超出测定上限；请填写稀释后的实测值',
+                            '"{text}" is above the measuring range; give the value measured '
+                            'after dilution', text=text))
     value = parse_number(t, thousands=code == "fecal_coliform") * scale
     if value < 0 and code != "temp":
-        raise ValueError(f'"{text}" 为负值；浓度不能小于 0，请核对')
+        raise ValueError(tr('"{text}" 为负值；浓度不能小于 0，请核对',
+                            '"{text}" is negative; a concentration cannot be below 0, check it',
+                            text=text))
     return value, False
 
 
@@ -127,8 +134,13 @@ def _site_type(text: str, *, column: str = "site_type") -> tuple[str, str | None
     if column == "site_type" and any(s in t for s in ("饮用", "水源", "drinking")):
         return "drinking", body
     if body is None:
-        raise ValueError(f'"{text}" 不是点位类型；请填 河流、湖库 或 饮用水源（可注明 湖库/河流）'
-                         if column == "site_type" else f'"{text}" 不是水体类型；请填 河流 或 湖库')
+        raise ValueError(tr('"{text}" 不是点位类型；请填 河流、湖库 或 饮用水源（可注明 湖库/河流）',
+                            '"{text}" is not a site type; write 河流 (river), 湖库 (lake) or '
+                            '饮用水源 (drinking-water source, may add 湖库/河流)', text=text)
+                         if column == "site_type" else
+                         tr('"{text}" 不是水体类型；请填 河流 或 湖库',
+                            '"{text}" is not a waterbody type; write 河流 (river) or 湖库 (lake)',
+                            text=text))
     return body, body
 
 
@@ -136,7 +148,9 @@ def _target(text: str) -> str:
     t = text.upper().removesuffix("类").removesuffix("水").strip()
     t = dict(zip("12345一二三四五", CLASSES[:5] * 2, strict=True)).get(t, t)
     if t not in CLASSES[:5]:
-        raise ValueError(f'"{text}" 不是水质目标类别；请填 I、II、III、IV 或 V（如 Ⅲ类）')
+        raise ValueError(tr('"{text}" 不是水质目标类别；请填 I、II、III、IV 或 V（如 Ⅲ类）',
+                            '"{text}" is not a water quality class; write I, II, III, IV or V '
+                            '(e.g. Ⅲ类)', text=text))
     return t
 
 
@@ -233,19 +247,19 @@ def _drop_units_and_notes(df: pd.DataFrame, found: dict, problems: list) -> pd.D
             if col in units and not _has_unit(col) and code in MEASURES:
                 found[code] = (col, scale * _unit_scale(_unit_key(units[col])))
         shown = "、".join(list(dict.fromkeys(units.values()))[:6])
-        problems.append(problem(None, None, "units_row", str(tr(
+        problems.append(problem(None, None, "units_row", tr(
             "第{row}行是单位行（{units}），不是样品；已略去，并按其中的单位换算",
             "row {row} is a units row ({units}), not a sample; left out, its units applied",
-            row=row, units=shown)), "note"))
+            row=row, units=shown), "note"))
         df = df.iloc[1:]
     notes = _footnote_rows(df)
     if notes:
         rows = [int(i) + 2 for i in notes] if numbered else []
         first = str(df.loc[notes[0]].iloc[0]).strip()
-        problems.append(problem(None, None, "footnote_rows", str(tr(
+        problems.append(problem(None, None, "footnote_rows", tr(
             "第{rows}行是表注（“{text}”），不是样品；已略去",
             "row(s) {rows} are notes (\u201c{text}\u201d), not samples; left out",
-            rows="、".join(map(str, rows)) if rows else "?", text=first[:40])), "note"))
+            rows="、".join(map(str, rows)) if rows else "?", text=first[:40]), "note"))
         df = df.drop(index=notes)
     return df
 
@@ -297,9 +311,12 @@ def normalize_samples(
     for col in df.columns:
         code, scale = _match_column(col)
         if code in found:
-            problems.append(problem(None, str(col), "duplicate_column",
-                                    f"列「{col}」与「{found[code][0]}」表示同一项（{code}）；"
-                                    "请删除或改名其中一列（此列原样保留，未使用）"))
+            problems.append(problem(None, str(col), "duplicate_column", tr(
+                "列「{col}」与「{other}」表示同一项（{code}）；请删除或改名其中一列（此列原样保留，"
+                "未使用）",
+                "column “{col}” means the same item as “{other}” ({code}); delete or rename one "
+                "of them (this one is kept as it is, unused)", col=col, other=found[code][0],
+                code=code)))
         if code is None or code in found:
             extra.append(col)
         else:
@@ -323,8 +340,9 @@ def normalize_samples(
             try:
                 values[i], extras[i] = _parse_cell(code, text, scale, dls.get(code))
             except ValueError as exc:
-                problems.append(problem(rows[i], str(col), "bad_value",
-                                        f"第{rows[i]}行「{col}」：{exc}"))
+                problems.append(problem(rows[i], str(col), "bad_value", tr(
+                    "第{row}行「{col}」：{exc}", "row {row}, column “{col}”: {exc}",
+                    row=rows[i], col=col, exc=message_of(exc))))
         if code in ("site_type", "waterbody"):
             hints = [e if e else h for e, h in zip(extras, hints, strict=True)]
         if code in MEASURES or code in ("lon", "lat"):

@@ -34,6 +34,7 @@ from ecomap._water_columns import (
     problem,
 )
 from ecomap.errors import InputError
+from ecomap.i18n import Text, tr
 
 __all__ = ["WaterUpload", "samples_long", "samples_wide", "sites_from_table",
            "upload_from_tables"]
@@ -53,12 +54,15 @@ def sites_from_table(table: pd.DataFrame) -> tuple[Any, list[dict]]:
     frame, problems = normalize_samples(table)
     for col in ("lon", "lat"):
         if col not in frame:
-            raise InputError(f"the site table has no {'经度' if col == 'lon' else '纬度'} "
-                             "column; add longitude and latitude in degrees")
+            raise InputError(tr("点位表没有 {name} 列；请加上经度、纬度（度）",
+                                "the site table has no {name} column; add longitude and "
+                                "latitude in degrees", name="经度" if col == "lon" else "纬度"))
     missing = frame["lon"].isna() | frame["lat"].isna()
     for row in frame.loc[missing, "source_row"]:
-        problems.append(problem(int(row), "经度/纬度", "missing_value",
-                                f"第{row}行没有坐标；请填写经度和纬度(度)"))
+        problems.append(problem(int(row), "经度/纬度", "missing_value", tr(
+            "第{row}行没有坐标；请填写经度和纬度(度)",
+            "row {row} has no coordinates; fill in 经度 and 纬度 (longitude and latitude, in "
+            "degrees)", row=row)))
     frame = frame[~missing]
     return _points(frame), problems
 
@@ -204,8 +208,9 @@ class _Upload:
         self.stored_samples = stored_samples
 
     def add(self, src, row, field_, code, message, severity="error"):
-        self.problems.append(problem(row, field_, code, f"{self.names[src]}：{message}",
-                                     severity))
+        self.problems.append(problem(row, field_, code, tr(
+            "{file}：{message}", "{file}: {message}", file=self.names[src], message=message),
+            severity))
 
     def read(self, table, src, dls):
         frame, problems = normalize_samples(table, detection_limits=dls)
@@ -216,8 +221,10 @@ class _Upload:
         known = {c for code in COLUMN_ALIASES for c in (code, f"{code}_below_dl")}
         for col in frame.columns.difference([*known, "source_row"]):
             if frame[col].map(lambda v: _blank(v) is False and bool(str(v).strip())).any():
-                self.add(src, None, str(col), "unused_column", f"列「{col}」不是 GB 3838-2002 "
-                         "表1 的项目，也不是点位属性；未入库", "warning")
+                self.add(src, None, str(col), "unused_column", tr(
+                    "列「{col}」不是 GB 3838-2002 表1 的项目，也不是点位属性；未入库",
+                    "column “{col}” is neither an item of GB 3838-2002 Table 1 nor a site "
+                    "attribute; not stored", col=col), "warning")
         return frame
 
     def site_rows(self, frame, src) -> pd.DataFrame | None:
@@ -264,11 +271,14 @@ class _Upload:
             if col in ("lon", "lat") else 0
         if (spread > _SAME_PLACE_DEG if col in ("lon", "lat")
                 else values.nunique() > 1):
-            seen = "，".join(f"第{r}行 {v}" for r, v in zip(
-                group.loc[values.index, "source_row"], values, strict=True))
+            pairs = list(zip(group.loc[values.index, "source_row"], values, strict=True))
+            seen = tr("，".join(f"第{r}行 {v}" for r, v in pairs),
+                      ", ".join(f"row {r}: {v}" for r, v in pairs))
             self.add(int(group["_src"].iloc[0]), int(group["source_row"].iloc[0]), col,
-                     "conflicting_site", f"点位「{name}」的{_ZH.get(col, col)}前后不一：{seen}；"
-                     "请统一")
+                     "conflicting_site", tr(
+                         "点位「{name}」的{what}前后不一：{seen}；请统一",
+                         "site “{name}” has different {what} values: {seen}; make them agree",
+                         name=name, what=_ZH.get(col, col), seen=seen))
         return values.iloc[0]
 
     def _compare(self, site, have, src, row):
@@ -285,30 +295,50 @@ class _Upload:
             if _blank(mine) or mine == theirs:
                 continue
             if _blank(theirs):
-                self.add(src, row, col, "site_unchanged", f"点位「{name}」已在库中（批次 "
-                         f"{batch}），库中没有{_ZH[col]}，本表的 {mine} 不会写入", "warning")
+                self.add(src, row, col, "site_unchanged", tr(
+                    "点位「{name}」已在库中（批次 {batch}），库中没有{what}，本表的 {mine} 不会写入",
+                    "site “{name}” is stored already (batch {batch}) without {what}; this "
+                    "table's {mine} is not written", name=name, batch=batch, what=_ZH[col],
+                    mine=mine), "warning")
             else:
-                self.add(src, row, col, "site_differs", f"点位「{name}」已在库中（批次 {batch}），"
-                         f"{_ZH[col]}为 {theirs}，本表为 {mine}；若要更正点位，先运行 ecomap "
-                         f"rollback {batch} 再导入，否则请改为与库中一致")
+                self.add(src, row, col, "site_differs", tr(
+                    "点位「{name}」已在库中（批次 {batch}），{what}为 {theirs}，本表为 {mine}；"
+                    "若要更正点位，先运行 ecomap rollback {batch} 再导入，否则请改为与库中一致",
+                    "site “{name}” is stored already (batch {batch}) with {what} {theirs}, "
+                    "this table says {mine}; to correct the site run ecomap rollback {batch} "
+                    "and import again, else make it agree with the store", name=name,
+                    batch=batch, what=_ZH[col], theirs=theirs, mine=mine))
 
     def _check_new(self, site, src, row):
         site["_new"], name = True, site["site_name"]
         unread = {(src, row, "lon"), (src, row, "lat")} & self.bad_cells   # reported already
         if (_blank(site.get("lon")) or _blank(site.get("lat"))) and not unread:
-            self.add(src, row, "经度/纬度", "missing_value", f"第{row}行：点位「{name}」不在库中，"
-                     "且没有经度、纬度；请补上坐标（度或度分秒）")
+            self.add(src, row, "经度/纬度", "missing_value", tr(
+                "第{row}行：点位「{name}」不在库中，且没有经度、纬度；请补上坐标（度或度分秒）",
+                "row {row}: site “{name}” is not stored and has no 经度/纬度; add its "
+                "coordinates (degrees, or degrees-minutes-seconds)", row=row, name=name))
         if _blank(site.get("waterbody")):
-            self.add(src, row, "点位类型", "missing_value", f"第{row}行：点位「{name}」无法判断是"
-                     "河流还是湖库（总磷、总氮限值不同）；请填 点位类型（河流/湖库/饮用水源）")
+            self.add(src, row, "点位类型", "missing_value", tr(
+                "第{row}行：点位「{name}」无法判断是河流还是湖库（总磷、总氮限值不同）；"
+                "请填 点位类型（河流/湖库/饮用水源）",
+                "row {row}: site “{name}” cannot be told a river or a lake (their total "
+                "phosphorus and nitrogen limits differ); fill in 点位类型 (河流/湖库/饮用水源)",
+                row=row, name=name))
         elif _blank(site.get("site_type")):
             site["site_type"] = site["waterbody"]
-            kind = "湖库" if site["waterbody"] == "lake" else "河流"
-            self.add(src, row, "点位类型", "guessed_type", f"第{row}行：点位「{name}」没有点位"
-                     f"类型，按名称记为{kind}；饮用水源请填 点位类型", "warning")
+            kind = tr("湖库", "lake (湖库)") if site["waterbody"] == "lake" else \
+                tr("河流", "river (河流)")
+            self.add(src, row, "点位类型", "guessed_type", tr(
+                "第{row}行：点位「{name}」没有点位类型，按名称记为{kind}；饮用水源请填 点位类型",
+                "row {row}: site “{name}” has no 点位类型; taken as a {kind} from its name; "
+                "fill in 点位类型 for a drinking-water source", row=row, name=name, kind=kind),
+                "warning")
         if _blank(site.get("target_class")):
-            self.add(src, row, "水质目标", "missing_value", f"第{row}行：点位「{name}」没有水质"
-                     "目标，不参与达标评价；如有请填 水质目标（如 III）", "warning")
+            self.add(src, row, "水质目标", "missing_value", tr(
+                "第{row}行：点位「{name}」没有水质目标，不参与达标评价；如有请填 水质目标（如 III）",
+                "row {row}: site “{name}” has no 水质目标 (target class) and is left out of "
+                "the compliance figures; fill it in if it has one (e.g. III)", row=row,
+                name=name), "warning")
 
     def _check_townships(self, new, townships):
         import geopandas as gpd
@@ -322,12 +352,18 @@ class _Upload:
         hit = gpd.sjoin(pts, towns, how="left", predicate="intersects")
         for _, s in hit[~hit.index.duplicated()].iterrows():
             if _blank(s["name"]):
-                self.add(0, None, "经度/纬度", "outside_townships", f"点位「{s['site_name']}」"
-                         f"({s['lon']:.5f}, {s['lat']:.5f}) 不在任何乡镇内，乡镇留空；请核对"
-                         "经纬度（是否填反）", "warning")
+                self.add(0, None, "经度/纬度", "outside_townships", tr(
+                    "点位「{name}」({lon:.5f}, {lat:.5f}) 不在任何乡镇内，乡镇留空；请核对经纬度"
+                    "（是否填反）",
+                    "site “{name}” ({lon:.5f}, {lat:.5f}) lies in no township; township left "
+                    "empty; check its longitude and latitude (swapped?)", name=s["site_name"],
+                    lon=s["lon"], lat=s["lat"]), "warning")
             elif not _blank(s.get("township")) and s["township"] != s["name"]:
-                self.add(0, None, "乡镇", "township_differs", f"点位「{s['site_name']}」乡镇填"
-                         f"「{s['township']}」，坐标落在「{s['name']}」；入库以坐标为准", "warning")
+                self.add(0, None, "乡镇", "township_differs", tr(
+                    "点位「{name}」乡镇填「{said}」，坐标落在「{lies}」；入库以坐标为准",
+                    "site “{name}” says township “{said}” but lies in “{lies}”; stored as its "
+                    "coordinates say", name=s["site_name"], said=s["township"],
+                    lies=s["name"]), "warning")
 
     def samples(self, frame: pd.DataFrame, listed: set) -> pd.DataFrame:
         """The rows that can be stored; a problem for every other row holding a value."""
@@ -336,17 +372,23 @@ class _Upload:
         has_value = frame[measures].notna().any(axis=1) | frame[flags].any(axis=1)
         bad_rows = {p["feature"] for p in self.problems if p["feature"] is not None}
         if "date" not in frame:
-            self.add(0, None, "采样日期", "missing_column",
-                     "没有 采样日期 列；请加上（如 2023-05-06）")
+            self.add(0, None, "采样日期", "missing_column", tr(
+                "没有 采样日期 列；请加上（如 2023-05-06）",
+                "no 采样日期 (sampling date) column; add it (e.g. 2023-05-06)"))
             frame = frame.assign(date=pd.NaT)
         for r in frame.loc[frame["site_name"].isna() & has_value, "source_row"]:
-            self.add(0, int(r), "断面名称", "missing_value",
-                     f"第{r}行有监测值但没有断面名称；请填写")
+            self.add(0, int(r), "断面名称", "missing_value", tr(
+                "第{row}行有监测值但没有断面名称；请填写",
+                "row {row} has values but no 断面名称 (site name); fill it in", row=r))
         for r in frame.loc[frame["date"].isna() & has_value, "source_row"]:
             if int(r) not in bad_rows and "date" in frame.attrs.get("headers", {}):
-                self.add(0, int(r), "采样日期", "missing_value", f"第{r}行没有采样日期；请填写")
+                self.add(0, int(r), "采样日期", "missing_value", tr(
+                    "第{row}行没有采样日期；请填写",
+                    "row {row} has no 采样日期 (sampling date); fill it in", row=r))
         for r in frame.loc[~has_value & ~frame["source_row"].isin(bad_rows), "source_row"]:
-            self.add(0, int(r), None, "empty_sample", f"第{r}行没有任何监测值，未入库", "warning")
+            self.add(0, int(r), None, "empty_sample", tr(
+                "第{row}行没有任何监测值，未入库", "row {row} holds no value; not stored", row=r),
+                "warning")
         rows = frame[has_value & frame["site_name"].notna() & frame["date"].notna()]
         self._unknown_sites(rows, listed)
         self._duplicates(_melt(rows, ("source_row",)))
@@ -356,36 +398,48 @@ class _Upload:
         known = listed | set(self.stored.index if self.stored is not None else ())
         for name, group in rows[~rows["site_name"].isin(known)].groupby("site_name", sort=False):
             near = difflib.get_close_matches(name, sorted(known), n=1, cutoff=0.6)
-            hint = f"是否应为「{near[0]}」？" if near else ""
-            self.add(0, int(group["source_row"].iloc[0]), "断面名称", "unknown_site",
-                     f"断面「{name}」（第{_rows(group)}行）不在点位库中。{hint}请先导入点位表"
-                     "（ecomap water ingest 点位.csv），或用 --sites 点位.csv 与样品一起导入，"
-                     "或在本表加 经度、纬度、点位类型、水质目标 列")
+            hint = tr("是否应为「{near}」？", "Did you mean “{near}”? ", near=near[0]) \
+                if near else ""
+            self.add(0, int(group["source_row"].iloc[0]), "断面名称", "unknown_site", tr(
+                "断面「{name}」（第{rows}行）不在点位库中。{hint}请先导入点位表"
+                "（ecomap water ingest 点位.csv），或用 --sites 点位.csv 与样品一起导入，"
+                "或在本表加 经度、纬度、点位类型、水质目标 列",
+                "site “{name}” (rows {rows}) is not stored. {hint}Import the site table "
+                "first (ecomap water ingest 点位.csv), or with the samples (--sites 点位.csv), "
+                "or add the columns 经度, 纬度, 点位类型, 水质目标 to this table", name=name,
+                rows=_rows(group), hint=hint))
 
     def _duplicates(self, long):
         keys = ["site_name", "date", "param"]
         twice = long[long.duplicated(keys, keep=False)]
         for (name, date), group in twice.groupby(["site_name", "date"], sort=False):
-            self.add(0, int(group["source_row"].min()), None, "duplicate_sample",
-                     f"第{_rows(group)}行是断面「{name}」{date} 的同一项目"
-                     f"（{_params(group)}）；每个断面、日期、项目只能有一个值：平行样请先取"
-                     "均值，重复行请删除")
+            self.add(0, int(group["source_row"].min()), None, "duplicate_sample", tr(
+                "第{rows}行是断面「{name}」{date} 的同一项目（{params}）；每个断面、日期、项目"
+                "只能有一个值：平行样请先取均值，重复行请删除",
+                "rows {rows} give the same items of site “{name}” on {date} ({params}); one "
+                "value per site, date and item: average parallel samples first, delete "
+                "repeated rows", rows=_rows(group), name=name, date=date,
+                params=_params(group)))
         if self.stored_samples is None or not len(self.stored_samples) or not len(long):
             return
         old = long.merge(self.stored_samples[[*keys, "batch_id"]], on=keys)
         for batch, group in old.groupby("batch_id"):
             n = len(group.drop_duplicates(["site_name", "date"]))
-            self.add(0, int(group["source_row"].min()), None, "sample_stored",
-                     f"第{_rows(group)}行（{n} 个样品）的 {_params(group)} 已在批次 {batch} "
-                     f"中入库（同一断面、日期、项目）；若本表是更正或重发，先运行 ecomap "
-                     f"rollback {batch} 再导入，否则请删去这些值")
+            self.add(0, int(group["source_row"].min()), None, "sample_stored", tr(
+                "第{rows}行（{n} 个样品）的 {params} 已在批次 {batch} 中入库（同一断面、日期、"
+                "项目）；若本表是更正或重发，先运行 ecomap rollback {batch} 再导入，否则请删去"
+                "这些值",
+                "{params} of rows {rows} ({n} samples) are stored already in batch {batch} "
+                "(same site, date and item); if this table corrects or resends them run "
+                "ecomap rollback {batch} and import again, else delete those values",
+                rows=_rows(group), n=n, params=_params(group), batch=batch))
 
 
 def _blank(v) -> bool:
     return v is None or v is pd.NA or v is pd.NaT or (isinstance(v, float) and np.isnan(v))
 
 
-def _rows(group: pd.DataFrame, col: str = "source_row") -> str:
+def _rows(group: pd.DataFrame, col: str = "source_row") -> Text:
     """Row numbers as 2、5–9、12 (runs joined), at most ten runs."""
     runs: list[list[int]] = []
     for r in sorted({int(r) for r in group[col]}):
@@ -393,8 +447,9 @@ def _rows(group: pd.DataFrame, col: str = "source_row") -> str:
             runs[-1].append(r)
         else:
             runs.append([r])
-    text = "、".join(str(r[0]) if len(r) == 1 else f"{r[0]}–{r[-1]}" for r in runs[:10])
-    return text + ("…" if len(runs) > 10 else "")
+    parts = [str(r[0]) if len(r) == 1 else f"{r[0]}–{r[-1]}" for r in runs[:10]]
+    more = "…" if len(runs) > 10 else ""
+    return tr("、".join(parts) + more, ", ".join(parts) + more)
 
 
 def _params(group: pd.DataFrame) -> str:

@@ -9,6 +9,7 @@ from typing import Any
 import pandas as pd
 
 from ecomap._gb3838 import CLASSES, MEASURES, PARAMETERS, class_rank
+from ecomap.i18n import render
 
 __all__ = ["classified_records", "compliance_table", "headline_figures", "headline_text",
            "sample_table", "site_table"]
@@ -98,7 +99,7 @@ def sample_table(classified: pd.DataFrame, problems: list[dict] | None = None, *
     by_row: dict[int, list[str]] = {}
     for p in problems or []:
         if p.get("feature") is not None:
-            by_row.setdefault(int(p["feature"]), []).append(p["message"])
+            by_row.setdefault(int(p["feature"]), []).append(render(p["message"], lang))
     if "source_row" in classified:
         out["problems"] = ["；".join(by_row.get(int(r), [])) for r in classified["source_row"]]
     return _blanks(out).rename(columns={c: n[0 if lang == "zh" else 1]

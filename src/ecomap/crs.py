@@ -19,6 +19,7 @@ import shapely
 from pyproj import CRS, Transformer
 
 from ecomap.errors import CRSError
+from ecomap.i18n import Text, tr
 
 __all__ = [
     "STORE_CRS",
@@ -66,10 +67,12 @@ def parse_crs(value) -> CRS:
     try:
         return CRS.from_user_input(text)
     except Exception as exc:  # pyproj raises its own CRSError subclasses
-        raise CRSError(
-            f"unknown coordinate reference system {value!r}; give an EPSG code such as "
-            "EPSG:4490 (CGCS2000 lon/lat) or EPSG:4547 (CGCS2000 3-degree Gauss-Kruger, CM 114E)"
-        ) from exc
+        raise CRSError(tr(
+            "无法识别的坐标系 {value!r}; 请给出 EPSG 代码, 如 EPSG:4490 (CGCS2000 经纬度) 或 "
+            "EPSG:4547 (CGCS2000 3度带高斯-克吕格, 中央经线 114°E)",
+            "unknown coordinate reference system {value!r}; give an EPSG code such as "
+            "EPSG:4490 (CGCS2000 lon/lat) or EPSG:4547 (CGCS2000 3-degree Gauss-Kruger, CM 114E)",
+            value=value)) from exc
 
 
 def gk_zone_epsg(lon: float, *, prefix: bool = False, width: int = 3) -> int:
@@ -91,12 +94,15 @@ def gk_zone_epsg(lon: float, *, prefix: bool = False, width: int = 3) -> int:
         cm = int(np.floor(lon / 6.0)) * 6 + 3
         first = _GK6_PREFIX_FIRST if prefix else _GK6_NO_PREFIX_FIRST
     else:
-        raise CRSError(f"Gauss-Kruger zone width must be 3 or 6 degrees, not {width}")
+        raise CRSError(tr("高斯-克吕格分带宽度应为 3 度或 6 度, 而不是 {width}",
+                          "Gauss-Kruger zone width must be 3 or 6 degrees, not {width}",
+                          width=width))
     if not 75 <= cm <= 135:
-        raise CRSError(
-            f"longitude {lon:.4f} lies outside the CGCS2000 Gauss-Kruger zones of China "
-            "(73°E–136°E); check that longitude and latitude are not swapped"
-        )
+        raise CRSError(tr(
+            "经度 {lon:.4f} 不在中国的 CGCS2000 高斯-克吕格分带范围内 (73°E–136°E); "
+            "请检查经纬度是否颠倒",
+            "longitude {lon:.4f} lies outside the CGCS2000 Gauss-Kruger zones of China "
+            "(73°E–136°E); check that longitude and latitude are not swapped", lon=lon))
     return first + (cm - 75) // width
 
 
@@ -211,7 +217,8 @@ def areas_m2(geoms, crs) -> np.ndarray:
 def to_store_crs(gdf):
     """Return ``gdf`` in the store CRS (EPSG:4490); it must have a CRS."""
     if gdf.crs is None:
-        raise CRSError("the layer has no coordinate reference system; pass --crs EPSG:…")
+        raise CRSError(tr("图层没有坐标系; 请用 --crs EPSG:… 指定",
+                          "the layer has no coordinate reference system; pass --crs EPSG:…"))
     if gdf.crs.to_epsg() == _STORE_EPSG:
         return gdf
     out = gdf.copy()
@@ -238,7 +245,7 @@ def datum_name(crs) -> str:
 
 
 def guess_crs(bounds, *, near_lon: float | None = None, near=None
-              ) -> tuple[str | None, str, bool]:
+              ) -> tuple[str | None, Text, bool]:
     """Guess the CRS of coordinates with no .prj from their bounds.
 
     Parameters
@@ -254,42 +261,59 @@ def guess_crs(bounds, *, near_lon: float | None = None, near=None
     Returns
     -------
     (crs, reason, certain)
-        ``crs`` is ``"EPSG:…"`` or None when nothing fits; ``reason`` says why, in words;
+        ``crs`` is ``"EPSG:…"`` or None when nothing fits; ``reason`` says why, in words
+        (a :class:`~ecomap.i18n.Text`);
         ``certain`` is False where the coordinates fit but do not prove the CRS
         (Gauss-Kruger eastings without the zone number), so ``crs`` is only a suggestion.
     """
     minx, miny, maxx, maxy = bounds
     if 73 <= miny and maxy <= 136 and 3 <= minx and maxx <= 54:
-        return None, ("coordinates look like latitude/longitude with the two columns "
-                      "swapped (x holds values of 3–54, y of 73–136); swap them"), False
+        return None, tr("坐标疑似经纬度颠倒 (x 列为 3–54, y 列为 73–136); 请对调经纬度两列",
+                        "coordinates look like latitude/longitude with the two columns "
+                        "swapped (x holds values of 3–54, y of 73–136); swap them"), False
     if -180 <= minx and maxx <= 180 and -90 <= miny and maxy <= 90:
         if 73 <= minx and maxx <= 136 and 3 <= miny and maxy <= 54:
             where = ""
             if near is not None:
                 inside = (near[0] - 0.5 <= minx and maxx <= near[2] + 0.5
                           and near[1] - 0.5 <= miny and maxy <= near[3] + 0.5)
-                where = " in the county" if inside else " in China (not in the county)"
-            return STORE_CRS, f"coordinates are longitude/latitude in degrees{where}", True
-        return None, "coordinates are in degrees but outside China", False
+                where = tr(", 位于本县", " in the county") if inside else \
+                    tr(", 位于中国境内 (但不在本县)", " in China (not in the county)")
+            return STORE_CRS, tr("坐标为经纬度 (度){where}",
+                                 "coordinates are longitude/latitude in degrees{where}",
+                                 where=where), True
+        return None, tr("坐标为经纬度 (度), 但不在中国境内",
+                        "coordinates are in degrees but outside China"), False
     if not (2_000_000 <= miny and maxy <= 6_100_000):
-        return None, "coordinates fit neither degrees nor Gauss-Kruger metres in China", False
+        return None, tr("坐标既不像中国的经纬度, 也不像高斯-克吕格米制坐标",
+                        "coordinates fit neither degrees nor Gauss-Kruger metres in China"), \
+            False
     if 13_000_000 <= minx and maxx < 24_000_000 and int(minx // 1e6) == int(maxx // 1e6):
         zone = int(minx // 1_000_000)
         return (f"EPSG:{_GK6_PREFIX_FIRST + zone - 13}",
-                f"eastings carry the 6-degree Gauss-Kruger zone number {zone}", True)
+                tr("横坐标带有 6 度带高斯-克吕格带号 {zone}",
+                   "eastings carry the 6-degree Gauss-Kruger zone number {zone}", zone=zone),
+                True)
     if 25_000_000 <= minx and maxx < 46_000_000 and int(minx // 1e6) == int(maxx // 1e6):
         zone = int(minx // 1_000_000)
         return (f"EPSG:{_GK3_PREFIX_FIRST + zone - 25}",
-                f"eastings carry the 3-degree Gauss-Kruger zone number {zone}", True)
+                tr("横坐标带有 3 度带高斯-克吕格带号 {zone}",
+                   "eastings carry the 3-degree Gauss-Kruger zone number {zone}", zone=zone),
+                True)
     if 100_000 <= minx and maxx <= 900_000:
         if near_lon is None:
-            return None, ("coordinates look like Gauss-Kruger metres without a zone number; "
-                          "the zone cannot be told from them"), False
+            return None, tr("坐标像不带带号的高斯-克吕格米制坐标, 无法从坐标判断分带",
+                            "coordinates look like Gauss-Kruger metres without a zone number; "
+                            "the zone cannot be told from them"), False
         epsg = area_crs_epsg(near_lon)
-        return f"EPSG:{epsg}", ("coordinates look like CGCS2000 Gauss-Kruger metres without "
-                                "a zone number, which the coordinates alone cannot prove; the "
-                                f"county lies in the 3-degree zone of EPSG:{epsg}"), False
-    return None, "coordinates fit no CGCS2000 Gauss-Kruger zone", False
+        return f"EPSG:{epsg}", tr(
+            "坐标像不带带号的 CGCS2000 高斯-克吕格米制坐标, 仅凭坐标无法确定; 本县位于 "
+            "EPSG:{epsg} 所在的 3 度带",
+            "coordinates look like CGCS2000 Gauss-Kruger metres without a zone number, which "
+            "the coordinates alone cannot prove; the county lies in the 3-degree zone of "
+            "EPSG:{epsg}", epsg=epsg), False
+    return None, tr("坐标不属于任何 CGCS2000 高斯-克吕格分带",
+                    "coordinates fit no CGCS2000 Gauss-Kruger zone"), False
 
 
 def _false_easting(crs: CRS) -> float | None:

@@ -19,7 +19,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 
-__all__ = ["LANGS", "Text", "current_lang", "render", "tr", "use_lang"]
+__all__ = ["LANGS", "Text", "current_lang", "message_of", "render", "tr", "use_lang"]
 
 LANGS = ("zh", "en")
 _lang: ContextVar[str | None] = ContextVar("ecomap_lang", default=None)
@@ -83,3 +83,10 @@ def tr(zh: str, en: str, /, **params) -> Text:
 def render(message, lang: str | None = None) -> str:
     """A message (:class:`Text` or plain string) as text in ``lang`` (default: current)."""
     return message.render(lang) if isinstance(message, Text) else str(message)
+
+
+def message_of(exc: BaseException) -> Text | str:
+    """The message an exception carries, still unrendered when it is a :class:`Text`."""
+    if len(exc.args) == 1 and isinstance(exc.args[0], Text):
+        return exc.args[0]
+    return str(exc)

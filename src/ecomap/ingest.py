@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from ecomap.errors import InputError
+from ecomap.i18n import message_of, tr
 from ecomap.io.vector import file_sha256, read_upload
 from ecomap.settings import Settings
 from ecomap.store import Provenance, Store
@@ -80,9 +81,10 @@ def validate_file(path: str | os.PathLike, store: Store, *, category: str,
     if same is not None or refusal is not None:
         report = Report(shown)
         if refusal is not None:
-            report.add("error", "replace_unknown", f"{shown}: {refusal}")
+            report.add("error", "replace_unknown", tr("{file}: {refusal}", "{file}: {refusal}",
+                                                       file=shown, refusal=refusal))
         if same is not None:
-            report.add("error", "duplicate_file", str(same_file_text(shown, same)))
+            report.add("error", "duplicate_file", same_file_text(shown, same))
         info = {"file": shown, "layer": layer, "sha256": sha256,
                 "replaceable": [int(same["batch_id"])] if same is not None else []}
         return _rejected(report, info)
@@ -94,7 +96,7 @@ def validate_file(path: str | os.PathLike, store: Store, *, category: str,
     except InputError as exc:
         report = Report(shown)
         report.add("error", type(exc).__name__.replace("Error", "").lower() or "input",
-                   str(exc))
+                   message_of(exc))
         return _rejected(report, {"file": shown, "layer": layer})
     plots, report = prepare_plots(read.frame, category=code, year=year, source=shown,
                                   require_year=require_year)
@@ -165,6 +167,7 @@ def ingest_water(path: str | os.PathLike, store: Store, *, sites_path=None,
     from ecomap import water
     from ecomap.errors import ValidationError
     from ecomap.io.tables import read_table
+    from ecomap.validate import problem_list
 
     settings = settings or Settings()
     name = name or Path(path).name
@@ -179,10 +182,8 @@ def ingest_water(path: str | os.PathLike, store: Store, *, sites_path=None,
     problems = upload.errors + ([p for p in upload.warnings if p["severity"] != "note"]
                                 if strict else [])
     if problems:
-        lines = "\n".join(f"  - {p['message']}" for p in problems[:20])
-        more = f"\n  … and {len(problems) - 20} more" if len(problems) > 20 else ""
-        raise ValidationError(f"{name}: {len(problems)} problem(s), nothing was stored; fix "
-                              f"them and run the command again:\n{lines}{more}", problems)
+        raise ValidationError(problem_list(name, problems, fix=tr(
+            "; 请改正后重新运行命令", "; fix them and run the command again")), problems)
     if dry_run or not (len(upload.sites) or len(upload.samples)):
         return upload, None
     source = name + (f" + {sites_name}" if sites_path else "")

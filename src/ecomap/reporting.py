@@ -6,38 +6,62 @@ from __future__ import annotations
 import html
 import json
 
+from ecomap.i18n import current_lang, tr
 from ecomap.validate import Outcome
 
-__all__ = ["report_html", "report_json", "status_line"]
+__all__ = ["report_html", "report_json", "severity_word", "status_line"]
 
-_STATUS = {"accept": ("通过", "accepted"), "warn": ("通过(有警告)", "accepted with warnings"),
-           "reject": ("拒绝(未入库)", "rejected, nothing stored")}
-
-
-def report_json(outcome: Outcome) -> str:
-    return json.dumps(outcome.to_json(), ensure_ascii=False, indent=1)
+_STATUS = {"accept": tr("通过", "accepted"), "warn": tr("通过(有警告)", "accepted with warnings"),
+           "reject": tr("拒绝(未入库)", "rejected, nothing stored")}
 
 
-def status_line(outcome: Outcome, *, lang: str = "zh") -> str:
-    """One line: status, features read and accepted, area."""
-    j = outcome.to_json()
-    word = _STATUS[j["status"]][0 if lang == "zh" else 1]
-    if lang == "zh":
-        return (f"{j['file']}: {word}; 读取 {j['features']} 个要素, 接受 "
-                f"{j['accepted_features']} 个, 面积 {j['area_mu']:,.2f} 亩; 坐标系 {j['crs']} "
-                f"({j['crs_source']}); 编码 {j['encoding'] or '-'}")
-    return (f"{j['file']}: {word}; {j['features']} features read, {j['accepted_features']} "
-            f"accepted, {j['area_mu']:,.2f} mu; CRS {j['crs']} ({j['crs_source']}); "
-            f"encoding {j['encoding'] or '-'}")
+_SEVERITY = {"error": tr("错误", "error"), "warning": tr("警告", "warning")}
 
 
-def report_html(outcome: Outcome, *, lang: str = "zh") -> str:
-    """A self-contained HTML report: summary, problems table, map of problem features."""
+def severity_word(severity: str, lang: str | None = None) -> str:
+    """``error``/``warning`` as people read them (错误/警告 in Chinese)."""
+    word = _SEVERITY.get(severity)
+    return word.render(lang) if word is not None else severity
+
+
+def report_json(outcome: Outcome, *, lang: str | None = None) -> str:
+    """The JSON report, messages in ``lang`` (default: the language in force)."""
+    return json.dumps(outcome.to_json(lang), ensure_ascii=False, indent=1)
+
+
+def status_line(outcome: Outcome, *, lang: str | None = None) -> str:
+    """One line: status, features read and accepted, area stored (none when rejected)."""
+    lang = lang or current_lang()
+    j = outcome.to_json(lang)
+    facts = dict(file=j["file"], word=_STATUS[j["status"]], read=j["features"],
+                 crs=j["crs"] or "-", source=j["crs_source"] or "-",
+                 encoding=j["encoding"] or "-")
+    if j["status"] == "reject":
+        checked = tr("; 检查通过的要素共 {mu:,.2f} 亩, 也未入库",
+                     "; the features that passed their checks, {mu:,.2f} mu, are not stored "
+                     "either", mu=j["checked_area_mu"]) if j["checked_area_mu"] else ""
+        line = tr("{file}: {word}; 读取 {read} 个要素, 入库 0 个, 入库面积 0 亩{checked}; "
+                  "坐标系 {crs} ({source}); 编码 {encoding}",
+                  "{file}: {word}; {read} features read, 0 stored, 0 mu stored{checked}; "
+                  "CRS {crs} ({source}); encoding {encoding}", checked=checked, **facts)
+    else:
+        line = tr("{file}: {word}; 读取 {read} 个要素, 接受 {accepted} 个, 面积 {mu:,.2f} 亩; "
+                  "坐标系 {crs} ({source}); 编码 {encoding}",
+                  "{file}: {word}; {read} features read, {accepted} accepted, {mu:,.2f} mu; "
+                  "CRS {crs} ({source}); encoding {encoding}",
+                  accepted=j["accepted_features"], mu=j["area_mu"], **facts)
+    return line.render(lang)
+
+
+def report_html(outcome: Outcome, *, lang: str | None = None) -> str:
+    """A self-contained HTML report: summary, problems table, map of problem features;
+    in ``lang`` (default: the language in force)."""
     from ecomap.maps import review_map, to_html
 
-    j = outcome.to_json()
+    lang = lang or current_lang()
+    j = outcome.to_json(lang)
     rows = "".join(
-        f"<tr class='{p['severity']}'><td>{html.escape(p['severity'])}</td>"
+        f"<tr class='{p['severity']}'><td>{html.escape(severity_word(p['severity'], lang))}</td>"
         f"<td>{html.escape(p['code'])}</td><td>{html.escape(str(p['feature'] or ''))}</td>"
         f"<td>{html.escape(str(p['field'] or ''))}</td><td>{html.escape(p['message'])}</td></tr>"
         for p in j["problems"])

@@ -23,6 +23,7 @@ import shapely
 from ecomap import crs as _crs
 from ecomap._geom import as_multipolygons
 from ecomap.errors import ValidationError
+from ecomap.i18n import Text, render, tr
 from ecomap.schema import PLOT_FIELDS, canonical_field, get_category
 from ecomap.split import split_by_township, townships_containing_boxes
 from ecomap.units import mu_from_m2
@@ -39,7 +40,7 @@ class Problem:
 
     severity: str  # "error" (feature left out, or the file rejected) or "warning"
     code: str
-    message: str
+    message: Text | str  # rendered in the language in force when shown
     feature: int | str | None = None
     field: str | None = None
 
@@ -51,7 +52,8 @@ class Report:
     source: str
     problems: list[Problem] = field(default_factory=list)
 
-    def add(self, severity: str, code: str, message: str, *, feature=None, field=None) -> None:
+    def add(self, severity: str, code: str, message: Text | str, *, feature=None,
+            field=None) -> None:
         self.problems.append(Problem(severity, code, message, feature, field))
 
     @property
@@ -68,18 +70,15 @@ class Report:
             return "reject"
         return "warn" if self.problems else "accept"
 
-    def to_dicts(self) -> list[dict]:
-        return [asdict(p) for p in self.problems]
+    def to_dicts(self, lang: str | None = None) -> list[dict]:
+        """The problems as plain dicts, messages rendered in ``lang`` (default: current)."""
+        return [{**asdict(p), "message": render(p.message, lang)} for p in self.problems]
 
     def raise_if_errors(self) -> None:
         """Raise :class:`ValidationError` listing every error, if there are any."""
         errors = self.errors
         if errors:
-            lines = "\n".join(f"  - {p.message}" for p in errors[:20])
-            more = f"\n  … and {len(errors) - 20} more" if len(errors) > 20 else ""
-            raise ValidationError(
-                f"{self.source}: {len(errors)} problem(s), nothing stored:\n{lines}{more}",
-                self.problems)
+            raise ValidationError(problem_list(self.source, errors), self.problems)
 
 
 @dataclass
@@ -115,24 +114,49 @@ class Outcome:
     def status(self) -> str:
         return self.report.status(accepted=len(self.plots), strict=self.strict)
 
-    def to_json(self) -> dict:
-        """The report as other tools read it (see the README)."""
+    def to_json(self, lang: str | None = None) -> dict:
+        """The report as other tools read it (see the README); messages in ``lang``
+        (default: the language in force).
+
+        ``accepted_features``, ``area_mu`` and ``by_township`` count what is (or would
+        be) stored: nothing when the file is rejected.  ``checked_area_mu`` is the area
+        of the features that passed their own checks, stored or not.
+        """
+        stored = self.status != "reject"
+        checked = round(float(mu_from_m2(self.plots["area_m2"].sum())), 4) \
+            if len(self.plots) else 0.0
         by_town = self.splits.assign(area_mu=mu_from_m2(self.splits["area_m2"])).groupby(
-            self.splits["township"].fillna("(县界外)"), sort=False)["area_mu"].sum()
+            self.splits["township"].fillna("(县界外)"), sort=False)["area_mu"].sum() \
+            if stored else {}
         return {
             "status": self.status,
             "file": self.info.get("file"),
             "layer": self.info.get("layer"),
             "features": self.features,
-            "accepted_features": len(self.plots) if self.status != "reject" else 0,
-            "area_mu": round(float(mu_from_m2(self.plots["area_m2"].sum())), 4)
-            if len(self.plots) else 0.0,
+            "accepted_features": len(self.plots) if stored else 0,
+            "area_mu": checked if stored else 0.0,
+            "checked_area_mu": checked,
             "crs": self.info.get("crs"),
             "crs_source": self.info.get("crs_source"),
             "encoding": self.info.get("encoding"),
             "by_township": {str(k): round(float(v), 4) for k, v in by_town.items()},
-            "problems": self.report.to_dicts(),
+            "problems": self.report.to_dicts(lang),
         }
+
+
+def problem_list(source: str, problems: list, *, first: int = 20, fix: Text | str = ""
+                 ) -> Text:
+    """'FILE: N problems, nothing stored[FIX]:' and the first problems, one a line."""
+    lines = "\n".join(f"  - {{p{k}}}" for k in range(min(first, len(problems))))
+    params = {f"p{k}": (p["message"] if isinstance(p, dict) else getattr(p, "message", p))
+              for k, p in enumerate(problems[:first])}
+    more = len(problems) - first
+    head = tr("{source}: {n} 个问题, 未入库{fix}:\n",
+              "{source}: {n} problem(s), nothing was stored{fix}:\n", source=source,
+              n=len(problems), fix=fix)
+    tail = tr("\n  … 另有 {more} 个", "\n  … and {more} more", more=more) if more > 0 else ""
+    body = Text(lines, lines, **params)
+    return tr("{head}{body}{tail}", "{head}{body}{tail}", head=head, body=body, tail=tail)
 
 
 def _labels(frame: pd.DataFrame) -> list:
@@ -152,8 +176,29 @@ def _stripped(values: pd.Series) -> pd.Series:
     return obj.where(obj.notna(), "").astype(str).str.strip()
 
 
-def _feature_text(label) -> str:
-    return f"feature {label}" if isinstance(label, int) else f"plot {label}"
+def _feature_text(label) -> Text:
+    """A feature as messages name it: 小班 XB001, else 第 3 个要素 (1-based)."""
+    if isinstance(label, int):
+        return tr("第 {n} 个要素", "feature {n}", n=label)
+    return tr("小班 {id}", "plot {id}", id=label)
+
+
+# Shapely's (GEOS) reasons for invalid geometry, in the words GIS staff use.
+_REASONS_ZH = {
+    "Ring Self-intersection": "环自相交", "Self-intersection": "自相交",
+    "Too few points in geometry component": "点数太少", "Hole lies outside shell": "内环在外环之外",
+    "Nested holes": "内环嵌套", "Nested shells": "外环嵌套",
+    "Interior is disconnected": "内部不连通", "Duplicate Rings": "环重复",
+    "Invalid Coordinate": "坐标无效", "Ring is not closed": "环未闭合",
+}
+
+
+def _reason(reason: str) -> Text:
+    """GEOS's reason (``Self-intersection[x y]``) in both languages."""
+    for en, zh in _REASONS_ZH.items():
+        if reason.startswith(en):
+            return tr("{zh}{rest}", "{reason}", zh=zh, rest=reason[len(en):], reason=reason)
+    return tr("{reason}", "{reason}", reason=reason)
 
 
 def prepare_plots(gdf: gpd.GeoDataFrame, *, category: str, year: int | None = None,
@@ -198,11 +243,12 @@ def prepare_plots(gdf: gpd.GeoDataFrame, *, category: str, year: int | None = No
                 num = pd.to_numeric(text, errors="coerce")
             unreadable = num.isna() & values.notna() & (text.astype(object).fillna("") != "")
             for i in np.flatnonzero(unreadable.to_numpy()):
-                report.add("warning", "bad_value",
-                           f"{source}: {_feature_text(_labels(canonical)[i])}: "
-                           f"{rename_back(rename, name)} = {values.iloc[i]!r} is not a number; "
-                           "left empty", feature=_labels(canonical)[i],
-                           field=rename_back(rename, name))
+                report.add("warning", "bad_value", tr(
+                    "{source}: {feature}: {field} 的值 {value!r} 不是数字; 已留空, 请改正",
+                    "{source}: {feature}: {field} = {value!r} is not a number; left empty",
+                    source=source, feature=_feature_text(_labels(canonical)[i]),
+                    field=rename_back(rename, name), value=values.iloc[i]),
+                    feature=_labels(canonical)[i], field=rename_back(rename, name))
             out[name] = num.astype("Int64") if spec["type"] == "int" else num
         else:
             text = _stripped(values)
@@ -212,27 +258,28 @@ def prepare_plots(gdf: gpd.GeoDataFrame, *, category: str, year: int | None = No
     if year is not None:
         differs = out["year"].notna() & (out["year"] != int(year))
         for i in np.flatnonzero(differs.to_numpy()):
-            report.add("warning", "year_differs",
-                       f"{source}: {_feature_text(labels[i])} says year {out['year'].iloc[i]}; "
-                       f"stored as {year} as --year asks", feature=labels[i],
-                       field=rename_back(rename, "year"))
+            report.add("warning", "year_differs", tr(
+                "{source}: {feature} 的年度为 {said}; 按 --year 记为 {year} 年度",
+                "{source}: {feature} says year {said}; stored as {year} as --year asks",
+                source=source, feature=_feature_text(labels[i]), said=out["year"].iloc[i],
+                year=year), feature=labels[i], field=rename_back(rename, "year"))
         out["year"] = int(year)
     elif out["year"].isna().any():
         missing = [labels[i] for i in np.flatnonzero(out["year"].isna().to_numpy())]
         if require_year:
-            report.add("error", "no_year",
-                       f"{source}: no year for {len(missing)} feature(s) (e.g. {missing[:3]}); "
-                       "fill the 年度 field or pass --year", field="年度")
+            report.add("error", "no_year", tr(
+                "{source}：{n} 个小班没有年度（如 {some}）；请填写“年度”字段或加 --year 年份",
+                "{source}: no year for {n} feature(s) (e.g. {some}); fill the 年度 field or "
+                "pass --year", source=source, n=len(missing),
+                some=", ".join(str(m) for m in missing[:3])), field="年度")
         else:
-            from ecomap.i18n import tr
-
-            report.add("warning", "no_year", str(tr(
+            report.add("warning", "no_year", tr(
                 "{source}：{n} 个小班没有年度（如 {some}）；其余检查已完成，但入库（ecomap ingest）"
                 "时须填写“年度”字段或加 --year 年份；与已入库同年度小班的重叠未检查",
                 "{source}: no year for {n} feature(s) (e.g. {some}); every other check ran, "
                 "but storing them (ecomap ingest) needs the 年度 field filled or --year "
                 "YEAR; overlaps with stored plots of the same year were not checked",
-                source=source, n=len(missing), some=", ".join(str(m) for m in missing[:3]))),
+                source=source, n=len(missing), some=", ".join(str(m) for m in missing[:3])),
                 field="年度")
     out["attributes"] = _attributes_json(attrs)
     result = gpd.GeoDataFrame(out, geometry=gpd.GeoSeries(gdf.geometry.values,
@@ -296,7 +343,9 @@ def check_plots(plots: gpd.GeoDataFrame, report: Report, context: CheckContext, 
     flagged = np.zeros(n, dtype=bool)
 
     def add(i, severity, code, message, fld=None):
-        report.add(severity, code, f"{source}: {_feature_text(labels[i])}: {message}",
+        report.add(severity, code, tr("{source}: {feature}: {message}",
+                                      "{source}: {feature}: {message}", source=source,
+                                      feature=_feature_text(labels[i]), message=message),
                    feature=labels[i], field=fld)
         flagged[i] = True
         if severity == "error":
@@ -305,11 +354,14 @@ def check_plots(plots: gpd.GeoDataFrame, report: Report, context: CheckContext, 
     # -- geometry -------------------------------------------------------------------
     missing = shapely.is_missing(geoms) | shapely.is_empty(geoms)
     for i in np.flatnonzero(missing):
-        add(i, "error", "empty_geometry", "has no geometry; draw it or delete the row "
-            "(left out)")
+        add(i, "error", "empty_geometry", tr(
+            "没有图形; 请补绘图形或删除该行 (未入库)",
+            "has no geometry; draw it or delete the row (left out)"))
     types = shapely.get_type_id(geoms)
     for i in np.flatnonzero(~missing & ~np.isin(types, (3, 6, 7))):
-        add(i, "error", "not_polygon", f"is a {geoms[i].geom_type}, not a polygon (left out)")
+        add(i, "error", "not_polygon", tr(
+            "是 {kind} 而不是面 (多边形); 图斑须为面图层 (未入库)",
+            "is a {kind}, not a polygon (left out)", kind=geoms[i].geom_type))
     polygonal = keep.copy()
     invalid = np.zeros(n, dtype=bool)
     invalid[polygonal] = ~shapely.is_valid(geoms[polygonal]) | (types[polygonal] == 7)
@@ -318,13 +370,16 @@ def check_plots(plots: gpd.GeoDataFrame, report: Report, context: CheckContext, 
         before = geoms[i]
         fixed = _polygonal(shapely.make_valid(before))
         if fixed is None:
-            add(i, "error", "invalid_geometry", f"invalid ({reason}) and cannot be repaired "
-                "(left out)")
+            add(i, "error", "invalid_geometry", tr(
+                "图形无效 ({reason}), 无法自动修复; 请在 GIS 软件中修改图形 (未入库)",
+                "invalid ({reason}) and cannot be repaired (left out)", reason=_reason(reason)))
             continue
         geoms[i] = fixed
         after_mu = float(mu_from_m2(_crs.areas_m2([fixed], _crs.STORE_CRS)[0]))
-        add(i, "warning", "repaired_geometry",
-            f"invalid ({reason}); repaired, area now {after_mu:,.2f} mu — check the shape")
+        add(i, "warning", "repaired_geometry", tr(
+            "图形无效 ({reason}); 已自动修复, 修复后面积 {mu:,.2f} 亩 — 请核对图形",
+            "invalid ({reason}); repaired, area now {mu:,.2f} mu — check the shape",
+            reason=_reason(reason), mu=after_mu))
     geoms[keep] = as_multipolygons(geoms[keep])
 
     areas = np.asarray(plots.attrs.get("area_m2", np.full(n, np.nan)), dtype=float).copy()
@@ -333,8 +388,10 @@ def check_plots(plots: gpd.GeoDataFrame, report: Report, context: CheckContext, 
     areas[todo] = _crs.areas_m2(geoms[todo], _crs.STORE_CRS)
     areas[~keep] = 0.0
     for i in np.flatnonzero(keep & (mu_from_m2(areas) < context.min_plot_mu)):
-        add(i, "error", "sliver", f"area {mu_from_m2(areas[i]):.3f} mu is below the "
-            f"{context.min_plot_mu} mu minimum (a sliver; left out)")
+        add(i, "error", "sliver", tr(
+            "面积 {mu:.3f} 亩, 小于最小面积 {min} 亩 (碎图斑; 未入库)",
+            "area {mu:.3f} mu is below the {min} mu minimum (a sliver; left out)",
+            mu=mu_from_m2(areas[i]), min=context.min_plot_mu))
 
     # -- attributes -----------------------------------------------------------------
     declared = plots["area_mu_reported"].to_numpy(dtype=float, na_value=np.nan)
@@ -343,9 +400,11 @@ def check_plots(plots: gpd.GeoDataFrame, report: Report, context: CheckContext, 
         rel = np.abs(declared - computed) / computed
     field_area = names.get("area_mu_reported", "面积_亩")
     for i in np.flatnonzero(keep & np.isfinite(rel) & (rel > context.area_tolerance)):
-        add(i, "warning", "area_mismatch",
-            f"{field_area} says {declared[i]:,.2f} mu but the shape measures "
-            f"{computed[i]:,.2f} mu ({rel[i]:.0%} apart)", field_area)
+        add(i, "warning", "area_mismatch", tr(
+            "{field} 填写 {said:,.2f} 亩, 但图形量算面积为 {mu:,.2f} 亩 (相差 {rel:.0%}); "
+            "请核对面积或图形",
+            "{field} says {said:,.2f} mu but the shape measures {mu:,.2f} mu ({rel:.0%} apart)",
+            field=field_area, said=declared[i], mu=computed[i], rel=rel[i]), field_area)
 
     # -- position -------------------------------------------------------------------
     if context.county is not None:
@@ -363,14 +422,17 @@ def check_plots(plots: gpd.GeoDataFrame, report: Report, context: CheckContext, 
             outside_mu = mu_from_m2(areas[i] - inside_m2)
             if inside_m2 <= 0:
                 swapped = shapely.transform(geoms[i], lambda c: c[:, ::-1])
-                hint = ("; its coordinates look swapped (latitude, longitude) — swap them"
+                hint = (tr("; 坐标疑似经纬度颠倒 (纬度在前) — 请对调经纬度",
+                           "; its coordinates look swapped (latitude, longitude) — swap them")
                         if shapely.intersects(county, swapped) else
-                        "; check its coordinates and CRS")
-                add(i, "error", "outside_county", f"lies wholly outside the county{hint} "
-                    "(left out)")
+                        tr("; 请检查坐标和坐标系", "; check its coordinates and CRS"))
+                add(i, "error", "outside_county", tr(
+                    "完全位于县界之外{hint} (未入库)",
+                    "lies wholly outside the county{hint} (left out)", hint=hint))
             elif outside_mu >= 0.01:
-                add(i, "warning", "partly_outside",
-                    f"{outside_mu:,.2f} mu of it lie outside the county boundary")
+                add(i, "warning", "partly_outside", tr(
+                    "有 {mu:,.2f} 亩位于县界之外", "{mu:,.2f} mu of it lie outside the county "
+                    "boundary", mu=outside_mu))
 
     _check_duplicates_and_overlaps(geoms, keep, areas, labels, add, report, source)
     if context.stored_ids is not None and len(context.stored_ids):
@@ -494,15 +556,17 @@ def _check_duplicates_and_overlaps(geoms, keep, areas, labels, add, report, sour
         if a in dropped or b in dropped:
             continue
         dropped.add(b)
-        add(b, "error", "duplicate",
-            f"is an exact copy of {_feature_text(labels[a])} ({mu_from_m2(areas[b]):,.2f} mu "
-            "counted twice; the copy is left out)")
+        add(b, "error", "duplicate", tr(
+            "与{other}完全相同 ({mu:,.2f} 亩被重复计算; 重复的图斑未入库)",
+            "is an exact copy of {other} ({mu:,.2f} mu counted twice; the copy is left out)",
+            other=_feature_text(labels[a]), mu=mu_from_m2(areas[b])))
     for a, b, m2 in zip(i[~dup], j[~dup], area[~dup], strict=True):
         if m2 < _OVERLAP_MIN_M2 or a in dropped or b in dropped:
             continue
-        add(b, "warning", "overlap",
-            f"overlaps {_feature_text(labels[a])} by {mu_from_m2(m2):,.2f} mu (double "
-            "counting?)")
+        add(b, "warning", "overlap", tr(
+            "与{other}重叠 {mu:,.2f} 亩 (是否重复计算?)",
+            "overlaps {other} by {mu:,.2f} mu (double counting?)",
+            other=_feature_text(labels[a]), mu=mu_from_m2(m2)))
 
 
 def _check_stored_ids(plots, keep, stored_ids: pd.DataFrame, add, field_id: str) -> None:
@@ -539,7 +603,9 @@ def _check_stored_overlaps(geoms, keep, stored: gpd.GeoDataFrame, add) -> None:
     for a, b, m2 in zip(idx[i], j, area, strict=True):
         if m2 < _OVERLAP_MIN_M2:
             continue
-        other = f"stored plot {ids[b]}" if ids[b] else "a stored plot"
-        add(a, "warning", "overlaps_stored",
-            f"overlaps {other} of batch {batches[b]} by {mu_from_m2(m2):,.2f} mu (same "
-            "category and year: double counting?)")
+        other = (tr("已入库的小班 {id}", "stored plot {id}", id=ids[b]) if ids[b] else
+                 tr("一个已入库的图斑", "a stored plot"))
+        add(a, "warning", "overlaps_stored", tr(
+            "与批次 {batch} 中{other}重叠 {mu:,.2f} 亩 (同类别同年度: 是否重复计算?)",
+            "overlaps {other} of batch {batch} by {mu:,.2f} mu (same category and year: "
+            "double counting?)", other=other, batch=batches[b], mu=mu_from_m2(m2)))

@@ -62,6 +62,7 @@ from ecomap._water_tables import (
     site_table,
 )
 from ecomap.errors import InputError, ValidationError
+from ecomap.i18n import tr
 
 __all__ = [
     "CLASSES",
@@ -134,10 +135,14 @@ def _classify(values: pd.DataFrame, below: pd.DataFrame, waterbody: pd.Series,
     need = values[[c for c in ("TP", "TN") if c in codes]].notna().any(axis=1).to_numpy()
     if (bad := need & waterbody.isna().to_numpy()).any():
         rows = where[bad].tolist()
-        listed = ", ".join(rows[:10]) + (f" … ({len(rows)} in all)" if len(rows) > 10 else "")
-        raise InputError(f"TP/TN limits differ for rivers and lakes but {listed} have no site "
-                         "type; fill 点位类型 (河流/湖库/饮用水源) or pass waterbody='river' "
-                         "or 'lake' (--waterbody)")
+        listed = ", ".join(rows[:10])
+        more = tr(" … (共 {n} 行)", " … ({n} in all)", n=len(rows)) if len(rows) > 10 else ""
+        raise InputError(tr(
+            "河流与湖库的总磷、总氮限值不同, 但 {listed}{more} 没有点位类型; 请填写 点位类型 "
+            "(河流/湖库/饮用水源), 或用 --waterbody river/lake 指定",
+            "TP/TN limits differ for rivers and lakes but {listed}{more} have no site type; "
+            "fill 点位类型 (河流/湖库/饮用水源) or pass waterbody='river' or 'lake' "
+            "(--waterbody)", listed=listed, more=more))
 
     def ranks_of(code: str) -> np.ndarray:
         v = values[code].to_numpy(dtype=float)
@@ -214,7 +219,9 @@ def classify_samples(samples: pd.DataFrame, *, waterbody: str | None = None) -> 
         :func:`annual_site_classes`.
     """
     if waterbody not in (None, "river", "lake"):
-        raise InputError(f"waterbody={waterbody!r}; use 'river' or 'lake'")
+        raise InputError(tr("waterbody={waterbody!r}; 请用 'river' (河流) 或 'lake' (湖库)",
+                            "waterbody={waterbody!r}; use 'river' or 'lake'",
+                            waterbody=waterbody))
     below = samples[[c for c in samples if c.endswith("_below_dl")]]
     below = below.rename(columns=lambda c: c.removesuffix("_below_dl"))
     bodies = pd.Series(waterbody, index=samples.index, dtype=object)
@@ -241,10 +248,13 @@ def _site_meta(data: pd.DataFrame, sites: pd.DataFrame | None) -> pd.DataFrame:
         sites, problems = normalize_samples(sites)
         problems = [p for p in problems if p["severity"] == "error"]
         if problems:
-            raise ValidationError(f"site table has {len(problems)} problem(s)", problems)
+            raise ValidationError(tr("点位表有 {n} 个问题", "site table has {n} problem(s)",
+                                     n=len(problems)), problems)
     if len(dup := sites["site_name"][sites["site_name"].duplicated()]):
-        raise ValidationError("site table lists a site twice", [problem(
-            None, "site_name", "duplicate_site", f"断面「{s}」在点位表中出现多次；请合并为一行")
+        raise ValidationError(tr("点位表中有重复的点位", "site table lists a site twice"), [
+            problem(None, "site_name", "duplicate_site", tr(
+                "断面「{s}」在点位表中出现多次；请合并为一行",
+                "site “{s}” is listed more than once in the site table; keep one row", s=s))
             for s in dup.unique()])
     own = sites.dropna(subset=["site_name"]).set_index("site_name")
     return own[[c for c in _SITE_COLUMNS if c in own]].combine_first(meta)
@@ -278,13 +288,19 @@ def annual_site_classes(samples: pd.DataFrame, sites: pd.DataFrame | None = None
         "总磷(0.25)、溶解氧").
     """
     if "site_name" not in samples:
-        raise InputError("samples have no site column; add 断面名称/点位名称 to the table")
+        raise InputError(tr("样品表没有点位列; 请在表中加上 断面名称/点位名称",
+                            "samples have no site column; add 断面名称/点位名称 to the table"))
     if (nameless := samples["site_name"].isna()).any():
         rows = samples.get("source_row", samples.index.to_series())[nameless]
-        raise ValidationError(f"{nameless.sum()} sample(s) have no site name", [problem(
-            int(r), "site_name", "missing_value", f"第{r}行没有断面名称；请填写") for r in rows])
+        raise ValidationError(tr("{n} 个样品没有断面名称", "{n} sample(s) have no site name",
+                                 n=int(nameless.sum())), [problem(
+            int(r), "site_name", "missing_value", tr(
+                "第{row}行没有断面名称；请填写", "row {row} has no 断面名称 (site name); fill it in",
+                row=r)) for r in rows])
     if "date" not in samples and year is not None:
-        raise InputError(f"year={year} needs a 采样日期 (date) column in the samples")
+        raise InputError(tr("按年度 ({year}) 统计需要样品表有 采样日期 列",
+                            "year={year} needs a 采样日期 (date) column in the samples",
+                            year=year))
     years = samples["date"].dt.year if "date" in samples else pd.Series(np.nan, samples.index)
     data = samples.assign(year=years.astype("Int64"))
     if year is not None:
@@ -354,10 +370,15 @@ def compliance(site_classes: pd.DataFrame, *, by: str | None = "township") -> pd
         and ``compliance_pct`` (0.1 precision; missing when no site was assessed).
     """
     if "meets_target" not in site_classes:
-        raise InputError("no meets_target column; pass the result of annual_site_classes()")
+        raise InputError(tr("没有 meets_target 列; 请传入 annual_site_classes() 的结果",
+                            "no meets_target column; pass the result of "
+                            "annual_site_classes()"))
     if by is not None and by not in site_classes:
-        raise InputError(f"no {by!r} column to group by; add 乡镇 to the site table, join "
-                         "townships by location first, or use by=None for the county only")
+        raise InputError(tr("没有用于分组的 {by!r} 列; 请在点位表中加上 乡镇, 或先按位置关联乡镇, "
+                            "或用 by=None 只统计全县",
+                            "no {by!r} column to group by; add 乡镇 to the site table, join "
+                            "townships by location first, or use by=None for the county only",
+                            by=by))
     meets = site_classes["meets_target"].astype("boolean")
     stype = site_classes.get("site_type", pd.Series(None, site_classes.index, dtype=object))
     d = pd.DataFrame({

@@ -11,6 +11,7 @@ import click
 from ecomap import __version__
 from ecomap.cli import _options
 from ecomap.errors import EcomapError, ValidationError
+from ecomap.i18n import render, use_lang
 
 __all__ = ["cli", "main"]
 
@@ -31,10 +32,15 @@ class _Group(click.Group):
         try:
             return super().invoke(ctx)
         except EcomapError as exc:
-            click.secho(f"ecomap: {exc}", err=True, fg="red")
-            if isinstance(exc, ValidationError) and not str(exc).count("\n"):
-                for p in exc.problems:
-                    click.echo(f"  - {getattr(p, 'message', p)}", err=True)
+            # In the language of the command (its --lang, the group's, $ECOMAP_LANG).
+            with use_lang(ctx.meta.get(_options.LANG_KEY)):
+                text = str(exc)
+                click.secho(f"ecomap: {text}", err=True, fg="red")
+                if isinstance(exc, ValidationError) and not text.count("\n"):
+                    for p in exc.problems:
+                        message = p.get("message", p) if isinstance(p, dict) else \
+                            getattr(p, "message", p)
+                        click.echo(f"  - {render(message)}", err=True)
             ctx.exit(exc.exit_code)
         except (click.exceptions.Exit, click.exceptions.Abort, click.ClickException):
             raise
@@ -50,12 +56,15 @@ class _Group(click.Group):
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="ecomap")
 @_options.verbosity
+@_options.lang
 @click.pass_context
-def cli(ctx: click.Context, verbose: int, quiet: int) -> None:
+def cli(ctx: click.Context, verbose: int, quiet: int, lang: str) -> None:
     """ecomap: restoration plots and water-quality sites, by township, on offline maps.
 
     The store is ecomap.gpkg in the working directory unless --store or ECOMAP_STORE
     says otherwise.  'ecomap demo' builds it from the embedded Dayu County data.
+    Messages are in Simplified Chinese unless --lang en (here or on the command) or
+    ECOMAP_LANG=en says otherwise.
     """
     level = logging.WARNING - 10 * verbose + 10 * quiet
     logging.basicConfig(level=max(logging.DEBUG, min(logging.CRITICAL, level)),

@@ -39,8 +39,12 @@ def rollback_cmd(batch, store):
     s = _options.settings(store)
     with _options.open_settings_store(s) as st:
         result = st.rollback(batch)
+    from ecomap.i18n import tr
+
     removed = ", ".join(f"{n} {t}" for t, n in result["removed"].items())
-    click.echo(f"rolled back batch {batch} ({result['kind']}): removed {removed}")
+    click.echo(tr("已撤销批次 {batch} ({kind}): 删除 {removed}",
+                  "rolled back batch {batch} ({kind}): removed {removed}", batch=batch,
+                  kind=result["kind"], removed=removed))
 
 
 COMMANDS = [batches_cmd, rollback_cmd]

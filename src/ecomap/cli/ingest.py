@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from ecomap.cli import _options
-from ecomap.i18n import tr, use_lang
+from ecomap.i18n import render, tr, use_lang
 
 _EXIT = {"accept": 0, "warn": 1, "reject": 2}
 
@@ -51,9 +51,9 @@ def _run(file, store, category, year, crs, encoding, layer, strict, report_path,
     _print(outcome, s.lang)
     if report_path:
         text = (reporting.report_html(outcome, lang=s.lang) if report_path.endswith(".html")
-                else reporting.report_json(outcome))
+                else reporting.report_json(outcome, lang=s.lang))
         write_text(report_path, text)
-        click.echo(f"report: {report_path}")
+        click.echo(tr("报告: {path}", "report: {path}", path=report_path).render(s.lang))
     if batch is not None and replace is not None:
         click.echo(tr("已入库为批次 {batch}, 并撤销了被替换的批次 {old}('ecomap rollback "
                       "{batch}' 可删除新批次)",
@@ -61,9 +61,11 @@ def _run(file, store, category, year, crs, encoding, layer, strict, report_path,
                       "back ('ecomap rollback {batch}' removes the new one)",
                       batch=batch, old=replace).render(s.lang))
     elif batch is not None:
-        click.echo(f"stored as batch {batch} ('ecomap rollback {batch}' removes it)")
+        click.echo(tr("已入库为批次 {batch} ('ecomap rollback {batch}' 可撤销)",
+                      "stored as batch {batch} ('ecomap rollback {batch}' removes it)",
+                      batch=batch).render(s.lang))
     elif write:
-        click.echo("nothing stored", err=True)
+        click.echo(tr("未入库", "nothing stored").render(s.lang), err=True)
     raise SystemExit(_EXIT[outcome.status])
 
 
@@ -93,9 +95,10 @@ class _progress:
 
 def _print(outcome, lang: str) -> None:
     from rich.console import Console
+    from rich.markup import escape
     from rich.table import Table
 
-    from ecomap.reporting import status_line
+    from ecomap.reporting import severity_word, status_line
 
     console = Console(highlight=False, soft_wrap=True)
     color = {"accept": "green", "warn": "yellow", "reject": "red"}[outcome.status]
@@ -109,10 +112,13 @@ def _print(outcome, lang: str) -> None:
               ("Severity", "Code", "Feature", "Field", "Message")):
         table.add_column(h)
     for p in problems[:200]:
-        table.add_row(p.severity, p.code, str(p.feature or ""), str(p.field or ""), p.message)
+        table.add_row(severity_word(p.severity, lang), p.code, str(p.feature or ""),
+                      str(p.field or ""), escape(render(p.message, lang)))
     console.print(table)
     if len(problems) > 200:
-        console.print(f"… {len(problems) - 200} more (write them all with --report)")
+        console.print(tr("… 另有 {n} 个 (用 --report 写出全部)",
+                         "… {n} more (write them all with --report)",
+                         n=len(problems) - 200).render(lang))
 
 
 @click.command("validate")

@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 
 from ecomap.cli import _options
+from ecomap.i18n import tr
 
 _FORMATS = click.Choice(["table", "csv", "xlsx", "json"])
 
@@ -63,18 +64,22 @@ def ingest_cmd(file, sites_file, encoding, sheet, dry_run, strict, store):
                                          sheet=sheet_arg, strict=strict, dry_run=dry_run,
                                          settings=s)
         except ValidationError as exc:
-            raise _invalid(str(exc).split("\n")[0], exc.problems) from exc
+            raise _invalid(str(exc).split("\n")[0].rstrip(":"), exc.problems) from exc
     for w in upload.warnings:
-        click.echo(f"warning: {w['message']}", err=True)
-    what = (f"{len(upload.sites)} new site(s), {upload.n_samples} sample(s) "
-            f"({len(upload.samples)} values)")
+        click.echo(tr("警告: {message}", "warning: {message}", message=w["message"]), err=True)
+    what = tr("新点位 {sites} 个, 样品 {samples} 个 ({values} 个监测值)",
+              "{sites} new site(s), {samples} sample(s) ({values} values)",
+              sites=len(upload.sites), samples=upload.n_samples, values=len(upload.samples))
     if not len(upload.sites) and not len(upload.samples):
-        click.echo(f"{name}: nothing new to store")
+        click.echo(tr("{name}: 没有需要入库的新数据", "{name}: nothing new to store", name=name))
     elif batch is None:
-        click.echo(f"{name}: {what} pass the checks; nothing stored (--dry-run)")
+        click.echo(tr("{name}: {what} 通过检查; 未入库 (--dry-run)",
+                      "{name}: {what} pass the checks; nothing stored (--dry-run)",
+                      name=name, what=what))
     else:
-        click.echo(f"stored {what} from {name} as batch {batch} "
-                   f"('ecomap rollback {batch}' removes it)")
+        click.echo(tr("{name}: {what} 已入库为批次 {batch} ('ecomap rollback {batch}' 可撤销)",
+                      "stored {what} from {name} as batch {batch} ('ecomap rollback {batch}' "
+                      "removes it)", name=name, what=what, batch=batch))
 
 
 @water_group.command("classify")
@@ -120,8 +125,9 @@ def classify_cmd(file, year, fmt, output, sites_file, waterbody, encoding, sheet
         for rec, text in zip(records, shown.iloc[:, -1], strict=True):
             rec["problems"] = text.split("；") if text else []
         if bad := sum(bool(t) for t in shown.iloc[:, -1]):
-            click.echo(f"warning: {bad} row(s) have unreadable cells and are classified "
-                       "without them (see the last column)", err=True)
+            click.echo(tr("警告: {bad} 行有无法读取的单元格, 已不计这些单元格定类 (见最后一列)",
+                          "warning: {bad} row(s) have unreadable cells and are classified "
+                          "without them (see the last column)", bad=bad), err=True)
     else:
         if sites_file or waterbody:
             raise click.UsageError("--sites and --waterbody apply to FILE; stored sites have "
@@ -174,8 +180,9 @@ def _stored_classes(s, year):
     with _options.open_settings_store(s) as st:
         sites, samples = st.water_sites(), st.water_samples(year=year)
     if sites.empty and samples.empty:
-        raise NotFoundError(f"no water sites or samples in {s.store}; store them with "
-                            "'ecomap water ingest FILE'")
+        raise NotFoundError(tr("{store} 中没有水质点位或样品; 请先用 'ecomap water ingest FILE' "
+                               "导入", "no water sites or samples in {store}; store them with "
+                               "'ecomap water ingest FILE'", store=s.store))
     site_cols = pd.DataFrame(sites.drop(columns=[sites.geometry.name, "fid", "batch_id"],
                                         errors="ignore"))
     return water.annual_site_classes(water.samples_wide(samples),
@@ -215,7 +222,7 @@ def _with_site_info(frame, sites_table, s):
     return frame
 
 
-def _invalid(head: str, problems: list[dict]):
+def _invalid(head, problems: list[dict]):
     """A ValidationError listing every problem, by row, under ``head``."""
     from ecomap.errors import ValidationError
 
@@ -229,10 +236,12 @@ def _refuse_unreadable(name, problems):
     """Problems that leave no row to classify (no known header) stop the command."""
     fatal = [p for p in problems if p["feature"] is None and p["code"] == "missing_column"]
     if fatal:
-        raise _invalid(f"{name}: no column was recognised", fatal)
+        raise _invalid(tr("{name}: 没有识别出任何列", "{name}: no column was recognised",
+                          name=name), fatal)
     for p in problems:
         if p["feature"] is None:
-            click.echo(f"warning: {name}: {p['message']}", err=True)
+            click.echo(tr("警告: {name}: {message}", "warning: {name}: {message}", name=name,
+                          message=p["message"]), err=True)
 
 
 def _emit(shown, records, fmt, output, default):

@@ -82,13 +82,19 @@ def extract_zip(path: str | os.PathLike, *, max_bytes: float, max_members: int,
         with zf:
             infos = [i for i in zf.infolist() if not i.is_dir()]
             if len(infos) > max_members:
-                raise InputError(f"{shown}: {len(infos)} files in the archive, more than "
-                                 f"the {max_members} allowed; send only the plot layer")
+                raise InputError(tr("{file}：压缩包中有 {n} 个文件，超过允许的 {max} 个；请只发送"
+                                    "图斑图层",
+                                    "{file}: {n} files in the archive, more than the {max} "
+                                    "allowed; send only the plot layer", file=shown,
+                                    n=len(infos), max=max_members))
             total = sum(i.file_size for i in infos)
             if total > max_bytes:
-                raise InputError(
-                    f"{shown}: unpacks to {total / 1e6:,.0f} MB, more than the "
-                    f"{max_bytes / 1e6:,.0f} MB allowed (a zip bomb?); send only the plot layer")
+                raise InputError(tr(
+                    "{file}：解压后有 {mb:,.0f} MB，超过允许的 {max:,.0f} MB（zip 炸弹？）；"
+                    "请只发送图斑图层",
+                    "{file}: unpacks to {mb:,.0f} MB, more than the {max:,.0f} MB allowed "
+                    "(a zip bomb?); send only the plot layer", file=shown, mb=total / 1e6,
+                    max=max_bytes / 1e6))
             root = tmp.resolve()
             members = _plan(infos, root, shown)
             written = 0
@@ -99,9 +105,11 @@ def extract_zip(path: str | os.PathLike, *, max_bytes: float, max_members: int,
                         while chunk := src.read(1 << 20):
                             written += len(chunk)
                             if written > max_bytes:  # sizes in the header can lie
-                                raise InputError(
-                                    f"{shown}: unpacks to more than the "
-                                    f"{max_bytes / 1e6:,.0f} MB allowed (a zip bomb?); refused")
+                                raise InputError(tr(
+                                    "{file}：解压后超过允许的 {max:,.0f} MB（zip 炸弹？）；已拒绝",
+                                    "{file}: unpacks to more than the {max:,.0f} MB allowed "
+                                    "(a zip bomb?); refused", file=shown,
+                                    max=max_bytes / 1e6))
                             dst.write(chunk)
                 except _MEMBER_ERRORS as exc:
                     raise InputError(tr(
@@ -149,8 +157,10 @@ def _plan(infos: list[zipfile.ZipInfo], root: Path, shown: str):
         target = (root / member).resolve()
         if (not target.is_relative_to(root) or target == root
                 or PurePosixPath(member).is_absolute()):
-            raise InputError(f"{shown}: member {member!r} points outside the archive "
-                             "(zip slip); the archive was refused")
+            raise InputError(tr(
+                "{file}：成员 {name!r} 指向压缩包之外（zip slip）；已拒绝该压缩包",
+                "{file}: member {name!r} points outside the archive (zip slip); the archive "
+                "was refused", file=shown, name=member))
         if info.flag_bits & 0x1:
             raise InputError(tr("{file}：压缩包中的 {member} 设有密码；请不加密重新压缩后再发送",
                                 "{file}: {member} in the archive is password-protected; zip "

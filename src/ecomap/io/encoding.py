@@ -13,6 +13,8 @@ import struct
 from dataclasses import dataclass
 from pathlib import Path
 
+from ecomap.i18n import Text, tr
+
 __all__ = ["DbfEncoding", "detect_dbf_encoding"]
 
 # ESRI language-driver IDs (DBF header byte 29) that name a Chinese code page.
@@ -29,7 +31,7 @@ class DbfEncoding:
 
     encoding: str
     source: str
-    note: str | None = None
+    note: Text | str | None = None
 
 
 def _texts(dbf: Path) -> list[bytes]:
@@ -95,11 +97,15 @@ def detect_dbf_encoding(shp: str | Path) -> DbfEncoding:
     if declared is not None:
         if declared == "UTF-8" and not utf8 and gb:
             return DbfEncoding("GB18030", "detected",
-                               "the .cpg says UTF-8 but the text is GBK/GB18030; read as GB18030")
+                               tr(".cpg 文件标明 UTF-8, 但文字实为 GBK/GB18030 编码; 已按 GB18030 读取",
+                                  "the .cpg says UTF-8 but the text is GBK/GB18030; read as "
+                                  "GB18030"))
         if declared == "GB18030" and not gb and utf8:
             return DbfEncoding("UTF-8", "detected",
-                               f"the {'.cpg' if source == 'cpg' else 'DBF header'} says GBK "
-                               "but the text is UTF-8; read as UTF-8")
+                               tr("{where}标明 GBK, 但文字实为 UTF-8 编码; 已按 UTF-8 读取",
+                                  "the {where_en} says GBK but the text is UTF-8; read as UTF-8",
+                                  where=".cpg 文件" if source == "cpg" else "DBF 文件头",
+                                  where_en=".cpg" if source == "cpg" else "DBF header"))
         if declared in ("UTF-8", "GB18030") or not (utf8 or gb):
             return DbfEncoding(declared, source)
     if utf8:
@@ -107,4 +113,5 @@ def detect_dbf_encoding(shp: str | Path) -> DbfEncoding:
     if gb:
         return DbfEncoding("GB18030", "detected")
     return DbfEncoding(declared or "UTF-8", source or "detected",
-                       "the text is neither UTF-8 nor GBK; pass --encoding")
+                       tr("文字既不是 UTF-8 也不是 GBK 编码; 请用 --encoding 指定",
+                          "the text is neither UTF-8 nor GBK; pass --encoding"))

@@ -184,20 +184,20 @@ def read_kml(path: Path, shown: str, where: str) -> tuple[gpd.GeoDataFrame, list
                 p for p in (f"{c['point']} point(s)" if c["point"] else "",
                             f"{c['line']} line(s)" if c["line"] else "") if p)
             for f, c in skipped.items() if c["point"] or c["line"])
-        notes.append(("warning", "kml_skipped", str(tr(
+        notes.append(("warning", "kml_skipped", tr(
             "{file}：跳过了 {points} 个航点（点）和 {lines} 条轨迹（线），只读取面状小班（{where}）；"
             "如其中有小班，请在软件中把它画成面再导出",
             "{file}: skipped {points} waypoint(s) (points) and {lines} track(s) (lines); only "
             "areas are read as plots ({where_en}); if a plot is among them, draw it as an "
             "area in the app and export again",
-            file=where, points=points, lines=lines, where=by_folder, where_en=by_folder_en))))
+            file=where, points=points, lines=lines, where=by_folder, where_en=by_folder_en)))
     unreadable = sum(c["other"] for c in skipped.values())
     if unreadable:
-        notes.append(("warning", "kml_skipped", str(tr(
+        notes.append(("warning", "kml_skipped", tr(
             "{file}：{n} 个地标没有可读的面坐标（坐标为空或不是数字），已跳过；请在软件中检查后重新导出",
             "{file}: {n} placemark(s) without readable polygon coordinates (empty or not "
             "numbers) skipped; check them in the app and export again", file=where,
-            n=unreadable))))
+            n=unreadable)))
     if not geoms:
         raise InputError(tr(
             "{file}：没有面状小班（只有 {points} 个点、{lines} 条线）；请在软件中把小班画成面"

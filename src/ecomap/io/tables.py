@@ -79,17 +79,20 @@ def read_table(
     shown = name or p.name
     suffix = p.suffix.lower()
     if suffix == ".xls":
-        raise InputError(
-            f"{shown}: old Excel .xls workbooks are not read; open it in Excel or WPS "
-            "and save it as .xlsx (or as CSV UTF-8)"
-        )
+        raise InputError(tr(
+            "{file}：不能读取旧版 Excel .xls 工作簿；请用 Excel 或 WPS 打开并另存为 .xlsx "
+            "（或 CSV UTF-8）",
+            "{file}: old Excel .xls workbooks are not read; open it in Excel or WPS and save "
+            "it as .xlsx (or as CSV UTF-8)", file=shown))
     if suffix not in _CSV_SUFFIXES | _XLSX_SUFFIXES:
-        raise InputError(
-            f"{shown}: unsupported table type {suffix or '(no extension)'!r}; "
-            "upload a .csv or .xlsx file"
-        )
+        raise InputError(tr(
+            "{file}：不支持的表格类型 {suffix!r}；请上传 .csv 或 .xlsx 文件",
+            "{file}: unsupported table type {suffix!r}; upload a .csv or .xlsx file",
+            file=shown, suffix=suffix or "(no extension)"))
     if not p.is_file():
-        raise InputError(f"{shown}: file not found; check the path and file name")
+        raise InputError(tr("{file}: 文件不存在; 请检查路径和文件名",
+                            "{file}: file not found; check the path and file name",
+                            file=shown))
     if suffix in _XLSX_SUFFIXES:
         frame = _read_xlsx(p, sheet, shown)
     else:
@@ -107,16 +110,19 @@ def _decode(shown: str, raw: bytes, encoding: str | None) -> str:
         try:
             codecs.lookup(encoding)
         except LookupError as exc:
-            raise InputError(
-                f"unknown encoding {encoding!r}; use e.g. utf-8, gb18030 or gbk"
-            ) from exc
+            raise InputError(tr(
+                "无法识别的编码 {encoding!r}; 请用 utf-8、gb18030 或 gbk 等",
+                "unknown encoding {encoding!r}; use e.g. utf-8, gb18030 or gbk",
+                encoding=encoding)) from exc
         try:
             return raw.decode(encoding)
         except UnicodeDecodeError as exc:
-            raise InputError(
-                f"{shown}: not valid {encoding} text (byte {exc.start}); leave the encoding "
-                "out to detect it, or re-save the file as 'CSV UTF-8'"
-            ) from exc
+            raise InputError(tr(
+                "{file}：不是有效的 {encoding} 文本（第 {byte} 字节）；请不指定编码让程序识别，"
+                "或将文件另存为 'CSV UTF-8'",
+                "{file}: not valid {encoding} text (byte {byte}); leave the encoding out to "
+                "detect it, or re-save the file as 'CSV UTF-8'", file=shown,
+                encoding=encoding, byte=exc.start)) from exc
     if raw.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
         candidates = ["utf-16"]
     elif raw.startswith(codecs.BOM_UTF8):
@@ -130,10 +136,11 @@ def _decode(shown: str, raw: bytes, encoding: str | None) -> str:
             continue
         log.debug("%s decoded as %s", shown, name)
         return text
-    raise InputError(
-        f"{shown}: text is neither UTF-8 nor GB18030/GBK; re-save it as 'CSV UTF-8' "
-        "in Excel or WPS, or pass the encoding it was written in"
-    )
+    raise InputError(tr(
+        "{file}：文字既不是 UTF-8 也不是 GB18030/GBK 编码；请在 Excel 或 WPS 中另存为 "
+        "'CSV UTF-8'，或指定文件实际的编码",
+        "{file}: text is neither UTF-8 nor GB18030/GBK; re-save it as 'CSV UTF-8' in Excel "
+        "or WPS, or pass the encoding it was written in", file=shown))
 
 
 def _check_row_lengths(text: str, sep: str, shown: str) -> None:
@@ -159,7 +166,9 @@ def _check_row_lengths(text: str, sep: str, shown: str) -> None:
 def _read_csv(p: Path, encoding: str | None, shown: str) -> pd.DataFrame:
     text = _decode(shown, p.read_bytes(), encoding)
     if not text.strip():
-        raise InputError(f"{shown}: the file is empty; export the table again with its header row")
+        raise InputError(tr("{file}：文件是空的；请连同表头行重新导出表格",
+                            "{file}: the file is empty; export the table again with its "
+                            "header row", file=shown))
     header = text.lstrip("\ufeff").splitlines()[0]
     counts = {sep: header.count(sep) for sep in (",", "\t", ";")}
     sep = max(counts, key=lambda s: (counts[s], s == ","))
@@ -170,10 +179,11 @@ def _read_csv(p: Path, encoding: str | None, shown: str) -> pd.DataFrame:
         return pd.read_csv(io.StringIO(text), sep=sep, dtype=str, keep_default_na=False,
                            skip_blank_lines=False, index_col=False)
     except (pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
-        raise InputError(
-            f"{shown}: not a readable CSV table ({exc}); check that every row has as many "
-            "cells as the header and that quotes are closed"
-        ) from exc
+        raise InputError(tr(
+            "{file}：不是可读取的 CSV 表格（{exc}）；请检查每行的单元格数是否与表头一致、"
+            "引号是否成对",
+            "{file}: not a readable CSV table ({exc}); check that every row has as many cells "
+            "as the header and that quotes are closed", file=shown, exc=exc)) from exc
 
 
 #: What zipfile, zlib, openpyxl and the XML parser raise for a damaged workbook: not a
@@ -193,14 +203,16 @@ def _read_xlsx(p: Path, sheet: str | int | None, shown: str) -> pd.DataFrame:
                 names = list(book.sheet_names)
                 chosen = 0 if sheet is None else sheet
                 if isinstance(chosen, int) and not 0 <= chosen < len(names):
-                    raise InputError(
-                        f"{shown}: no sheet number {chosen}; the workbook has "
-                        f"{len(names)} sheet(s): {', '.join(names)}"
-                    )
+                    raise InputError(tr(
+                        "{file}：没有第 {chosen} 个工作表；工作簿共有 {n} 个工作表：{names}",
+                        "{file}: no sheet number {chosen}; the workbook has {n} sheet(s): "
+                        "{names}", file=shown, chosen=chosen, n=len(names),
+                        names=", ".join(names)))
                 if isinstance(chosen, str) and chosen not in names:
-                    raise InputError(
-                        f"{shown}: no sheet named {chosen!r}; choose one of: {', '.join(names)}"
-                    )
+                    raise InputError(tr(
+                        "{file}：没有名为 {chosen!r} 的工作表；请从中选择：{names}",
+                        "{file}: no sheet named {chosen!r}; choose one of: {names}",
+                        file=shown, chosen=chosen, names=", ".join(names)))
                 return pd.read_excel(book, sheet_name=chosen, dtype=str, keep_default_na=False)
     except _XLSX_ERRORS as exc:
         detail = scrub_paths(str(exc).strip().splitlines()[0][:200]) if str(exc).strip() else ""
@@ -282,11 +294,14 @@ def parse_number(text: str, *, thousands: bool = False) -> float:
         t = t.replace(",", "")
     elif "," in t:
         if re.fullmatch(r"[1-9]\d{0,2},\d{3}", t):
-            raise ValueError(f'"{text}" 有歧义（千分位还是小数点？）；请写成 1234 或 1.234')
+            raise ValueError(tr('"{text}" 有歧义（千分位还是小数点？）；请写成 1234 或 1.234',
+                                '"{text}" is ambiguous (thousands or decimal comma?); write '
+                                '1234 or 1.234', text=text))
         if t.count(",") == 1 and "." not in t:
             t = t.replace(",", ".")
     if not re.fullmatch(NUMBER, t, flags=re.IGNORECASE):
-        raise ValueError(f'"{text}" 不是数值；请填写数字，如 0.12')
+        raise ValueError(tr('"{text}" 不是数值；请填写数字，如 0.12',
+                            '"{text}" is not a number; write a number such as 0.12', text=text))
     return float(t)
 
 
@@ -304,7 +319,9 @@ def parse_date(text: str) -> datetime:
             return datetime(*(int(g) for g in m.groups() if g is not None))
     except ValueError:
         pass
-    raise ValueError(f'"{text}" 不是有效日期；请写成 2023-05-06、2023/5/6 或 2023年5月6日')
+    raise ValueError(tr('"{text}" 不是有效日期；请写成 2023-05-06、2023/5/6 或 2023年5月6日',
+                        '"{text}" is not a valid date; write 2023-05-06, 2023/5/6 or '
+                        '2023年5月6日', text=text))
 
 
 _HEMI = r"[NSEW]|东经|西经|北纬|南纬"
@@ -317,19 +334,30 @@ def parse_coordinate(text: str, *, axis: str) -> float:
     t = text.upper()
     hemi = re.findall(_HEMI, t)
     parts = re.sub(r"[°º˚度′'’‘分″\"”“秒:,]", " ", re.sub(_HEMI, " ", t)).split()
-    fix = "请写成十进制度（114.3583）或度分秒（114°21'30\"E）"
+    fix = tr("请写成十进制度（114.3583）或度分秒（114°21'30\"E）",
+             "write decimal degrees (114.3583) or degrees-minutes-seconds (114°21'30\"E)")
     if len(hemi) > 1 or not 1 <= len(parts) <= 3 or not all(
             re.fullmatch(NUMBER, p) for p in parts):
-        raise ValueError(f'"{text}" 不是坐标；{fix}')
+        raise ValueError(tr('"{text}" 不是坐标；{fix}', '"{text}" is not a coordinate; {fix}',
+                            text=text, fix=fix))
     nums = [float(p) for p in parts]
     if any(not 0 <= n < 60 for n in nums[1:]) or (len(nums) > 1 and nums[0] != int(nums[0])):
-        raise ValueError(f'"{text}" 的分或秒不在 0–59 之间；{fix}')
+        raise ValueError(tr('"{text}" 的分或秒不在 0–59 之间；{fix}',
+                            '"{text}" has minutes or seconds outside 0–59; {fix}', text=text,
+                            fix=fix))
     value = abs(nums[0]) + sum(n / 60**i for i, n in enumerate(nums[1:], 1))
     if nums[0] < 0 or (hemi and hemi[0] in ("W", "S", "西经", "南纬")):
         value = -value
     name, other = ("经度", "纬度") if axis == "lon" else ("纬度", "经度")
+    name_en, other_en = ("longitude", "latitude") if axis == "lon" else ("latitude",
+                                                                          "longitude")
     if hemi and (hemi[0] in ("N", "S", "北纬", "南纬")) == (axis == "lon"):
-        raise ValueError(f'"{text}" 是{other}，却填在{name}列；请对调经纬度')
-    if abs(value) > (180 if axis == "lon" else 90):
-        raise ValueError(f'"{text}" 超出{name}范围（±{180 if axis == "lon" else 90}°）；{fix}')
+        raise ValueError(tr('"{text}" 是{other}，却填在{name}列；请对调经纬度',
+                            '"{text}" is a {other_en} in the {name} ({name_en}) column; swap '
+                            'longitude and latitude', text=text, other=other, name=name,
+                            other_en=other_en, name_en=name_en))
+    if abs(value) > (limit := 180 if axis == "lon" else 90):
+        raise ValueError(tr('"{text}" 超出{name}范围（±{limit}°）；{fix}',
+                            '"{text}" is beyond the {name_en} range (±{limit}°); {fix}',
+                            text=text, name=name, name_en=name_en, limit=limit, fix=fix))
     return value

@@ -106,17 +106,22 @@ def read_upload(path: str | os.PathLike, *, layer: str | None = None,
     path = Path(path)
     shown = name or path.name
     if not path.exists():
-        raise InputError(f"{shown}: no such file; check the path")
+        raise InputError(tr("{file}: 文件不存在; 请检查路径", "{file}: no such file; check the path",
+                            file=shown))
     size_mb = path.stat().st_size / 1e6
     if size_mb > settings.max_upload_mb:
-        raise InputError(f"{shown}: {size_mb:,.0f} MB is more than the {settings.max_upload_mb:,.0f}"
-                         " MB allowed; split the file or zip it")
+        raise InputError(tr("{file}: {mb:,.0f} MB, 超过允许的 {limit:,.0f} MB; 请拆分文件或压缩后再发送",
+                            "{file}: {mb:,.0f} MB is more than the {limit:,.0f} MB allowed; "
+                            "split the file or zip it", file=shown, mb=size_mb,
+                            limit=settings.max_upload_mb))
     suffix = path.suffix.lower()
     if suffix in CAD_SUFFIXES:
         raise cad_error(shown)
     if suffix not in ACCEPTED:
-        raise InputError(f"{shown}: files of type {path.suffix or '(none)'} are not accepted; "
-                         f"send one of {', '.join(ACCEPTED)}")
+        raise InputError(tr("{file}: 不接受 {suffix} 类型的文件; 请发送以下格式之一: {accepted}",
+                            "{file}: files of type {suffix} are not accepted; send one of "
+                            "{accepted}", file=shown, suffix=path.suffix or "(none)",
+                            accepted=", ".join(ACCEPTED)))
     with ExitStack() as stack:
         dataset, layer_name = path, layer
         if suffix in (".zip", ".kmz"):
@@ -134,8 +139,11 @@ def _pick_dataset(folder: Path, layer: str | None, shown: str) -> tuple[Path, st
     if not found and (cad := cad_members(folder)):
         raise cad_error(shown, cad[0])
     if not found:
-        raise InputError(f"{shown}: the archive holds no Shapefile, GeoPackage, GeoJSON, KML or "
-                         "table; check that the .shp and its .dbf/.shx are inside")
+        raise InputError(tr("{file}: 压缩包中没有 Shapefile、GeoPackage、GeoJSON、KML 或表格; "
+                            "请检查 .shp 及其 .dbf/.shx 是否都在包内",
+                            "{file}: the archive holds no Shapefile, GeoPackage, GeoJSON, KML "
+                            "or table; check that the .shp and its .dbf/.shx are inside",
+                            file=shown))
     names = {p.relative_to(folder).as_posix(): p for p in found}
     if len(found) == 1:
         return found[0], layer
@@ -144,8 +152,7 @@ def _pick_dataset(folder: Path, layer: str | None, shown: str) -> tuple[Path, st
             if layer in (rel, p.name, p.stem):
                 return p, None
         # A layer of a single multi-layer dataset inside the archive.
-    listed = ", ".join(names)
-    raise InputError(f"{shown} holds several layers ({listed}); choose one with --layer NAME")
+    raise InputError(_several_layers(shown, ", ".join(names)))
 
 
 def _read_dataset(dataset: Path, layer: str | None, shown: str, *,
@@ -156,7 +163,9 @@ def _read_dataset(dataset: Path, layer: str | None, shown: str, *,
     if suffix in (".csv", ".xlsx"):
         return _read_points_table(dataset, where, encoding=encoding)
     if suffix == ".kmz":
-        raise InputError(f"{where}: a KMZ inside an archive; unzip it and send the KMZ itself")
+        raise InputError(tr("{file}：压缩包里套着 KMZ；请解压后直接发送该 KMZ 文件",
+                            "{file}: a KMZ inside an archive; unzip it and send the KMZ itself",
+                            file=where))
     if suffix == ".kml" and layer is None:
         from ecomap.io.kml import read_kml
 
@@ -175,7 +184,8 @@ def _read_dataset(dataset: Path, layer: str | None, shown: str, *,
             decided = detect_dbf_encoding(dataset)
             used_encoding, source = decided.encoding, decided.source
             if decided.note:
-                notes.append(("warning", "encoding", f"{where}: {decided.note}"))
+                notes.append(("warning", "encoding", tr("{file}: {note}", "{file}: {note}",
+                                                        file=where, note=decided.note)))
         read_kwargs["encoding"] = used_encoding
         log.info("%s: reading as %s (%s)", where, used_encoding, source)
     elif encoding:
@@ -189,11 +199,12 @@ def _read_dataset(dataset: Path, layer: str | None, shown: str, *,
     except _READ_ERRORS as exc:
         raise _damaged(where, exc, dataset) from exc
     if layer is None and len(layers) > 1 and suffix != ".shp":
-        listed = ", ".join(str(n) for n in layers[:, 0])
-        raise InputError(f"{where} holds several layers ({listed}); choose one with --layer NAME")
+        raise InputError(_several_layers(where, ", ".join(str(n) for n in layers[:, 0])))
     if layer is not None and suffix != ".shp" and layer not in set(layers[:, 0]):
         listed = ", ".join(str(n) for n in layers[:, 0])
-        raise InputError(f"{where}: no layer {layer!r}; the layers are: {listed}")
+        raise InputError(tr("{file}: 没有名为 {layer!r} 的图层; 现有图层: {listed}",
+                            "{file}: no layer {layer!r}; the layers are: {listed}",
+                            file=where, layer=layer, listed=listed))
     chosen = layer if suffix != ".shp" else None
     try:
         with warnings.catch_warnings(record=True) as caught:
@@ -213,8 +224,9 @@ def _read_dataset(dataset: Path, layer: str | None, shown: str, *,
             raise _damaged(where, text, dataset)
         log.debug("%s: %s", where, scrub_paths(text))
     if frame.empty:
-        raise InputError(f"{where}: the layer has no features; check that you sent the "
-                         "right file")
+        raise InputError(tr("{file}: 图层中没有要素; 请确认发送的文件是否正确",
+                            "{file}: the layer has no features; check that you sent the right "
+                            "file", file=where))
     crs = frame.crs.to_string() if frame.crs is not None else ""
     return ReadResult(frame, shown, chosen or (dataset.stem if dataset.name != shown else None),
                       crs, "prj" if frame.crs is not None else "", used_encoding, notes)
@@ -247,17 +259,27 @@ def _damaged(where: str, exc: BaseException | str, dataset: Path | None = None) 
                          detail=_gdal_message(exc, dataset)))
 
 
+def _several_layers(where: str, listed: str):
+    return tr("{file} 中有多个图层 ({listed}); 请用 --layer 名称 选择其一",
+              "{file} holds several layers ({listed}); choose one with --layer NAME",
+              file=where, listed=listed)
+
+
 def _check_shp_length(shp: Path, where: str) -> None:
     """A .shp shorter than its header says was cut off in transfer."""
     with open(shp, "rb") as f:
         head = f.read(28)
     if len(head) < 28 or head[:4] != b"\x00\x00\x27\x0a":
-        raise InputError(f"{where}: not a Shapefile (bad header); export it again")
+        raise InputError(tr("{file}: 不是 Shapefile (文件头错误); 请重新导出",
+                            "{file}: not a Shapefile (bad header); export it again", file=where))
     declared = struct.unpack(">i", head[24:28])[0] * 2
     actual = shp.stat().st_size
     if actual < declared:
-        raise InputError(f"{where}: the file is truncated ({actual:,} of {declared:,} bytes); "
-                         "it was cut off in transfer — send it again")
+        raise InputError(tr("{file}: 文件不完整 (只有 {actual:,} / {declared:,} 字节), 传输中被截断"
+                            " — 请重新发送",
+                            "{file}: the file is truncated ({actual:,} of {declared:,} bytes); "
+                            "it was cut off in transfer — send it again", file=where,
+                            actual=actual, declared=declared))
 
 
 def _check_prj(shp: Path, where: str) -> None:
@@ -282,9 +304,12 @@ def _check_sidecars(shp: Path, where: str) -> None:
     have = {p.suffix.lower() for p in shp.parent.iterdir() if p.stem == shp.stem}
     missing = [s for s in (".shx", ".dbf") if s not in have]
     if missing:
-        raise InputError(f"{where}: the Shapefile lacks its {' and '.join(missing)} file(s); "
-                         f"send {shp.stem}.shp together with {shp.stem}.shx, .dbf and .prj "
-                         "(zip them)")
+        raise InputError(tr("{file}: Shapefile 缺少 {missing} 文件; 请将 {stem}.shp 与 "
+                            "{stem}.shx、.dbf、.prj 一起发送 (打包成 zip)",
+                            "{file}: the Shapefile lacks its {missing_en} file(s); send "
+                            "{stem}.shp together with {stem}.shx, .dbf and .prj (zip them)",
+                            file=where, missing="、".join(missing),
+                            missing_en=" and ".join(missing), stem=shp.stem))
 
 
 def _read_points_table(path: Path, where: str, *, encoding: str | None) -> ReadResult:
@@ -295,18 +320,20 @@ def _read_points_table(path: Path, where: str, *, encoding: str | None) -> ReadR
     lon = next((cols[n] for n in _LON_NAMES if n in cols), None)
     lat = next((cols[n] for n in _LAT_NAMES if n in cols), None)
     if lon is None or lat is None:
-        raise InputError(f"{where}: no coordinate columns; name them 经度 and 纬度 (degrees) "
-                         "or X and Y (metres, with --crs)")
+        raise InputError(tr("{file}：没有坐标列；请命名为 经度 和 纬度（度），或 X 和 Y（米，同时用 "
+                            "--crs 指定坐标系）",
+                            "{file}: no coordinate columns; name them 经度 and 纬度 (degrees) "
+                            "or X and Y (metres, with --crs)", file=where))
     xs, ys, notes = [], [], []
     for row, x, y in zip(table.index, table[lon], table[lat], strict=True):
         px, py = _table_coordinate(x, "lon"), _table_coordinate(y, "lat")
         if px is None or py is None:
-            notes.append(("error", "bad_coordinate", str(tr(
+            notes.append(("error", "bad_coordinate", tr(
                 "{where}：第{row}行：坐标「{x}, {y}」无法读取；请填十进制度（114.3583）或度分秒"
                 "（114°21'30\"E），米坐标请用 --crs 指明坐标系",
                 "{where}: row {row}: coordinates \"{x}, {y}\" cannot be read; write decimal "
                 "degrees (114.3583) or degrees-minutes-seconds (114°21'30\"E), or metres with "
-                "--crs", where=where, row=int(row) + 2, x=x, y=y))))
+                "--crs", where=where, row=int(row) + 2, x=x, y=y)))
             px = py = np.nan
         xs.append(px)
         ys.append(py)
@@ -343,27 +370,36 @@ def _decide_crs(result: ReadResult, option: str | None,
     if option:
         parsed = _crs.parse_crs(option)
         if frame.crs is not None and not frame.crs.equals(parsed):
-            result.notes.append(("warning", "crs_overridden",
-                                 f"{where}: --crs {option} used instead of the file's "
-                                 f"{frame.crs.name}"))
+            result.notes.append(("warning", "crs_overridden", tr(
+                "{file}: 按 --crs {option} 读取, 而不是文件自带的坐标系 {own}",
+                "{file}: --crs {option} used instead of the file's {own}", file=where,
+                option=option, own=frame.crs.name)))
         result.frame = frame.set_crs(parsed, allow_override=True)
         result.crs, result.crs_source = _crs_text(parsed), "option"
     elif frame.crs is None:
         geoms = frame.geometry.values
         ok = ~(shapely.is_missing(geoms) | shapely.is_empty(geoms))
         if not ok.any():
-            raise InputError(f"{where}: no feature has coordinates; check the file")
+            raise InputError(tr("{file}: 没有任何要素带坐标; 请检查文件",
+                                "{file}: no feature has coordinates; check the file",
+                                file=where))
         bounds = shapely.total_bounds(geoms[ok])
         near_lon = (near[0] + near[2]) / 2 if near is not None else None
         guessed, reason, certain = _crs.guess_crs(bounds, near_lon=near_lon, near=near)
         if guessed is None or not certain:
-            hint = f" pass --crs {guessed} if that is right," if guessed else ""
-            raise CRSError(f"{where}: no .prj and the CRS cannot be told for sure: {reason};"
-                           f"{hint} or send the .prj with the file")
+            hint = tr(" 若是请用 --crs {crs} 指定,", " pass --crs {crs} if that is right,",
+                      crs=guessed) if guessed else ""
+            raise CRSError(tr("{file}: 缺少投影文件(.prj), 无法确定坐标系: {reason};{hint} "
+                              "或随文件一起发送 .prj",
+                              "{file}: no .prj and the CRS cannot be told for sure: {reason};"
+                              "{hint} or send the .prj with the file", file=where,
+                              reason=reason, hint=hint))
         result.frame = frame.set_crs(guessed)
         result.crs, result.crs_source = guessed, "assumed"
-        result.notes.append(("warning", "crs_assumed",
-                             f"{where}: no .prj; assumed {guessed} because {reason}"))
+        result.notes.append(("warning", "crs_assumed", tr(
+            "{file}: 缺少投影文件(.prj); 按 {crs} 读取, 因为{reason}",
+            "{file}: no .prj; assumed {crs} because {reason}", file=where, crs=guessed,
+            reason=reason)))
     else:
         _check_declared(result, near)
         result.crs = _crs_text(frame.crs)
@@ -372,9 +408,12 @@ def _decide_crs(result: ReadResult, option: str | None,
     if datum in _OLD_DATUMS:
         result.notes.append((
             "warning", "old_datum",
-            f"{where}: coordinates are in {_OLD_DATUMS[datum]} ({datum}); converted to CGCS2000 "
-            "without local transformation parameters, so positions may be off by tens of "
-            "metres — ask the sender for CGCS2000 data"))
+            tr("{file}: 坐标为 {old} ({datum}); 已在没有本地转换参数的情况下转换为 CGCS2000, "
+               "位置可能偏差数十米 — 请向发送方索取 CGCS2000 数据",
+               "{file}: coordinates are in {old} ({datum}); converted to CGCS2000 without "
+               "local transformation parameters, so positions may be off by tens of metres — "
+               "ask the sender for CGCS2000 data", file=where, old=_OLD_DATUMS[datum],
+               datum=datum)))
     geoms = result.frame.geometry.values
     z = shapely.has_z(geoms)
     if z.any():
@@ -382,9 +421,10 @@ def _decide_crs(result: ReadResult, option: str | None,
         heights = shapely.get_coordinates(geoms[z], include_z=True)[:, 2]
         result.frame = result.frame.set_geometry(shapely.force_2d(geoms))
         if np.nanmax(np.abs(heights), initial=0) > 0:
-            result.notes.append(("warning", "z_dropped",
-                                 f"{where}: heights (Z) of {int(z.sum())} feature(s) dropped; "
-                                 "areas are measured on the map plane"))
+            result.notes.append(("warning", "z_dropped", tr(
+                "{file}: 已去掉 {n} 个要素的高程 (Z); 面积按平面量算",
+                "{file}: heights (Z) of {n} feature(s) dropped; areas are measured on the map "
+                "plane", file=where, n=int(z.sum()))))
     return result
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 
 from ecomap.errors import StoreError
+from ecomap.i18n import tr
 from ecomap.store.base import LAYERS, PLOT_COLUMNS, Provenance, Store
 
 __all__ = ["LAYERS", "PLOT_COLUMNS", "Provenance", "Store", "is_postgis_url", "open_store"]
@@ -36,8 +37,10 @@ def open_store(location: str | os.PathLike, *, create: bool = False) -> Store:
 
         return PostGISStore(text, create=create)
     if not text.lower().endswith(".gpkg"):
-        raise StoreError(f"store {text!r} must be a GeoPackage file ending in .gpkg or a "
-                         "PostGIS URL postgresql://user@host/database")
+        raise StoreError(tr("数据库 {text!r} 须为以 .gpkg 结尾的 GeoPackage 文件, 或 PostGIS "
+                            "URL postgresql://user@host/database",
+                            "store {text!r} must be a GeoPackage file ending in .gpkg or a "
+                            "PostGIS URL postgresql://user@host/database", text=text))
     from ecomap.store.gpkg import GeoPackageStore
 
     return GeoPackageStore(text, create=create)

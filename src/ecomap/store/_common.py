@@ -11,6 +11,7 @@ import pandas as pd
 
 from ecomap import crs as _crs
 from ecomap.errors import StoreError, ValidationError
+from ecomap.i18n import tr
 
 __all__ = ["LAYERS_SCHEMA", "batch_date", "check_new_batch", "check_water",
            "check_water_rollback", "plot_filter", "prepare_water", "replace_problem",
@@ -114,28 +115,42 @@ def check_water(names: pd.Series, samples: pd.DataFrame, *, stored: dict,
     """
     problems = []
     for name in sorted(set(names[names.duplicated()])):
-        problems.append(f"site {name!r} is given twice; keep one row per site")
+        problems.append(tr("点位 {name!r} 出现了两次; 每个点位只保留一行",
+                           "site {name!r} is given twice; keep one row per site", name=name))
     for name in sorted(set(names) & stored.keys()):
-        problems.append(f"site {name!r} is already stored (batch {stored[name]}); leave it "
-                        f"out, or roll back batch {stored[name]} first to replace it")
+        problems.append(tr("点位 {name!r} 已在库中 (批次 {batch}); 请去掉它, 或先撤销批次 "
+                           "{batch} 再替换",
+                           "site {name!r} is already stored (batch {batch}); leave it out, or "
+                           "roll back batch {batch} first to replace it", name=name,
+                           batch=stored[name]))
     for name in sorted(set(samples["site_name"]) - stored.keys() - set(names)):
-        problems.append(f"samples name the site {name!r}, which is not stored; store the "
-                        "site first or with the samples (ecomap water ingest --sites FILE)")
+        problems.append(tr("样品中的点位 {name!r} 不在库中; 请先导入该点位, 或与样品一起导入 "
+                           "(ecomap water ingest --sites FILE)",
+                           "samples name the site {name!r}, which is not stored; store the "
+                           "site first or with the samples (ecomap water ingest --sites FILE)",
+                           name=name))
     keys = ["site_name", "date", "param"]
     for key in samples.loc[samples.duplicated(keys), keys].drop_duplicates().itertuples(
             index=False):
-        problems.append(f"{key.param} of {key.site_name!r} on {key.date} is given twice; "
-                        "keep one value per site, date and parameter")
+        problems.append(tr("{site!r} {date} 的 {param} 出现了两次; 每个点位、日期、项目只保留"
+                           "一个值",
+                           "{param} of {site!r} on {date} is given twice; keep one value per "
+                           "site, date and parameter", param=key.param, site=key.site_name,
+                           date=key.date))
     if len(samples) and old_samples is not None and len(old_samples):
         hit = samples[keys].merge(old_samples, on=keys).groupby(["site_name", "date",
                                                                  "batch_id"])
         for (name, date, batch), group in hit:
-            problems.append(f"{', '.join(group['param'])} of {name!r} on {date} already "
-                            f"stored in batch {batch}; roll back batch {batch} first if "
-                            "this file replaces it")
+            problems.append(tr("{site!r} {date} 的 {params} 已在批次 {batch} 中入库; 若本文件"
+                               "要替换它, 请先撤销批次 {batch}",
+                               "{params} of {site!r} on {date} already stored in batch "
+                               "{batch}; roll back batch {batch} first if this file replaces "
+                               "it", params=", ".join(group["param"]), site=name, date=date,
+                               batch=batch))
     if problems:
-        raise ValidationError(f"{len(problems)} conflict(s) with the water data in "
-                              f"{location}; nothing was stored", [
+        raise ValidationError(tr("与 {location} 中的水质数据有 {n} 处冲突; 未入库",
+                                 "{n} conflict(s) with the water data in {location}; nothing "
+                                 "was stored", n=len(problems), location=location), [
                                   {"severity": "error", "code": "water_conflict",
                                    "feature": None, "field": None, "message": m}
                                   for m in problems])
@@ -149,8 +164,11 @@ def check_water_rollback(batch_id: int, rows: list[tuple]) -> None:
     if rows:
         later = ", ".join(map(str, sorted({r[0] for r in rows})))
         sites = ", ".join(sorted({r[1] for r in rows}))
-        raise StoreError(f"batch {batch_id} holds water sites that samples of batch(es) "
-                         f"{later} refer to ({sites}); roll back batch(es) {later} first")
+        raise StoreError(tr("批次 {batch} 中的水质点位被批次 {later} 的样品引用 ({sites}); "
+                            "请先撤销批次 {later}",
+                            "batch {batch} holds water sites that samples of batch(es) "
+                            "{later} refer to ({sites}); roll back batch(es) {later} first",
+                            batch=batch_id, later=later, sites=sites))
 
 
 # --- one batch per file: the same file is not stored twice -----------------------------

@@ -25,6 +25,7 @@ import shapely
 from ecomap import crs as _crs
 from ecomap._geom import as_multipolygons
 from ecomap.errors import NotFoundError, StoreError
+from ecomap.i18n import tr
 from ecomap.split import (
     changed_region,
     plot_areas_m2,
@@ -219,9 +220,12 @@ class GeoPackageStore(Store):
         self.location = str(self.path)
         if not self.path.exists():
             if not create:
-                raise NotFoundError(
-                    f"no ecomap store at {self.location}; run 'ecomap demo' to build the demo "
-                    "store, or pass --store PATH (or set ECOMAP_STORE) to use another one")
+                raise NotFoundError(tr(
+                    "{location} 处没有 ecomap 数据库; 运行 'ecomap demo' 建立演示库, 或用 "
+                    "--store PATH (或环境变量 ECOMAP_STORE) 指定其他数据库",
+                    "no ecomap store at {location}; run 'ecomap demo' to build the demo "
+                    "store, or pass --store PATH (or set ECOMAP_STORE) to use another one",
+                    location=self.location))
             self.path.parent.mkdir(parents=True, exist_ok=True)
             _create(self.path)
         self._con = self._connect()
@@ -237,7 +241,9 @@ class GeoPackageStore(Store):
             # Large batches stay in memory until COMMIT instead of spilling page by page.
             con.execute("PRAGMA cache_size = -262144")
         except sqlite3.Error as exc:
-            raise StoreError(f"cannot open the store {self.location}: {exc}") from exc
+            raise StoreError(tr("无法打开数据库 {location}: {exc}",
+                                "cannot open the store {location}: {exc}",
+                                location=self.location, exc=exc)) from exc
         # GDAL's R-tree triggers call these GeoPackage SQL functions.
         con.create_function("ST_IsEmpty", 1, _gpkgblob.is_empty, deterministic=True)
         for i, name in enumerate(("ST_MinX", "ST_MaxX", "ST_MinY", "ST_MaxY")):
@@ -248,14 +254,19 @@ class GeoPackageStore(Store):
         try:
             have = {r[0] for r in self._con.execute("SELECT table_name FROM gpkg_contents")}
         except sqlite3.DatabaseError as exc:
-            raise StoreError(
-                f"{self.location} is not a GeoPackage ({exc}); point --store at an ecomap "
-                "store or at a new file name") from exc
+            raise StoreError(tr(
+                "{location} 不是 GeoPackage 文件 ({exc}); 请用 --store 指向 ecomap 数据库或一个"
+                "新文件名",
+                "{location} is not a GeoPackage ({exc}); point --store at an ecomap store or "
+                "at a new file name", location=self.location, exc=exc)) from exc
         missing = [name for name in _SCHEMA if name not in have]
         if missing:
-            raise StoreError(
-                f"{self.location} is a GeoPackage but not an ecomap store (missing layers: "
-                f"{', '.join(missing)}); use a new file name for --store")
+            raise StoreError(tr(
+                "{location} 是 GeoPackage 但不是 ecomap 数据库 (缺少图层: {missing}); "
+                "--store 请用一个新文件名",
+                "{location} is a GeoPackage but not an ecomap store (missing layers: "
+                "{missing}); use a new file name for --store", location=self.location,
+                missing=", ".join(missing)))
 
     def close(self) -> None:
         if self._con is not None:
@@ -268,8 +279,10 @@ class GeoPackageStore(Store):
         try:
             con.execute("BEGIN IMMEDIATE")
         except sqlite3.OperationalError as exc:  # still locked after busy_timeout
-            raise StoreError(f"the store {self.location} is busy: another program has been "
-                             f"writing to it for a minute ({exc}); try again later") from exc
+            raise StoreError(tr(
+                "数据库 {location} 正忙: 另一个程序已连续写入一分钟 ({exc}); 请稍后再试",
+                "the store {location} is busy: another program has been writing to it for a "
+                "minute ({exc}); try again later", location=self.location, exc=exc)) from exc
         try:
             if not self._indexed:  # a store made before an index was added gets it now
                 for sql in _INDEXES:
@@ -419,8 +432,10 @@ class GeoPackageStore(Store):
         gdf = _crs.to_store_crs(gdf)
         missing = [c for c in ("category", "year") if c not in gdf.columns]
         if missing:
-            raise StoreError(f"plots to store lack the columns {missing}; prepare them with "
-                             "ecomap.validate.prepare_plots")
+            raise StoreError(tr("要入库的图斑缺少列 {missing}; 请先用 "
+                                "ecomap.validate.prepare_plots 整理",
+                                "plots to store lack the columns {missing}; prepare them with "
+                                "ecomap.validate.prepare_plots", missing=missing))
         geoms = as_multipolygons(gdf.geometry.values)
         areas = (gdf["area_m2"].to_numpy(dtype=float) if "area_m2" in gdf
                  else plot_areas_m2(geoms))
@@ -727,16 +742,18 @@ class GeoPackageStore(Store):
         row = self._con.execute("SELECT kind, feature_count FROM batches WHERE fid = ?",
                                 (batch_id,)).fetchone()
         if row is None:
-            raise NotFoundError(f"no batch {batch_id} in {self.location}; "
-                                "'ecomap batches' lists the batches")
+            raise NotFoundError(tr("{location} 中没有批次 {batch}; 'ecomap batches' 列出全部批次",
+                                   "no batch {batch} in {location}; 'ecomap batches' lists "
+                                   "the batches", batch=batch_id, location=self.location))
         kind = row[0]
         tables = _TABLES_OF.get(kind)
         if kind == "water":
             self._check_water_rollback(batch_id)
         if tables is None:
-            raise StoreError(
-                f"batch {batch_id} replaced the {kind} layer and cannot be rolled back; "
-                f"import the previous {kind} file again instead")
+            raise StoreError(tr(
+                "批次 {batch} 替换了 {kind} 图层, 无法撤销; 请重新导入之前的 {kind} 文件",
+                "batch {batch} replaced the {kind} layer and cannot be rolled back; import "
+                "the previous {kind} file again instead", batch=batch_id, kind=kind))
         with self._transaction() as con:
             removed = self._delete_batch(con, batch_id, tables)
         return {"batch_id": batch_id, "kind": kind, "removed": removed}

@@ -29,6 +29,7 @@ import shapely
 from ecomap import crs as _crs
 from ecomap._geom import as_multipolygons
 from ecomap.errors import NotFoundError, StoreError
+from ecomap.i18n import tr
 from ecomap.split import plot_areas_m2, split_by_township
 from ecomap.store._common import (
     check_new_batch,
@@ -153,9 +154,10 @@ class PostGISStore(Store):
         try:
             self._con = psycopg.connect(conninfo, autocommit=True, application_name="ecomap")
         except psycopg.Error as exc:
-            raise StoreError(f"cannot connect to the PostGIS store {self.location}: "
-                             f"{str(exc).strip()}; check the URL and that the server runs"
-                             ) from exc
+            raise StoreError(tr(
+                "无法连接 PostGIS 数据库 {location}: {exc}; 请检查 URL 以及服务器是否在运行",
+                "cannot connect to the PostGIS store {location}: {exc}; check the URL and "
+                "that the server runs", location=self.location, exc=str(exc).strip())) from exc
         try:
             self._setup(create)
         except BaseException:
@@ -175,9 +177,12 @@ class PostGISStore(Store):
         have = self._tables()
         if not have:
             if not create:
-                raise NotFoundError(
-                    f"no ecomap store in {self.location} (schema {self.schema}); create one "
-                    "with 'ecomap store copy ecomap.gpkg URL', or open it with create=True")
+                raise NotFoundError(tr(
+                    "{location} (schema {schema}) 中没有 ecomap 数据库; 请用 "
+                    "'ecomap store copy ecomap.gpkg URL' 建立, 或以 create=True 打开",
+                    "no ecomap store in {location} (schema {schema}); create one with "
+                    "'ecomap store copy ecomap.gpkg URL', or open it with create=True",
+                    location=self.location, schema=self.schema))
             self._create()
         elif missing := [t for t in [*_SCHEMA, "batches"] if t not in have]:
             raise StoreError(f"{self.location} (schema {self.schema}) is not an ecomap store "
@@ -358,8 +363,10 @@ class PostGISStore(Store):
         gdf = _crs.to_store_crs(gdf)
         missing = [c for c in ("category", "year") if c not in gdf.columns]
         if missing:
-            raise StoreError(f"plots to store lack the columns {missing}; prepare them with "
-                             "ecomap.validate.prepare_plots")
+            raise StoreError(tr("要入库的图斑缺少列 {missing}; 请先用 "
+                                "ecomap.validate.prepare_plots 整理",
+                                "plots to store lack the columns {missing}; prepare them with "
+                                "ecomap.validate.prepare_plots", missing=missing))
         geoms = as_multipolygons(gdf.geometry.values)
         areas = (gdf["area_m2"].to_numpy(dtype=float) if "area_m2" in gdf
                  else plot_areas_m2(geoms))
@@ -535,16 +542,18 @@ class PostGISStore(Store):
             row = con.execute("SELECT kind FROM batches WHERE fid = %s FOR UPDATE",
                               (batch_id,)).fetchone()
             if row is None:
-                raise NotFoundError(f"no batch {batch_id} in {self.location}; "
-                                    "'ecomap batches' lists the batches")
+                raise NotFoundError(tr("{location} 中没有批次 {batch}; 'ecomap batches' 列出全部批次",
+                                       "no batch {batch} in {location}; 'ecomap batches' lists "
+                                       "the batches", batch=batch_id, location=self.location))
             kind = row[0]
             if kind == "water":
                 self._check_water_rollback(batch_id)
             tables = _TABLES_OF.get(kind)
             if tables is None:
-                raise StoreError(
-                    f"batch {batch_id} replaced the {kind} layer and cannot be rolled back; "
-                    f"import the previous {kind} file again instead")
+                raise StoreError(tr(
+                    "批次 {batch} 替换了 {kind} 图层, 无法撤销; 请重新导入之前的 {kind} 文件",
+                    "batch {batch} replaced the {kind} layer and cannot be rolled back; import "
+                    "the previous {kind} file again instead", batch=batch_id, kind=kind))
             removed = self._delete_batch(con, batch_id, tables)
         return {"batch_id": batch_id, "kind": kind, "removed": removed}
 

@@ -53,8 +53,9 @@ from ecomap.errors import (
     TooManyAttempts,
     ValidationError,
 )
-from ecomap.i18n import tr, use_lang
+from ecomap.i18n import render, tr, use_lang
 from ecomap.settings import Settings
+from ecomap.web._lang import RequestLang
 from ecomap.web._text import text
 from ecomap.web.accounts import ROLES, Accounts, LoginLimiter, Session
 from ecomap.web.staging import Staged, Staging
@@ -390,13 +391,17 @@ def create_app(settings: Settings | None = None, *, staging_root: str | Path | N
     # --- errors: translated here, once ----------------------------------------------
     def error_response(request: Request, exc: EcomapError, status: int | None = None
                        ) -> Response:
+        with use_lang(lang_of(request)):  # also outside the middleware (internal errors)
+            return _error_response(request, exc, status)
+
+    def _error_response(request: Request, exc: EcomapError, status: int | None) -> Response:
         status = status or _status_of(exc)
         headers = {"Retry-After": str(exc.retry_after)} if isinstance(exc, TooManyAttempts) \
             else {}
         if is_api(request):
             body = {"error": type(exc).__name__, "message": str(exc)}
             if isinstance(exc, ValidationError):
-                body["problems"] = [getattr(p, "__dict__", p) for p in exc.problems]
+                body["problems"] = [_problem_dict(p) for p in exc.problems]
             return JSONResponse(body, status_code=status, headers=headers)
         if isinstance(exc, AuthError) and not isinstance(exc, TooManyAttempts):
             # Back to this page after signing in; after a form (its session expired),
@@ -421,8 +426,9 @@ def create_app(settings: Settings | None = None, *, staging_root: str | Path | N
     async def _on_http(request: Request, exc: StarletteHTTPException):
         # Unknown pages, wrong methods … answered like our own errors (zh pages, JSON).
         if exc.status_code == 404:
-            err: EcomapError = NotFoundError(f"no page {request.url.path}; start from the "
-                                             "overview (/)")
+            err: EcomapError = NotFoundError(tr("没有页面 {path}; 请从总览页 (/) 开始",
+                                                "no page {path}; start from the overview (/)",
+                                                path=request.url.path))
         else:
             err = InputError(f"{request.method} {request.url.path}: {exc.detail}")
         return error_response(request, err, status=exc.status_code)
@@ -430,17 +436,19 @@ def create_app(settings: Settings | None = None, *, staging_root: str | Path | N
     @app.exception_handler(RequestValidationError)
     async def _on_invalid(request: Request, exc: RequestValidationError):
         fields = sorted({str(e.get("loc", ["", "?"])[-1]) for e in exc.errors()})
-        return error_response(request, InputError(
-            f"missing or invalid: {', '.join(fields)}; fill in every field of the form and "
-            "send it again"), status=422)
+        return error_response(request, InputError(tr(
+            "缺少或无效: {fields}; 请填写表单的每一项后重新提交",
+            "missing or invalid: {fields}; fill in every field of the form and send it again",
+            fields=", ".join(fields))), status=422)
 
     @app.exception_handler(Exception)
     async def _on_bug(request: Request, exc: Exception):
         # A bug, not something people can fix: answered plainly; the server logs the
         # traceback (Starlette raises it on to uvicorn after this answer).
-        return error_response(request, EcomapError(
+        return error_response(request, EcomapError(tr(
+            "服务器无法处理此请求 (内部错误, 已记录在服务器日志中); 请重试, 如反复出现请告知管理员",
             "the server could not answer this request (an internal error, logged on the "
-            "server); try again, and tell the administrator if it keeps happening"),
+            "server); try again, and tell the administrator if it keeps happening")),
             status=500)
 
     def too_large_error(name: str = "the upload") -> UploadTooLarge:
@@ -460,6 +468,7 @@ def create_app(settings: Settings | None = None, *, staging_root: str | Path | N
                        _FORM_OVERHEAD, answer=too_large)
 
     app.add_middleware(_SecurityHeaders)
+    app.add_middleware(RequestLang, lang_of=lang_of)
 
     # --- shared actions (pages and API) ---------------------------------------------
     def stage_upload(s: Session, upload: UploadFile, category: str, year: int,
@@ -486,7 +495,7 @@ def create_app(settings: Settings | None = None, *, staging_root: str | Path | N
                 outcome = validate_file(item.path, st, category=code, year=year,
                                         settings=settings, name=item.name)
                 towns = st.townships()
-            item.report = outcome.to_json()
+            item.keep_report(outcome)
             item.replaceable = list(outcome.info.get("replaceable", []))
             item.preview = _Rendered.of(to_html(review_map(outcome.plots, outcome.problem_geoms,
                                                    towns, lang=lang)))
@@ -529,8 +538,9 @@ def create_app(settings: Settings | None = None, *, staging_root: str | Path | N
         item = staging.take(token, s.user)  # a second confirm finds nothing to store
         try:
             if item.report.get("status") == "reject" and batch_to_replace is None:
-                raise InputError(f"{item.name} was rejected and cannot be stored; fix the "
-                                 "problems listed and upload it again")
+                raise InputError(tr("{file} 已被拒绝, 不能入库; 请改正所列问题后重新上传",
+                                    "{file} was rejected and cannot be stored; fix the "
+                                    "problems listed and upload it again", file=item.name))
             if batch_to_replace is not None and not item.path.exists():
                 raise InputError(tr("{file} 已被拒绝, 不能用它替换批次 {batch}; 请改正所列问题后"
                                     "重新上传", "{file} was rejected and cannot replace batch "
@@ -547,10 +557,12 @@ def create_app(settings: Settings | None = None, *, staging_root: str | Path | N
                                              year=item.year, settings=user_settings,
                                              name=item.name, replace=batch_to_replace)
             if batch is None:
-                item.report = outcome.to_json()
+                item.keep_report(outcome)
                 item.replaceable = list(outcome.info.get("replaceable", []))
-                raise InputError(f"{item.name}: the store changed since the check and the "
-                                 "file is now rejected; see the problems listed")
+                raise InputError(tr("{file}: 检查之后库中数据有变化, 该文件现已被拒绝; 请查看所列问题",
+                                    "{file}: the store changed since the check and the file "
+                                    "is now rejected; see the problems listed",
+                                    file=item.name))
         except BaseException:
             staging.put_back(item)
             raise
@@ -609,8 +621,9 @@ def create_app(settings: Settings | None = None, *, staging_root: str | Path | N
     def known_township(st, name: str) -> None:
         names = st.townships()["name"].tolist()
         if name not in names:
-            raise NotFoundError(f"no township {name!r}; the townships are "
-                                f"{', '.join(names) or '(none stored)'}")
+            raise NotFoundError(tr("没有乡镇 {name!r}; 现有乡镇: {names}",
+                                   "no township {name!r}; the townships are {names}",
+                                   name=name, names=", ".join(names) or "-"))
 
     def table_rows(summary, lang: str) -> tuple[list[str], list[list]]:
         from ecomap.aggregate import display_table
@@ -734,7 +747,8 @@ def create_app(settings: Settings | None = None, *, staging_root: str | Path | N
             with store() as st:
                 b = st.batches()
             offers = [n for n in item.replaceable if may_replace(s, b, n)]
-        return page(request, "review.html", item=item, r=item.report, offers=offers,
+        return page(request, "review.html", item=item, r=item.report_in(lang_of(request)),
+                    offers=offers,
                     category=category_label(item.category, lang_of(request)))
 
     @app.get("/uploads/{token}/preview.html", response_class=HTMLResponse,
@@ -930,8 +944,8 @@ def create_app(settings: Settings | None = None, *, staging_root: str | Path | N
         return out
 
     @app.get("/api/uploads/{token}", tags=["uploads"])
-    def api_upload_report(token: str, s: Editor) -> dict:
-        return staging.get(token, s.user).report
+    def api_upload_report(request: Request, token: str, s: Editor) -> dict:
+        return staging.get(token, s.user).report_in(lang_of(request))
 
     @app.post("/api/uploads/{token}/confirm", tags=["uploads"])
     def api_confirm(request: Request, token: str, s: Editor,
@@ -948,6 +962,15 @@ def create_app(settings: Settings | None = None, *, staging_root: str | Path | N
         return {"discarded": token}
 
     return app
+
+
+def _problem_dict(problem) -> dict:
+    """A problem (a :class:`~ecomap.validate.Problem` or a dict) for JSON, its message
+    rendered in the request's language."""
+    d = dict(problem) if isinstance(problem, dict) else dict(getattr(problem, "__dict__", {}))
+    if "message" in d:
+        d["message"] = render(d["message"])
+    return d if d else {"message": render(problem)}
 
 
 def _local(url: str) -> str:

@@ -36,6 +36,20 @@ class Staged:
     report: dict = field(default_factory=dict)  # Outcome.to_json()
     preview: object = None  # the preview map, rendered (web.app._Rendered)
     replaceable: list = field(default_factory=list)  # stored batches the file repeats
+    #: The report in each language (messages rendered), by language code.
+    reports: dict = field(default_factory=dict)
+
+    def keep_report(self, outcome) -> None:
+        """Keep the report of ``outcome`` (an :class:`~ecomap.validate.Outcome`) in every
+        language, so each request shows it in its own."""
+        from ecomap.i18n import LANGS
+
+        self.reports = {lang: outcome.to_json(lang) for lang in LANGS}
+        self.report = outcome.to_json()
+
+    def report_in(self, lang: str) -> dict:
+        """The report with its messages in ``lang``."""
+        return self.reports.get(lang) or self.report
 
 
 def safe_name(filename: str | None) -> str:
