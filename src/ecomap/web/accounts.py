@@ -16,7 +16,6 @@ import sqlite3
 import threading
 import time
 import unicodedata
-from collections import deque
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path

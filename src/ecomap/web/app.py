@@ -53,7 +53,6 @@ from ecomap.errors import (
     TooManyAttempts,
     ValidationError,
 )
-from ecomap.i18n import tr
 from ecomap.settings import Settings
 from ecomap.web import signout
 from ecomap.web._text import text
