@@ -283,13 +283,14 @@ class LoginLimiter:
     def __init__(self, accounts: Accounts, attempts: int = 5, window: float = 300.0,
                  delay: float = 15.0) -> None:
         self.accounts, self.attempts, self.window, self.delay = accounts, attempts, window, delay
+        self.clock = time.time  # the tests move it on
         self._lock = threading.Lock()
 
     def attempt(self, name: str, client: str, device: str = "") -> int:
         """Count a sign-in attempt (``device``: :func:`device_digest` of the device
         cookie); its id for :meth:`succeeded`.  :class:`TooManyAttempts` when it must
         wait."""
-        key, now = name_key(name), time.time()
+        key, now = name_key(name), self.clock()
         known_device, known_address = self.accounts.knows(name, client=client, device=device)
         since = now - self.window
         with self._lock, self.accounts._db() as con:

@@ -344,6 +344,7 @@ def create_app(settings: Settings | None = None, *, staging_root: str | Path | N
         # The interactive docs load scripts from a CDN: off (intranet, no internet).
         docs_url=None, redoc_url=None, openapi_url="/api/openapi.json")
     app.state.settings, app.state.accounts, app.state.staging = settings, accounts, staging
+    app.state.limiter = limiter
     app.mount("/static", StaticFiles(packages=[("ecomap.web", "static")]), name="static")
 
     # --- request helpers ------------------------------------------------------------
