@@ -182,6 +182,7 @@ class Accounts:
         with self._db() as con:
             con.execute("DELETE FROM sessions WHERE user_name = ?", (name,))
             con.execute("DELETE FROM users WHERE name = ?", (name,))
+            con.execute("DELETE FROM login_failures WHERE name_key = ?", (name_key(name),))
 
     def authenticate(self, name: str, password: str) -> User:
         """The account when ``password`` is right; :class:`AuthError` otherwise."""
