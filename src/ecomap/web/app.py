@@ -9,11 +9,14 @@ questions through :mod:`ecomap.api`, maps through :mod:`ecomap.maps`.  Errors of
 Safety, in short: Argon2id password hashes and random session tokens (only their hash
 stored); session cookie HttpOnly + SameSite=Lax; a CSRF token on every form (and the
 ``X-CSRF-Token`` header for API calls made with the cookie; bearer-token API calls need
-none); failed sign-ins limited per account and per address; the upload size limit
-answered before the body is read; archives unpacked by :mod:`ecomap.io.archive` (zip
-bomb and zip slip refused) in a temporary directory that is removed; everything shown
-is escaped (Jinja2 autoescape, and the map layers escape attribute values); pages may
-load nothing from other sites (Content-Security-Policy).
+none); failed sign-ins limited per account and place (see
+:class:`~ecomap.web.accounts.LoginLimiter`); uploads authorized (session, role, CSRF)
+and the size limit answered before the body is read (:mod:`ecomap.web.guard`);
+archives unpacked by :mod:`ecomap.io.archive` (zip bomb and zip slip refused) in a
+temporary directory that is removed; everything shown is escaped (Jinja2 autoescape,
+and the map layers escape attribute values); pages may load nothing from other sites
+(Content-Security-Policy, on every answer, errors included), and map documents run
+sandboxed in an origin of their own.
 """
 
 from __future__ import annotations
