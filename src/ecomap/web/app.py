@@ -729,7 +729,8 @@ def create_app(settings: Settings | None = None, *, staging_root: str | Path | N
     def upload_form(request: Request, s: Editor, file: Annotated[UploadFile, File()],
                     category: Annotated[str, Form()], year: Annotated[int, Form()],
                     csrf: Annotated[str, Form()] = ""):
-        check_csrf(request, s, csrf)
+        # The token of the action URL was checked before the body was read (UploadGate).
+        check_csrf(request, s, csrf or request.query_params.get("csrf"))
         item = stage_upload(s, file, category, year, lang_of(request))
         return redirect(f"/uploads/{item.token}")
 
