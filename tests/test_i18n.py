@@ -183,7 +183,8 @@ def upload_bowtie(c, tmp_path) -> str:
     csrf = sign_in(c, "编辑甲")
     zipped = zip_files(tmp_path / "造林小班.zip", shp_members(bowtie_file(tmp_path)))
     with open(zipped, "rb") as f:
-        r = c.post("/upload", data={"category": "afforestation", "year": "2023", "csrf": csrf},
+        r = c.post(f"/upload?csrf={csrf}", data={"category": "afforestation", "year": "2023",
+                                                 "csrf": csrf},
                    files={"file": ("造林小班.zip", f, "application/zip")},
                    follow_redirects=False)
     assert r.status_code == 303, r.text

@@ -71,10 +71,11 @@ def upload(c, path: Path, headers=None, *, confirm=False, category="afforestatio
 
 
 def upload_form(c, path: Path, csrf: str, *, name: str | None = None, **options):
-    """The upload page's form, as a browser sends it (afforestation, 2023)."""
+    """The upload page's form, as a browser sends it (afforestation, 2023; the CSRF token
+    in the form's action URL, so that it is checked before the file is read)."""
     with open(path, "rb") as f:
-        return c.post("/upload", data={"category": "afforestation", "year": "2023",
-                                       "csrf": csrf},
+        return c.post(f"/upload?csrf={csrf}", data={"category": "afforestation",
+                                                    "year": "2023", "csrf": csrf},
                       files={"file": (name or path.name, f, "application/octet-stream")},
                       **options)
 
@@ -122,9 +123,9 @@ def test_failed_sign_ins_are_limited(app):
         # Now even the right password waits.
         r = c.post("/login", data={"username": "viewer", "password": PASSWORD, "csrf": token})
         assert r.status_code == 429 and int(r.headers["retry-after"]) > 0
-        assert "too many failed sign-ins" in r.text
+        assert "登录失败次数过多" in r.text
         r = c.post("/api/login", data={"username": "viewer", "password": PASSWORD})
-        assert r.status_code == 429 and "wait" in r.json()["message"]
+        assert r.status_code == 429 and "请等" in r.json()["message"]
         # Other accounts are not locked out by it.
         assert c.post("/api/login", data={"username": "admin",
                                           "password": PASSWORD}).status_code == 200
@@ -567,7 +568,7 @@ def test_unknown_pages_and_incomplete_forms_get_readable_answers(app):
         token = sign_in(c, "编辑甲")
         r = c.get("/no/such/page")
         assert r.status_code == 404 and "出错了" in r.text and "/no/such/page" in r.text
-        r = c.post("/upload", data={"csrf": token, "category": "afforestation"})
+        r = c.post(f"/upload?csrf={token}", data={"csrf": token, "category": "afforestation"})
         assert r.status_code == 422 and "year" in r.text and "<html" in r.text
         r = c.post("/api/uploads", headers=bearer(app, "编辑甲"), data={"year": "2023"})
         assert r.status_code == 422 and "file" in r.json()["message"]

@@ -118,5 +118,13 @@ def test_sign_in_upload_review_confirm_and_see_the_plots(tmp_path):
         town.wait_for_function("((document.querySelector('.ecomap-tip') || {}).textContent "
                                "|| '').indexOf('XB001') >= 0", timeout=10_000)
         _shot(page, "5-township")
+        # Opened directly, a map still draws, in a sandbox: an origin of its own, without
+        # the site's cookies (a script slipped into it could not act as the user).
+        assert town.evaluate("window.origin") == "null"
+        page.goto(server.url + "/maps/county.html")
+        page.wait_for_function(READY, timeout=60_000)
+        assert page.evaluate("window.origin") == "null"
+        assert page.evaluate("(function () { try { return document.cookie; } "
+                             "catch (e) { return 'refused'; } })()") == "refused"
         browser.close()
     assert errors == []

@@ -50,8 +50,8 @@ def api_upload(c, path, headers, **fields):
 def form_upload(c, path, csrf) -> str:
     """Uploads through the page's form; returns the review page's address."""
     with open(path, "rb") as f:
-        r = c.post("/upload", data={"category": "afforestation", "year": "2023",
-                                    "csrf": csrf},
+        r = c.post(f"/upload?csrf={csrf}", data={"category": "afforestation", "year": "2023",
+                                                 "csrf": csrf},
                    files={"file": (path.name, f, "application/octet-stream")},
                    follow_redirects=False)
     assert r.status_code == 303, r.text

@@ -52,6 +52,9 @@ class Settings:
     users: str = ""
     #: Hours a web sign-in lasts.
     session_hours: float = 12.0
+    #: Uploads the web service checks at once, in all and per account (more: 429).
+    max_parallel_uploads: int = 4
+    max_parallel_uploads_per_user: int = 2
 
     @property
     def users_path(self) -> str:

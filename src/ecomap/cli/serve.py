@@ -26,10 +26,14 @@ def _accounts(store, users):
 @click.option("--port", default=8000, show_default=True, type=int)
 @click.option("--access-log/--no-access-log", default=True, show_default=True,
               help="Log every request (uvicorn's access log).")
+@click.option("--forwarded-allow-ips", "forwarded", default=None, metavar="IPS",
+              help="Addresses of the reverse proxies in front (comma-separated, e.g. "
+                   "127.0.0.1): only from these are X-Forwarded-For/-Proto believed. "
+                   "Default: none — the address that connects is the client's.")
 @_options.store
 @users_opt
 @_options.lang
-def serve_cmd(host, port, access_log, store, users, lang):
+def serve_cmd(host, port, access_log, forwarded, store, users, lang):
     """Run the web service: upload and check plot files, maps and tables by township.
 
     Create the first account with 'ecomap user add NAME --role admin'.
@@ -47,12 +51,23 @@ def serve_cmd(host, port, access_log, store, users, lang):
         click.secho(f"no accounts yet in {s.users_path}: create one with "
                     "'ecomap user add NAME --role admin'", err=True, fg="yellow")
     click.echo(f"ecomap: serving {s.store} on http://{host}:{port}/ (Ctrl+C stops)")
-    uvicorn.run(app, host=host, port=port, log_level="info", access_log=access_log)
+    uvicorn.run(app, **uvicorn_options(host, port, forwarded), log_level="info",
+                access_log=access_log)
+
+
+def uvicorn_options(host: str, port: int, forwarded: str | None = None) -> dict:
+    """How uvicorn listens.  Forwarded headers are off unless proxies are named: uvicorn
+    would otherwise believe X-Forwarded-For from loopback, so any local program could
+    choose the address that the sign-in limiter counts."""
+    forwarded = ",".join(p.strip() for p in (forwarded or "").split(",") if p.strip())
+    return {"host": host, "port": port, "proxy_headers": bool(forwarded),
+            "forwarded_allow_ips": forwarded or None}
 
 
 @click.group("user")
 def user_group():
-    """Accounts of the web service: add, list, set a role or password, remove."""
+    """Accounts of the web service: add, list, set a role or password, unlock, sign
+    out everywhere, remove."""
 
 
 @user_group.command("add")
@@ -101,6 +116,26 @@ def user_password(name, password, store, users):
     """Set a new password for NAME (signs out its open sessions)."""
     _accounts(store, users).set_password(name, password)
     click.echo(f"password of {name!r} changed")
+
+
+@user_group.command("unlock")
+@click.argument("name")
+@_options.store
+@users_opt
+def user_unlock(name, store, users):
+    """Forget the failed sign-ins of NAME, so that it may sign in again at once."""
+    n = _accounts(store, users).unlock(name)
+    click.echo(f"account {name!r} unlocked ({n} failed sign-ins forgotten)")
+
+
+@user_group.command("logout")
+@click.argument("name")
+@_options.store
+@users_opt
+def user_logout(name, store, users):
+    """Sign NAME out everywhere: every browser session and API token ends."""
+    n = _accounts(store, users).close_all_sessions(name)
+    click.echo(f"account {name!r} signed out everywhere ({n} sessions ended)")
 
 
 @user_group.command("remove")

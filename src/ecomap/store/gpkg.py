@@ -304,7 +304,8 @@ class GeoPackageStore(Store):
         geom_type, columns = _SCHEMA[layer]
         cols = ", ".join(f'"{c}"' for c in columns)
         df = self._query(f'SELECT fid, {cols}, geom FROM "{layer}" {where} ORDER BY fid', params)
-        geoms = _gpkgblob.from_gpkg(df.pop("geom").tolist()) if len(df) else []
+        blobs = df.pop("geom").tolist()  # also when empty: no stray "geom" column
+        geoms = _gpkgblob.from_gpkg(blobs) if blobs else []
         return typed_layer(df, columns, geoms)
 
     # --- reading ------------------------------------------------------------------

@@ -6,6 +6,7 @@ TEXT: dict[str, tuple[str, str]] = {
     "app": ("生态修复上图系统", "ecomap — restoration mapping"),
     "sign_in": ("登录", "Sign in"),
     "sign_out": ("退出", "Sign out"),
+    "sign_out_all": ("退出所有设备", "Sign out everywhere"),
     "account": ("账号", "Account"),
     "password": ("密码", "Password"),
     "dashboard": ("总览", "Overview"),

@@ -16,7 +16,6 @@ import sqlite3
 import threading
 import time
 import unicodedata
-from collections import deque
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,6 +24,7 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
 from ecomap.errors import AuthError, InputError, NotFoundError, TooManyAttempts
+from ecomap.i18n import tr
 
 __all__ = ["ROLES", "Accounts", "LoginLimiter", "User"]
 
@@ -40,6 +40,12 @@ CREATE TABLE IF NOT EXISTS users (
 CREATE TABLE IF NOT EXISTS sessions (
     token_sha256 TEXT PRIMARY KEY, user_name TEXT NOT NULL REFERENCES users(name)
     ON DELETE CASCADE, csrf TEXT NOT NULL, kind TEXT NOT NULL, expires REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS login_failures (
+    name_key TEXT NOT NULL, client TEXT NOT NULL, device TEXT NOT NULL, at REAL NOT NULL);
+CREATE INDEX IF NOT EXISTS login_failures_name ON login_failures (name_key, at);
+CREATE TABLE IF NOT EXISTS known_signins (
+    user_name TEXT NOT NULL REFERENCES users(name) ON DELETE CASCADE, kind TEXT NOT NULL,
+    value TEXT NOT NULL, last_seen REAL NOT NULL, PRIMARY KEY (user_name, kind, value));
 """
 
 
@@ -64,6 +70,16 @@ class Session:
 
 def _digest(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
+
+
+def device_digest(token: str | None) -> str:
+    """What is stored of a device cookie ("" for none)."""
+    return _digest(token) if token else ""
+
+
+def name_key(name: str) -> str:
+    """An account name as failed sign-ins are counted (case and spacing ignored)."""
+    return unicodedata.normalize("NFC", str(name)).strip().casefold()
 
 
 def check_name(name: str) -> str:
@@ -92,6 +108,9 @@ class Accounts:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         with self._db() as con:
             con.executescript(_SCHEMA)
+            columns = [r[1] for r in con.execute("PRAGMA table_info(sessions)")]
+            if "device" not in columns:  # files written before devices were known
+                con.execute("ALTER TABLE sessions ADD COLUMN device TEXT NOT NULL DEFAULT ''")
 
     @contextmanager
     def _db(self):
@@ -148,12 +167,22 @@ class Accounts:
             con.execute("UPDATE users SET password_hash = ? WHERE name = ?",
                         (self._hasher.hash(password), name))
             con.execute("DELETE FROM sessions WHERE user_name = ?", (name,))
+            # A new password ends the lockout that may have made it necessary.
+            con.execute("DELETE FROM login_failures WHERE name_key = ?", (name_key(name),))
+
+    def unlock(self, name: str) -> int:
+        """Forget the failed sign-ins of account ``name``; how many there were."""
+        self.get(name)
+        with self._db() as con:
+            return con.execute("DELETE FROM login_failures WHERE name_key = ?",
+                               (name_key(name),)).rowcount
 
     def remove(self, name: str) -> None:
         self.get(name)
         with self._db() as con:
             con.execute("DELETE FROM sessions WHERE user_name = ?", (name,))
             con.execute("DELETE FROM users WHERE name = ?", (name,))
+            con.execute("DELETE FROM login_failures WHERE name_key = ?", (name_key(name),))
 
     def authenticate(self, name: str, password: str) -> User:
         """The account when ``password`` is right; :class:`AuthError` otherwise."""
@@ -172,15 +201,24 @@ class Accounts:
         return User(rows[0][0], rows[0][1])
 
     # --- sessions -----------------------------------------------------------------
-    def open_session(self, user: User, *, hours: float, kind: str = "browser"
-                     ) -> tuple[str, Session]:
-        """A new session: its secret token (for the cookie or bearer) and the session."""
+    def open_session(self, user: User, *, hours: float, kind: str = "browser",
+                     device: str = "") -> tuple[str, Session]:
+        """A new session: its secret token (for the cookie or bearer) and the session.
+
+        A browser session ends the earlier browser sessions of the same account on the
+        same device (``device``: :func:`device_digest` of the device cookie): signing in
+        again in one browser leaves one valid session there, not two.
+        """
         token, csrf = secrets.token_urlsafe(32), secrets.token_urlsafe(24)
         now = time.time()
         with self._db() as con:
             con.execute("DELETE FROM sessions WHERE expires < ?", (now,))
-            con.execute("INSERT INTO sessions VALUES (?, ?, ?, ?, ?)",
-                        (_digest(token), user.name, csrf, kind, now + hours * 3600))
+            if kind == "browser" and device:
+                con.execute("DELETE FROM sessions WHERE user_name = ? AND kind = 'browser' "
+                            "AND device = ?", (user.name, device))
+            con.execute("INSERT INTO sessions (token_sha256, user_name, csrf, kind, expires, "
+                        "device) VALUES (?, ?, ?, ?, ?, ?)",
+                        (_digest(token), user.name, csrf, kind, now + hours * 3600, device))
         return token, Session(user, csrf, kind)
 
     def session(self, token: str | None) -> Session | None:
@@ -200,51 +238,100 @@ class Accounts:
         if token:
             self._run("DELETE FROM sessions WHERE token_sha256 = ?", (_digest(token),))
 
+    def close_all_sessions(self, name: str) -> int:
+        """Sign ``name`` out everywhere (browsers and API tokens); how many sessions ended."""
+        self.get(name)
+        with self._db() as con:
+            return con.execute("DELETE FROM sessions WHERE user_name = ?", (name,)).rowcount
+
+    # --- where an account signed in before ------------------------------------------
+    def remember(self, user: User, *, client: str, device: str) -> None:
+        """A successful sign-in: its address and device (digest) are known from now on."""
+        now = time.time()
+        with self._db() as con:
+            for kind, value in (("address", client), ("device", device)):
+                if value:
+                    con.execute("INSERT OR REPLACE INTO known_signins VALUES (?, ?, ?, ?)",
+                                (user.name, kind, value, now))
+
+    def knows(self, name: str, *, client: str, device: str) -> tuple[bool, bool]:
+        """Whether account ``name`` signed in before from this device, from this address."""
+        rows = self._run(
+            "SELECT kind FROM known_signins WHERE user_name = ? AND "
+            "((kind = 'device' AND value = ?) OR (kind = 'address' AND value = ?))",
+            (unicodedata.normalize("NFC", str(name)).strip(), device, client))
+        kinds = {k for (k,) in rows}
+        return "device" in kinds, "address" in kinds
+
 
 class LoginLimiter:
-    """At most ``attempts`` failed sign-ins per account name and four times as many per
-    client address within ``window`` seconds; then :class:`TooManyAttempts` until the
-    oldest expires.
+    """Failed sign-ins, counted in the accounts file (so that ``ecomap user unlock`` and a
+    new password clear them, and a restart does not).
+
+    * Per account and sign-in place — the device (its cookie from an earlier successful
+      sign-in) when known, else the address: ``attempts`` failures within ``window``
+      seconds are free, then each further attempt waits ``delay`` seconds, doubling with
+      every failure (at most ``window``).
+    * Per account from everywhere, and per address for every account: at most four
+      times ``attempts`` failures within ``window`` — but these two limits do not apply
+      to a device or address the account signed in from before, so that nobody can
+      lock the owner (or everybody behind one NAT address) out.
 
     An attempt is counted when it starts, before the password is checked, so that many
     attempts sent at once are limited too; a successful one is taken back.
     """
 
-    def __init__(self, attempts: int = 5, window: float = 300.0) -> None:
-        self.attempts, self.window = attempts, window
-        self._failures: dict[str, deque] = {}
+    def __init__(self, accounts: Accounts, attempts: int = 5, window: float = 300.0,
+                 delay: float = 15.0) -> None:
+        self.accounts, self.attempts, self.window, self.delay = accounts, attempts, window, delay
+        self.clock = time.time  # the tests move it on
         self._lock = threading.Lock()
 
-    def _keys(self, name: str, client: str) -> list[tuple[str, int]]:
-        name = unicodedata.normalize("NFC", str(name)).strip().lower()
-        # The per-address limit is wider: several staff may share one address.
-        return [(f"name:{name}", self.attempts), (f"client:{client}", 4 * self.attempts)]
+    def attempt(self, name: str, client: str, device: str = "") -> int:
+        """Count a sign-in attempt (``device``: :func:`device_digest` of the device
+        cookie); its id for :meth:`succeeded`.  :class:`TooManyAttempts` when it must
+        wait."""
+        key, now = name_key(name), self.clock()
+        known_device, known_address = self.accounts.knows(name, client=client, device=device)
+        since = now - self.window
+        with self._lock, self.accounts._db() as con:
+            con.execute("DELETE FROM login_failures WHERE at < ?", (since,))
+            # The place: this device when the account knows it, else this address.
+            place = ("device = ?", device) if known_device else \
+                ("client = ? AND device = ''", client)
+            n, last = con.execute(
+                f"SELECT count(*), max(at) FROM login_failures WHERE name_key = ? AND "
+                f"{place[0]}", (key, place[1])).fetchone()
+            waits = []
+            if n >= self.attempts:
+                pause = min(self.window, self.delay * 2 ** (n - self.attempts))
+                waits.append(last + pause - now)
+            if not (known_device or known_address):
+                for where, value in (("name_key = ?", key), ("client = ?", client)):
+                    n, first = con.execute(
+                        f"SELECT count(*), min(at) FROM login_failures WHERE {where}",
+                        (value,)).fetchone()
+                    if n >= 4 * self.attempts:
+                        waits.append(first + self.window - now)
+            wait = max(waits, default=0)
+            if wait > 0:
+                seconds = int(wait) + 1
+                raise TooManyAttempts(tr(
+                    "登录失败次数过多: 请等 {seconds} 秒后再试, 或请管理员解除锁定"
+                    "(ecomap user unlock)或重设密码",
+                    "too many failed sign-ins; wait {seconds} seconds and try again, or ask "
+                    "an administrator to unlock the account (ecomap user unlock) or reset "
+                    "the password", seconds=seconds), retry_after=seconds)
+            return con.execute("INSERT INTO login_failures VALUES (?, ?, ?, ?)",
+                               (key, client, device if known_device else "", now)).lastrowid
 
-    def attempt(self, name: str, client: str) -> None:
-        """Count a sign-in attempt; :class:`TooManyAttempts` when over a limit."""
-        now = time.monotonic()
-        with self._lock:
-            for key in [k for k, q in self._failures.items()
-                        if not q or q[-1] < now - self.window]:
-                del self._failures[key]  # forget the quiet ones
-            keys = self._keys(name, client)
-            for key, limit in keys:
-                q = self._failures.get(key, ())
-                while q and q[0] < now - self.window:
-                    q.popleft()
-                if len(q) >= limit:
-                    wait = int(q[0] + self.window - now) + 1
-                    raise TooManyAttempts(
-                        f"too many failed sign-ins; wait {wait} seconds and try again, or "
-                        "ask an administrator to reset the password", retry_after=wait)
-            for key, _ in keys:
-                self._failures.setdefault(key, deque()).append(now)
-
-    def succeeded(self, name: str, client: str) -> None:
-        """The attempt was right: it does not count, and the account's count restarts."""
-        (name_key, _), (client_key, _) = self._keys(name, client)
-        with self._lock:
-            self._failures.pop(name_key, None)
-            q = self._failures.get(client_key)
-            if q:
-                q.pop()
+    def succeeded(self, attempt: int, user: User, client: str, device: str = "") -> None:
+        """The attempt was right: it does not count, the failures at this place are
+        forgotten, and the place is known to the account from now on."""
+        key = name_key(user.name)
+        with self._lock, self.accounts._db() as con:
+            con.execute("DELETE FROM login_failures WHERE rowid = ?", (attempt,))
+            con.execute("DELETE FROM login_failures WHERE name_key = ? AND "
+                        "((client = ? AND device = '') OR (device != '' AND device = ?))",
+                        (key, client, device))
+        self.accounts.remember(user, client=client, device=device)

@@ -9,11 +9,14 @@ questions through :mod:`ecomap.api`, maps through :mod:`ecomap.maps`.  Errors of
 Safety, in short: Argon2id password hashes and random session tokens (only their hash
 stored); session cookie HttpOnly + SameSite=Lax; a CSRF token on every form (and the
 ``X-CSRF-Token`` header for API calls made with the cookie; bearer-token API calls need
-none); failed sign-ins limited per account and per address; the upload size limit
-answered before the body is read; archives unpacked by :mod:`ecomap.io.archive` (zip
-bomb and zip slip refused) in a temporary directory that is removed; everything shown
-is escaped (Jinja2 autoescape, and the map layers escape attribute values); pages may
-load nothing from other sites (Content-Security-Policy).
+none); failed sign-ins limited per account and place (see
+:class:`~ecomap.web.accounts.LoginLimiter`); uploads authorized (session, role, CSRF)
+and the size limit answered before the body is read (:mod:`ecomap.web.guard`);
+archives unpacked by :mod:`ecomap.io.archive` (zip bomb and zip slip refused) in a
+temporary directory that is removed; everything shown is escaped (Jinja2 autoescape,
+and the map layers escape attribute values); pages may load nothing from other sites
+(Content-Security-Policy, on every answer, errors included), and map documents run
+sandboxed in an origin of their own.
 """
 
 from __future__ import annotations
@@ -55,9 +58,11 @@ from ecomap.errors import (
 )
 from ecomap.i18n import render, tr, use_lang
 from ecomap.settings import Settings
+from ecomap.web import signout
 from ecomap.web._lang import RequestLang
 from ecomap.web._text import text
-from ecomap.web.accounts import ROLES, Accounts, LoginLimiter, Session
+from ecomap.web.accounts import ROLES, Accounts, LoginLimiter, Session, device_digest
+from ecomap.web.guard import Busy, UploadGate, Year, year_problem
 from ecomap.web.staging import Staged, Staging
 
 __all__ = ["create_app"]
@@ -67,6 +72,9 @@ log = logging.getLogger(__name__)
 SESSION_COOKIE = "ecomap_session"
 LOGIN_CSRF_COOKIE = "ecomap_login_csrf"
 LANG_COOKIE = "ecomap_lang"
+#: A random id of the browser, set at a successful sign-in: failed sign-ins elsewhere do
+#: not hold up a device the account signed in from before.
+DEVICE_COOKIE = "ecomap_device"
 UPLOAD_PATHS = ("/upload", "/api/uploads")
 # Room for the multipart envelope and the small form fields around the file.
 _FORM_OVERHEAD = 64 * 1024
@@ -74,7 +82,7 @@ _FORM_OVERHEAD = 64 * 1024
 _FORM_LIMIT = 64 * 1024
 
 _STATUS = {AuthError: 401, TooManyAttempts: 429, PermissionDenied: 403, NotFoundError: 404,
-           ValidationError: 422, InputError: 400, StoreError: 503}
+           ValidationError: 422, InputError: 400, StoreError: 503, Busy: 429}
 
 _PAGE_CSP = ("default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; "
              "script-src 'self'; frame-src 'self'; form-action 'self'; "
@@ -82,7 +90,10 @@ _PAGE_CSP = ("default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe
 # Maps are one self-contained document: inline scripts and data URLs, nothing remote.
 _MAP_CSP = ("default-src 'none'; script-src 'unsafe-inline' 'unsafe-eval'; "
             "style-src 'unsafe-inline'; img-src data: blob:; font-src data:; "
-            "connect-src 'none'; frame-ancestors 'self'; base-uri 'none'")
+            "connect-src 'none'; frame-ancestors 'self'; base-uri 'none'; "
+            # Opened directly or in a frame, a map runs in an origin of its own: a script
+            # slipped into it could not act as the signed-in user.
+            "sandbox allow-scripts allow-popups")
 
 
 class UploadTooLarge(InputError):
@@ -192,6 +203,14 @@ class _SecurityHeaders:
             await send(message)
 
         await self.app(scope, receive, with_headers)
+
+
+class _App(FastAPI):
+    """FastAPI with the security headers outermost — outside Starlette's error middleware,
+    so that 500 answers carry them too."""
+
+    def build_middleware_stack(self):
+        return _SecurityHeaders(super().build_middleware_stack())
 
 
 # --- the app ----------------------------------------------------------------------------
@@ -313,7 +332,7 @@ def create_app(settings: Settings | None = None, *, staging_root: str | Path | N
     ``settings.users_path``; create the first with ``ecomap user add NAME --role admin``)."""
     settings = settings or Settings.from_env()
     accounts = Accounts(settings.users_path)
-    limiter = LoginLimiter()
+    limiter = LoginLimiter(accounts)
     staging = Staging(staging_root)
     write_lock = threading.Lock()
     cache = _Cache()
@@ -322,7 +341,7 @@ def create_app(settings: Settings | None = None, *, staging_root: str | Path | N
     # A path segment: everything escaped, "/" included (Jinja's urlencode keeps it).
     env.filters["q"] = lambda v: quote(str(v), safe="")
 
-    app = FastAPI(
+    app = _App(
         title="ecomap", version=__version__,
         description="Restoration plots of a county: upload and check plot files, store them "
                     "as batches, summaries and maps by township.  Sign in with POST "
@@ -330,6 +349,7 @@ def create_app(settings: Settings | None = None, *, staging_root: str | Path | N
         # The interactive docs load scripts from a CDN: off (intranet, no internet).
         docs_url=None, redoc_url=None, openapi_url="/api/openapi.json")
     app.state.settings, app.state.accounts, app.state.staging = settings, accounts, staging
+    app.state.limiter = limiter
     app.mount("/static", StaticFiles(packages=[("ecomap.web", "static")]), name="static")
 
     # --- request helpers ------------------------------------------------------------
@@ -396,8 +416,8 @@ def create_app(settings: Settings | None = None, *, staging_root: str | Path | N
 
     def _error_response(request: Request, exc: EcomapError, status: int | None) -> Response:
         status = status or _status_of(exc)
-        headers = {"Retry-After": str(exc.retry_after)} if isinstance(exc, TooManyAttempts) \
-            else {}
+        retry = getattr(exc, "retry_after", None)
+        headers = {"Retry-After": str(retry)} if retry else {}
         if is_api(request):
             body = {"error": type(exc).__name__, "message": str(exc)}
             if isinstance(exc, ValidationError):
@@ -435,6 +455,9 @@ def create_app(settings: Settings | None = None, *, staging_root: str | Path | N
 
     @app.exception_handler(RequestValidationError)
     async def _on_invalid(request: Request, exc: RequestValidationError):
+        for e in exc.errors():
+            if tuple(e.get("loc", ())) == ("query", "year"):
+                return error_response(request, year_problem(e.get("input")), status=422)
         fields = sorted({str(e.get("loc", ["", "?"])[-1]) for e in exc.errors()})
         return error_response(request, InputError(tr(
             "缺少或无效: {fields}; 请填写表单的每一项后重新提交",
@@ -467,7 +490,16 @@ def create_app(settings: Settings | None = None, *, staging_root: str | Path | N
     app.add_middleware(_BodyLimit, limit_bytes=int(settings.max_upload_mb * 1e6) +
                        _FORM_OVERHEAD, answer=too_large)
 
-    app.add_middleware(_SecurityHeaders)
+    def authorize_upload(request: Request) -> Session:
+        """Sign-in, role and CSRF of an upload, from its headers and query string only."""
+        s = need(request, "editor")
+        check_csrf(request, s, request.query_params.get("csrf"))
+        return s
+
+    app.add_middleware(UploadGate, paths=("/upload", "/api/uploads"),
+                       authorize=authorize_upload, answer=error_response,
+                       total=settings.max_parallel_uploads,
+                       per_user=settings.max_parallel_uploads_per_user)
     app.add_middleware(RequestLang, lang_of=lang_of)
 
     # --- shared actions (pages and API) ---------------------------------------------
@@ -635,9 +667,10 @@ def create_app(settings: Settings | None = None, *, staging_root: str | Path | N
     def authenticate(request: Request, username: str, password: str):
         """The account, with failed attempts counted and limited (pages and API alike)."""
         client = request.client.host if request.client else "?"
-        limiter.attempt(username, client)
+        device = device_digest(request.cookies.get(DEVICE_COOKIE))
+        attempt = limiter.attempt(username, client, device)
         user = accounts.authenticate(username, password)
-        limiter.succeeded(username, client)
+        limiter.succeeded(attempt, user, client, device)
         return user
 
     @app.get("/login", response_class=HTMLResponse, include_in_schema=False)
@@ -662,11 +695,19 @@ def create_app(settings: Settings | None = None, *, staging_root: str | Path | N
         except AuthError:
             return page(request, "login.html", status=401, login_csrf=cookie,
                         next=_local(next), failed=True, username=username)
-        token, _ = accounts.open_session(user, hours=settings.session_hours)
+        # The browser's earlier session ends: the one it sends, and any other of this
+        # account on this device.
+        accounts.close_session(request.cookies.get(SESSION_COOKIE))
+        device = request.cookies.get(DEVICE_COOKIE) or secrets.token_urlsafe(24)
+        token, _ = accounts.open_session(user, hours=settings.session_hours,
+                                         device=device_digest(device))
+        accounts.remember(user, client="", device=device_digest(device))
         response = redirect(_local(next))
+        secure = request.url.scheme == "https"
         response.set_cookie(SESSION_COOKIE, token, httponly=True, samesite="lax",
-                            max_age=int(settings.session_hours * 3600),
-                            secure=request.url.scheme == "https")
+                            max_age=int(settings.session_hours * 3600), secure=secure)
+        response.set_cookie(DEVICE_COOKIE, device, httponly=True, samesite="lax",
+                            max_age=400 * 86400, secure=secure)
         response.delete_cookie(LOGIN_CSRF_COOKIE)
         return response
 
@@ -678,9 +719,12 @@ def create_app(settings: Settings | None = None, *, staging_root: str | Path | N
         response.delete_cookie(SESSION_COOKIE)
         return response
 
+    signout.register(app, accounts=accounts, redirect=redirect, check_csrf=check_csrf,
+                     cookie=SESSION_COOKIE)
+
     # --- pages: overview, townships, maps --------------------------------------------
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)
-    def dashboard(request: Request, s: Viewer, year: int | None = None):
+    def dashboard(request: Request, s: Viewer, year: Year = None):
 
         lang = lang_of(request)
         with store() as st:
@@ -693,11 +737,11 @@ def create_app(settings: Settings | None = None, *, staging_root: str | Path | N
                     pending=staging.pending(s.user))
 
     @app.get("/maps/county.html", response_class=HTMLResponse, include_in_schema=False)
-    def county_map_page(request: Request, s: Viewer, year: int | None = None):
+    def county_map_page(request: Request, s: Viewer, year: Year = None):
         return map_response(request, county_map_doc(lang_of(request), year))
 
     @app.get("/townships/{name}", response_class=HTMLResponse, include_in_schema=False)
-    def township_page(request: Request, name: str, s: Viewer, year: int | None = None):
+    def township_page(request: Request, name: str, s: Viewer, year: Year = None):
         from ecomap.schema import category_label
         from ecomap.units import mu_from_m2
 
@@ -716,7 +760,7 @@ def create_app(settings: Settings | None = None, *, staging_root: str | Path | N
 
     @app.get("/maps/township/{name}.html", response_class=HTMLResponse,
              include_in_schema=False)
-    def township_map_page(request: Request, name: str, s: Viewer, year: int | None = None):
+    def township_map_page(request: Request, name: str, s: Viewer, year: Year = None):
         return map_response(request, township_map_doc(name, lang_of(request), year))
 
     # --- pages: upload and review -----------------------------------------------------
@@ -733,7 +777,8 @@ def create_app(settings: Settings | None = None, *, staging_root: str | Path | N
     def upload_form(request: Request, s: Editor, file: Annotated[UploadFile, File()],
                     category: Annotated[str, Form()], year: Annotated[int, Form()],
                     csrf: Annotated[str, Form()] = ""):
-        check_csrf(request, s, csrf)
+        # The token of the action URL was checked before the body was read (UploadGate).
+        check_csrf(request, s, csrf or request.query_params.get("csrf"))
         item = stage_upload(s, file, category, year, lang_of(request))
         return redirect(f"/uploads/{item.token}")
 
@@ -813,7 +858,7 @@ def create_app(settings: Settings | None = None, *, staging_root: str | Path | N
     # --- downloads ----------------------------------------------------------------------
     @app.get("/downloads/summary.{fmt}", tags=["downloads"],
              response_class=Response, responses={200: {"description": "CSV or XLSX"}})
-    def download_summary(request: Request, fmt: str, s: Viewer, year: int | None = None):
+    def download_summary(request: Request, fmt: str, s: Viewer, year: Year = None):
         from ecomap.aggregate import display_table
         from ecomap.io.export import table_bytes
 
@@ -828,7 +873,7 @@ def create_app(settings: Settings | None = None, *, staging_root: str | Path | N
     @app.get("/townships/{name}/plots.gpkg", tags=["downloads"], response_class=Response,
              responses={200: {"description": "GeoPackage"}})
     def download_township_plots(request: Request, name: str, s: Viewer,
-                                year: int | None = None):
+                                year: Year = None):
         from ecomap.io.export import layer_bytes
 
         with store() as st:
@@ -839,7 +884,7 @@ def create_app(settings: Settings | None = None, *, staging_root: str | Path | N
 
     @app.get("/downloads/briefing.zip", tags=["downloads"], response_class=Response,
              responses={200: {"description": "zip"}})
-    def download_briefing(request: Request, s: Viewer, year: int | None = None):
+    def download_briefing(request: Request, s: Viewer, year: Year = None):
         from ecomap import api
 
         with store() as st:
@@ -872,7 +917,7 @@ def create_app(settings: Settings | None = None, *, staging_root: str | Path | N
                 "expires_in": int(settings.session_hours * 3600)}
 
     @app.get("/api/summary", tags=["data"])
-    def api_summary(s: Viewer, year: int | None = None) -> list[dict]:
+    def api_summary(s: Viewer, year: Year = None) -> list[dict]:
         """Area (mu, ha) and plot count by township, category and year: records of
         ``township, category, year, count, area_mu, area_ha`` (category codes as in
         ``ecomap summary --format json``)."""
