@@ -454,3 +454,21 @@ def _check_stored_overlaps(geoms, keep, stored: gpd.GeoDataFrame, add) -> None:
         add(a, "warning", "overlaps_stored",
             f"overlaps {other} of batch {batches[b]} by {mu_from_m2(m2):,.2f} mu (same "
             "category and year: double counting?)")
+
+
+def stored_overlap_problems(plots: gpd.GeoDataFrame, stored: gpd.GeoDataFrame,
+                            source: str) -> list[Problem]:
+    """The ``overlaps_stored`` warnings of checked ``plots`` against ``stored`` ones,
+    found again (cheaply) when the store may have changed since the check."""
+    report = Report(source)
+    if not len(plots) or stored is None or not len(stored):
+        return report.problems
+    labels = _labels(plots)
+    geoms = np.asarray(plots.geometry.values, dtype=object)
+
+    def add(i, severity, code, message, fld=None):
+        report.add(severity, code, f"{source}: {_feature_text(labels[i])}: {message}",
+                   feature=labels[i], field=fld)
+
+    _check_stored_overlaps(geoms, np.ones(len(plots), dtype=bool), stored, add)
+    return report.problems

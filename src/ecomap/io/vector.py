@@ -23,7 +23,8 @@ import numpy as np
 import shapely
 
 from ecomap import crs as _crs
-from ecomap.errors import CRSError, InputError
+from ecomap.errors import CRSError, InputError, TooManyFeatures
+from ecomap.i18n import tr
 from ecomap.io.archive import extract_zip, find_datasets
 from ecomap.io.encoding import detect_dbf_encoding
 from ecomap.settings import Settings
@@ -111,7 +112,8 @@ def read_upload(path: str | os.PathLike, *, layer: str | None = None,
                 path, max_bytes=settings.max_unzipped_mb * 1e6,
                 max_members=settings.max_zip_members))
             dataset, layer_name = _pick_dataset(folder, layer, shown)
-        result = _read_dataset(dataset, layer_name, shown, encoding=encoding)
+        result = _read_dataset(dataset, layer_name, shown, encoding=encoding,
+                               max_features=settings.max_features)
         result = _decide_crs(result, crs, near)
     return result
 
@@ -134,14 +136,21 @@ def _pick_dataset(folder: Path, layer: str | None, shown: str) -> tuple[Path, st
 
 
 def _read_dataset(dataset: Path, layer: str | None, shown: str, *,
-                  encoding: str | None) -> ReadResult:
+                  encoding: str | None, max_features: int | None = None) -> ReadResult:
     import pyogrio
 
     suffix = dataset.suffix.lower()
     notes: list[tuple[str, str, str]] = []
     where = shown if dataset.name == shown else f"{shown}: {dataset.name}"
     if suffix in (".csv", ".xlsx"):
-        return _read_points_table(dataset, where, encoding=encoding)
+        result = _read_points_table(dataset, where, encoding=encoding)
+        _check_count(len(result.frame), max_features, where)
+        return result
+    if suffix == ".gpkg":
+        # Before GDAL opens it: layers that are SQL views are refused, unread.
+        from ecomap.io.gpkg_guard import check_gpkg_tables
+
+        check_gpkg_tables(dataset, layer, where)
     if suffix == ".kmz":
         raise InputError(f"{where}: a KMZ inside an archive; unzip it and send the KMZ itself")
     read_kwargs: dict = {}
@@ -172,6 +181,14 @@ def _read_dataset(dataset: Path, layer: str | None, shown: str, *,
         listed = ", ".join(str(n) for n in layers[:, 0])
         raise InputError(f"{where}: no layer {layer!r}; the layers are: {listed}")
     chosen = layer if suffix != ".shp" else None
+    if max_features is not None:
+        # Counted from the header or index, before any geometry is read.
+        try:
+            counted = int(pyogrio.read_info(dataset, layer=chosen, **read_kwargs)["features"])
+        except Exception as exc:
+            raise InputError(f"{where}: cannot be read ({_gdal_message(exc)}); the file may "
+                             "be damaged or truncated — export it again") from exc
+        _check_count(counted, max_features, where)
     try:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
@@ -193,9 +210,18 @@ def _read_dataset(dataset: Path, layer: str | None, shown: str, *,
     if frame.empty:
         raise InputError(f"{where}: the layer has no features; check that you sent the "
                          "right file")
+    _check_count(len(frame), max_features, where)
     crs = frame.crs.to_string() if frame.crs is not None else ""
     return ReadResult(frame, shown, chosen or (dataset.stem if dataset.name != shown else None),
                       crs, "prj" if frame.crs is not None else "", used_encoding, notes)
+
+
+def _check_count(count: int, limit: int | None, where: str) -> None:
+    if limit is not None and count > limit:
+        raise TooManyFeatures(tr(
+            "{file}: {count:,} 个要素, 超过允许的 {limit:,} 个; 请按乡镇或年度拆分成几个文件分别上传",
+            "{file}: {count:,} features, more than the {limit:,} allowed; split the file (by "
+            "township or year) and upload the parts", file=where, count=count, limit=limit))
 
 
 def _gdal_message(exc: Exception) -> str:

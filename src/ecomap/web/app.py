@@ -19,7 +19,6 @@ load nothing from other sites (Content-Security-Policy).
 from __future__ import annotations
 
 import contextlib
-import datetime as _dt
 import gzip
 import hashlib
 import hmac
@@ -30,7 +29,7 @@ import secrets
 import threading
 import zipfile
 from collections import OrderedDict
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated
 from urllib.parse import quote, urlsplit
@@ -57,6 +56,7 @@ from ecomap.settings import Settings
 from ecomap.web._text import text
 from ecomap.web.accounts import ROLES, Accounts, LoginLimiter, Session
 from ecomap.web.staging import Staged, Staging
+from ecomap.web.uploads import Uploads
 
 __all__ = ["create_app"]
 
@@ -312,7 +312,8 @@ def create_app(settings: Settings | None = None, *, staging_root: str | Path | N
     settings = settings or Settings.from_env()
     accounts = Accounts(settings.users_path)
     limiter = LoginLimiter()
-    staging = Staging(staging_root)
+    staging = Staging(staging_root, mb_per_user=settings.staging_mb_per_user,
+                      mb_total=settings.staging_mb)
     write_lock = threading.Lock()
     cache = _Cache()
     env = Environment(loader=PackageLoader("ecomap.web", "templates"),
@@ -461,68 +462,16 @@ def create_app(settings: Settings | None = None, *, staging_root: str | Path | N
     app.add_middleware(_SecurityHeaders)
 
     # --- shared actions (pages and API) ---------------------------------------------
+    uploads = Uploads(settings, staging, store=store, write_lock=write_lock,
+                      too_large=too_large_error)
+    app.state.uploads = uploads
+
     def stage_upload(s: Session, upload: UploadFile, category: str, year: int,
                      lang: str) -> Staged:
-        from ecomap.ingest import validate_file
-        from ecomap.maps import review_map, to_html
-        from ecomap.schema import get_category
-
-        code = get_category(category).code
-        this_year = _dt.date.today().year
-        if not 1949 <= int(year) <= this_year + 1:
-            raise InputError(f"year {year}: give the year of the work, 1949–{this_year + 1}")
-        item = staging.new(owner=s.user.name, filename=upload.filename, category=code,
-                           year=year)
-        try:
-            limit, written = settings.max_upload_mb * 1e6, 0
-            with open(item.path, "wb") as out:
-                while chunk := upload.file.read(1 << 20):
-                    written += len(chunk)
-                    if written > limit:
-                        raise too_large_error(item.name)
-                    out.write(chunk)
-            with store() as st:
-                outcome = validate_file(item.path, st, category=code, year=year,
-                                        settings=settings, name=item.name)
-                towns = st.townships()
-            item.report = outcome.to_json()
-            item.preview = _Rendered.of(to_html(review_map(outcome.plots, outcome.problem_geoms,
-                                                   towns, lang=lang)))
-        except BaseException:
-            staging.drop(item.token)
-            raise
-        if item.report["status"] == "reject":
-            # Nothing to confirm: keep the report, drop the file now.
-            item.path.unlink(missing_ok=True)
-        return item
+        return uploads.stage(s.user.name, upload, category, year, lang)
 
     def confirm_upload(s: Session, token: str) -> dict:
-        from ecomap.ingest import ingest_file
-
-        item = staging.take(token, s.user)  # a second confirm finds nothing to store
-        try:
-            if item.report.get("status") == "reject":
-                raise InputError(f"{item.name} was rejected and cannot be stored; fix the "
-                                 "problems listed and upload it again")
-            # The batch is the uploader's (an admin may confirm it for them).
-            user_settings = replace(settings, user=item.owner)
-            # One writer at a time in this process; the checks run again under the lock,
-            # so an upload confirmed meanwhile is taken into account (overlaps …).
-            with write_lock, store() as st:
-                outcome, batch = ingest_file(item.path, st, category=item.category,
-                                             year=item.year, settings=user_settings,
-                                             name=item.name)
-            if batch is None:
-                item.report = outcome.to_json()
-                raise InputError(f"{item.name}: the store changed since the check and the "
-                                 "file is now rejected; see the problems listed")
-        except BaseException:
-            staging.put_back(item)
-            raise
-        staging.drop(item)
-        j = outcome.to_json()
-        return {"batch_id": batch, "file": item.name, "plots": j["accepted_features"],
-                "area_mu": j["area_mu"], "status": j["status"]}
+        return uploads.confirm(s.user, token)
 
     def remove_user(s: Session, name: str) -> None:
         if name == s.user.name:
@@ -700,7 +649,11 @@ def create_app(settings: Settings | None = None, *, staging_root: str | Path | N
     @app.get("/uploads/{token}/preview.html", response_class=HTMLResponse,
              include_in_schema=False)
     def review_preview(request: Request, token: str, s: Editor):
-        return map_response(request, staging.get(token, s.user).preview)
+        item = staging.get(token, s.user)
+        if not item.has_preview:
+            raise NotFoundError(f"{item.name}: nothing to draw (the file could not be read)")
+        return map_response(request, _Rendered.of(uploads.preview_html(item,
+                                                                       lang_of(request))))
 
     @app.post("/uploads/{token}/confirm", include_in_schema=False)
     def review_confirm(request: Request, token: str, s: Editor,

@@ -1,8 +1,10 @@
 """Uploads waiting for review: each in its own temporary directory until it is
 confirmed (stored as one batch) or discarded, then removed.
 
-Staged uploads live in memory and on disk for one server process; a restart drops
-them (their folders are under one temporary root, removed when the process ends).
+Staged uploads live on disk for one server process (in memory only their reports); a
+restart drops them (their folders are under one temporary root, removed when the
+process ends).  What they take on disk is bounded per account and in all
+(:meth:`Staging.charge`), besides their number per account.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePath
 
 from ecomap.errors import InputError, NotFoundError, PermissionDenied
+from ecomap.i18n import tr
 from ecomap.io.vector import ACCEPTED
 
 __all__ = ["Staged", "Staging"]
@@ -24,7 +27,12 @@ __all__ = ["Staged", "Staging"]
 
 @dataclass
 class Staged:
-    """One uploaded file and what the checks said of it."""
+    """One uploaded file and what the checks said of it.
+
+    After the check only the checked copy (``checked.pickle`` in the upload's folder,
+    with ``checked_sha256``) is kept; it is what confirm stores.  ``sha256`` is the hash
+    of the file as sent, recorded with the batch.
+    """
 
     token: str
     owner: str
@@ -34,7 +42,17 @@ class Staged:
     year: int
     created: float = field(default_factory=time.time)
     report: dict = field(default_factory=dict)  # Outcome.to_json()
-    preview: object = None  # the preview map, rendered (web.app._Rendered)
+    sha256: str = ""  # of the file as sent
+    checked_sha256: str | None = None  # of the checked copy; None: nothing kept
+    bytes: int = 0  # on disk, counted against the staging budget
+
+    @property
+    def folder(self) -> Path:
+        return self.path.parent
+
+    @property
+    def has_preview(self) -> bool:
+        return self.checked_sha256 is not None
 
 
 def safe_name(filename: str | None) -> str:
@@ -48,10 +66,12 @@ class Staging:
     """Staged uploads under one temporary root; ``hours`` old ones are dropped."""
 
     def __init__(self, root: str | Path | None = None, *, hours: float = 24.0,
-                 per_user: int = 10) -> None:
+                 per_user: int = 10, mb_per_user: float = 1000.0,
+                 mb_total: float = 4000.0) -> None:
         self.root = Path(root or tempfile.mkdtemp(prefix="ecomap-web-"))
         self.root.mkdir(parents=True, exist_ok=True)
         self.hours, self.per_user = hours, per_user
+        self.bytes_per_user, self.bytes_total = mb_per_user * 1e6, mb_total * 1e6
         # Removed when the server process ends (or this object goes).
         self._finalizer = weakref.finalize(self, shutil.rmtree, str(self.root), True)
         self._items: dict[str, Staged] = {}
@@ -80,6 +100,43 @@ class Staging:
         with self._lock:
             self._items[token] = item
         return item
+
+    def charge(self, item: Staged, nbytes: int) -> None:
+        """Count ``nbytes`` more on disk for ``item``; :class:`InputError` (nothing
+        counted) when that would pass the budget of its owner or of everybody."""
+        with self._lock:
+            items = list(self._items.values())
+            mine = sum(i.bytes for i in items if i.owner == item.owner)
+            everyone = sum(i.bytes for i in items)
+            if mine + nbytes > self.bytes_per_user:
+                raise InputError(tr(
+                    "{file}: 您待确认的上传已占用 {mb:,.0f} MB, 超过每个账号允许的 {limit:,.0f} MB;"
+                    " 请先在上传页面确认或放弃之前的上传, 再上传此文件",
+                    "{file}: your uploads waiting for review would take more than the "
+                    "{limit:,.0f} MB allowed per account ({mb:,.0f} MB now); confirm or "
+                    "discard them first (on the upload page), then upload this file",
+                    file=item.name, mb=(mine + nbytes) / 1e6, limit=self.bytes_per_user / 1e6))
+            if everyone + nbytes > self.bytes_total:
+                raise InputError(tr(
+                    "{file}: 服务器上待确认的上传已达到允许的 {limit:,.0f} MB; 请稍后再上传, "
+                    "或请管理员处理待确认的上传",
+                    "{file}: uploads waiting for review on the server have reached the "
+                    "{limit:,.0f} MB allowed; upload again later, or ask an administrator",
+                    file=item.name, limit=self.bytes_total / 1e6))
+            item.bytes += int(nbytes)
+
+    def recount(self, item: Staged) -> None:
+        """Count what ``item``'s folder holds now (after its check); InputError, as
+        :meth:`charge`, when that passes a budget."""
+        size = sum(p.stat().st_size for p in item.folder.rglob("*") if p.is_file())
+        with self._lock:
+            before, item.bytes = item.bytes, 0
+        try:
+            self.charge(item, size)
+        except InputError:
+            with self._lock:
+                item.bytes = before
+            raise
 
     def get(self, token: str, user) -> Staged:
         """The staged upload ``token``: its owner's, or any for an admin."""

@@ -1,0 +1,137 @@
+"""The web upload pipeline: stage (save, check once in a worker process, keep the
+checked copy), preview on demand, confirm (store the checked copy).
+
+* The file as sent is written to the upload's folder, counted against the staging
+  budget while it arrives, and hashed (the batch's provenance SHA-256).
+* It is read and checked **once**, in a worker process with limits of features, time
+  and memory (:mod:`ecomap.web._check`); the worker saves the checked copy beside it
+  and the file as sent is removed.  In memory the server keeps only the report.
+* The preview map is drawn when it is asked for, from the checked copy (simplified),
+  and not kept.
+* Confirm stores the checked copy — exactly what was reviewed — without reading the
+  user's file again; under the write lock only the overlaps with stored plots are
+  looked for again (the store may have changed since the check).
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import hashlib
+import threading
+
+from ecomap.errors import InputError
+from ecomap.settings import Settings
+from ecomap.web._check import load_checked, run_check
+from ecomap.web.staging import Staged, Staging
+
+__all__ = ["Uploads"]
+
+#: Preview geometries are simplified to about this many metres.
+PREVIEW_TOLERANCE_M = 1.0
+_M_PER_DEGREE = 111_320.0
+
+
+class Uploads:
+    """Staging, checking, previewing and storing web uploads.
+
+    ``store`` is a context manager factory opening the store; ``write_lock`` the lock
+    every writer of the web process holds; ``too_large(name)`` the error of a file
+    larger than ``max_upload_mb``.
+    """
+
+    def __init__(self, settings: Settings, staging: Staging, *, store, write_lock,
+                 too_large) -> None:
+        self.settings, self.staging, self.store = settings, staging, store
+        self.write_lock, self.too_large = write_lock, too_large
+        # Checks at once; the others wait their turn (each worker has its memory limit).
+        self._slots = threading.BoundedSemaphore(max(1, int(settings.check_workers)))
+
+    # --- stage ----------------------------------------------------------------------
+    def stage(self, owner: str, upload, category: str, year: int, lang: str) -> Staged:
+        """Save ``upload`` (a file object with ``.filename`` and ``.file``) and check it."""
+        from ecomap.schema import get_category
+
+        code = get_category(category).code
+        this_year = _dt.date.today().year
+        if not 1949 <= int(year) <= this_year + 1:
+            raise InputError(f"year {year}: give the year of the work, 1949–{this_year + 1}")
+        item = self.staging.new(owner=owner, filename=upload.filename, category=code,
+                                year=year)
+        try:
+            self._save(item, upload.file)
+            with self._slots:
+                report = run_check(item.path, name=item.name, category=code, year=item.year,
+                                   lang=lang, settings=self.settings)
+            item.checked_sha256 = report.pop("checked_sha256", None)
+            item.report = report
+            # Only the checked copy is kept: confirm never reads the file as sent.
+            item.path.unlink(missing_ok=True)
+            self.staging.recount(item)
+        except BaseException:
+            self.staging.drop(item.token)
+            raise
+        return item
+
+    def _save(self, item: Staged, source) -> None:
+        limit, written = self.settings.max_upload_mb * 1e6, 0
+        digest = hashlib.sha256()
+        with open(item.path, "wb") as out:
+            while chunk := source.read(1 << 20):
+                written += len(chunk)
+                if written > limit:
+                    raise self.too_large(item.name)
+                self.staging.charge(item, len(chunk))
+                digest.update(chunk)
+                out.write(chunk)
+        item.sha256 = digest.hexdigest()
+
+    # --- preview --------------------------------------------------------------------
+    def preview_html(self, item: Staged, lang: str) -> str:
+        """The preview map of a staged upload, drawn now from its checked copy."""
+        import shapely
+
+        from ecomap.maps import review_map, to_html
+
+        checked = load_checked(item.folder, item.checked_sha256)
+        tolerance = PREVIEW_TOLERANCE_M / _M_PER_DEGREE  # the copy is in degrees
+
+        def simplified(frame):
+            return frame.set_geometry(shapely.simplify(
+                frame.geometry.values, tolerance, preserve_topology=True))
+
+        with self.store() as st:
+            towns = st.townships()
+        return to_html(review_map(simplified(checked["plots"]),
+                                  simplified(checked["problems"]), towns, lang=lang))
+
+    # --- confirm --------------------------------------------------------------------
+    def confirm(self, user, token: str) -> dict:
+        """Store the checked copy of upload ``token`` as one batch of its owner."""
+        from ecomap.store import Provenance
+        from ecomap.validate import stored_overlap_problems
+
+        item = self.staging.take(token, user)  # a second confirm finds nothing to store
+        try:
+            if item.report.get("status") == "reject":
+                raise InputError(f"{item.name} was rejected and cannot be stored; fix the "
+                                 "problems listed and upload it again")
+            checked = load_checked(item.folder, item.checked_sha256)
+            plots, splits = checked["plots"], checked["splits"]
+            # The batch is the uploader's (an admin may confirm it for them).
+            provenance = Provenance(item.name, item.sha256, item.owner)
+            # One writer at a time in this process.  The store may have changed since
+            # the check: its overlaps are found again, against the checked copy.
+            with self.write_lock, self.store() as st:
+                stored = st.plots(category=item.category, year=item.year)
+                fresh = stored_overlap_problems(plots, stored, item.name)
+                batch = st.add_plots(plots, provenance=provenance, splits=splits)
+        except BaseException:
+            self.staging.put_back(item)
+            raise
+        self.staging.drop(item)
+        problems = [p for p in item.report.get("problems", [])
+                    if p.get("code") != "overlaps_stored"] + [vars(p) for p in fresh]
+        return {"batch_id": batch, "file": item.name, "plots": len(plots),
+                "area_mu": item.report.get("area_mu"),
+                "status": "warn" if problems else "accept"}
+
