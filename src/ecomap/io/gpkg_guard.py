@@ -5,8 +5,8 @@ by whoever made the file, run by whoever reads it: slow on purpose, or different
 every reading) or a virtual table.  Before GDAL opens an uploaded GeoPackage, its
 schema is read with Python's :mod:`sqlite3`, opened read-only (``mode=ro``,
 ``PRAGMA query_only``, untrusted schema), and the file is refused when a layer to be
-read — or a table GDAL reads to list the layers — is not a plain table.  Nothing is
-written to the file, so no trigger in it can run.
+read — or any other, since GDAL runs them all when it opens the file — is not a
+plain table.  Nothing is written to the file, so no trigger in it can run.
 """
 
 from __future__ import annotations
@@ -32,8 +32,9 @@ def _kind(obj_type: str, sql: str | None) -> str:
 
 
 def check_gpkg_tables(path: str | Path, layer: str | None, where: str) -> None:
-    """Refuse (:class:`InputError`) a GeoPackage whose layer ``layer`` (None: every
-    layer it lists) or whose GeoPackage tables are views or virtual tables.
+    """Refuse (:class:`InputError`) a GeoPackage that holds a view or a virtual table
+    (named after ``layer``, the chosen layer, when that is one), or whose GeoPackage
+    tables are missing or not plain tables.
 
     ``where`` names the file as the user sent it, for the messages.
     """
@@ -68,14 +69,16 @@ def check_gpkg_tables(path: str | Path, layer: str | None, where: str) -> None:
             "{file}: the GeoPackage's own tables are missing or not plain tables{names}; save "
             "the layer as a new GeoPackage in QGIS/ArcGIS and upload that",
             file=where, names=f" ({', '.join(meta)})" if meta else ""))
-    chosen = [layer] if layer is not None else layers
-    for name in chosen:
-        kind = objects.get(name)
-        if kind in ("view", "virtual"):
-            raise InputError(tr(
-                "{file}: 图层 {layer} 是数据库视图(VIEW)或虚拟表, 不是数据表; 上传只读取数据表。"
-                "请在 QGIS 中将该图层导出(另存为)新的 GeoPackage 后再上传",
-                "{file}: layer {layer} is a database view (VIEW) or virtual table, not a "
-                "table; uploads read tables only. Export (save as) the layer to a new "
-                "GeoPackage in QGIS and upload that",
-                file=where, layer=name))
+    # GDAL runs views when it opens the file (to count and bound every layer it lists,
+    # registered or not): any view refuses the file, the chosen layer's first.
+    views = sorted(n for n, k in objects.items() if k != "table")
+    if views:
+        first = layer if layer in views else views[0]
+        raise InputError(tr(
+            "{file}: 图层 {layer} 是数据库视图(VIEW)或虚拟表, 不是数据表{more}; 上传只读取数据表。"
+            "请在 QGIS 中将要上传的图层导出(另存为)新的 GeoPackage 后再上传",
+            "{file}: layer {layer} is a database view (VIEW) or virtual table, not a "
+            "table{more}; uploads read tables only. Export (save as) the layer to upload "
+            "to a new GeoPackage in QGIS and upload that",
+            file=where, layer=first,
+            more=f" ({', '.join(views)})" if len(views) > 1 else ""))

@@ -21,12 +21,13 @@ import logging
 import multiprocessing
 import os
 import pickle
+import re
 import shutil
 import tempfile
 from dataclasses import replace
 from pathlib import Path
 
-from ecomap.errors import EcomapError, StoreError
+from ecomap.errors import EcomapError, NotFoundError, StoreError
 from ecomap.i18n import tr, use_lang
 from ecomap.settings import Settings
 
@@ -35,7 +36,10 @@ __all__ = ["CHECKED", "load_checked", "rejected_report", "run_check"]
 log = logging.getLogger(__name__)
 
 CHECKED = "checked.pickle"
-_RESULT = "result.json"
+# How GDAL and numpy say that an allocation failed.
+_OUT_OF_MEMORY = re.compile(r"malloc of size|out of memory|cannot allocate|"
+                            r"unable to allocate|MemoryError", re.IGNORECASE)
+_RESULT = "check.result"  # no suffix an upload may have
 
 
 def rejected_report(name: str, code: str, message) -> dict:
@@ -53,7 +57,8 @@ def _context():
     once (quick to start); spawned afresh where there is no fork server (Windows)."""
     if "forkserver" in multiprocessing.get_all_start_methods():
         ctx = multiprocessing.get_context("forkserver")
-        ctx.set_forkserver_preload(["ecomap.web._check", "ecomap.ingest", "ecomap.store"])
+        ctx.set_forkserver_preload(["ecomap.web._check", "ecomap.ingest", "ecomap.store",
+                                    "ecomap.io.gpkg_guard", "ecomap.io.tables", "pyogrio"])
         return ctx
     return multiprocessing.get_context("spawn")
 
@@ -142,6 +147,19 @@ def _write_json(path: Path, data: dict) -> None:
     os.replace(part, path)
 
 
+def _import_all() -> None:
+    """What a check imports (already there in a worker forked from the fork server)."""
+    import pyogrio  # noqa: F401
+    import pyproj
+
+    import ecomap.ingest
+    import ecomap.io.gpkg_guard
+    import ecomap.io.tables
+    import ecomap.store  # noqa: F401
+
+    pyproj.CRS.from_epsg(4490)  # opens the PROJ database
+
+
 def _work(job: dict) -> None:
     """The worker process: check, save the checked copy, write the result."""
     path = Path(job["path"])
@@ -151,6 +169,7 @@ def _work(job: dict) -> None:
     work_tmp.mkdir(exist_ok=True)
     # Archives unpack inside the upload's folder: removed with it, even after a kill.
     tempfile.tempdir = str(work_tmp)
+    _import_all()  # before the limit: the program itself is not the check's memory
     _limit_memory(settings.check_memory_mb)
     try:
         with use_lang(job["lang"]):
@@ -179,6 +198,11 @@ def _check(path: Path, job: dict, settings: Settings) -> dict:
     finally:
         st.close()
     report = outcome.to_json()
+    if report["status"] == "reject" and any(
+            _OUT_OF_MEMORY.search(p["message"]) for p in report["problems"]
+            if p["feature"] is None):
+        # GDAL's own allocation failed under the limit: said as such, not "damaged".
+        return {"kind": "memory"}
     digest = None
     if len(outcome.plots) or len(outcome.problem_geoms):
         checked = {"plots": outcome.plots, "splits": outcome.splits,
@@ -210,7 +234,7 @@ def _scrubbed(out: dict, path: Path, name: str) -> dict:
 def load_checked(folder: Path, sha256: str | None) -> dict:
     """The checked copy saved by the worker, verified against its SHA-256.
 
-    Raises :class:`EcomapError` when it is missing or changed since the check.
+    Raises :class:`NotFoundError` when it is missing or changed since the check.
     """
     path = folder / CHECKED
     try:
@@ -218,8 +242,8 @@ def load_checked(folder: Path, sha256: str | None) -> dict:
     except OSError:
         data = b""
     if not sha256 or hashlib.sha256(data).hexdigest() != sha256:
-        raise EcomapError(tr("检查过的副本已不在或已改变; 请重新上传文件",
-                             "the checked copy of this upload is missing or has changed since "
-                             "the check; upload the file again"))
+        raise NotFoundError(tr("检查过的副本已不在或已改变; 请重新上传文件",
+                               "the checked copy of this upload is missing or has changed "
+                               "since the check; upload the file again"))
     # Our own file, written by our worker and matching its recorded hash.
     return pickle.loads(data)  # noqa: S301

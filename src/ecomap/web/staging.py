@@ -55,6 +55,11 @@ class Staged:
         return self.checked_sha256 is not None
 
 
+def _mb(nbytes: float) -> str:
+    mb = nbytes / 1e6
+    return f"{mb:,.0f} MB" if mb >= 10 else f"{mb:.2g} MB"
+
+
 def safe_name(filename: str | None) -> str:
     """The base name of an uploaded file, without folders or odd characters."""
     name = PurePath(str(filename or "").replace("\\", "/")).name.strip()
@@ -96,7 +101,8 @@ class Staging:
         token = secrets.token_urlsafe(16)
         self.root.mkdir(parents=True, exist_ok=True)  # again after close(): a restarted app
         folder = Path(tempfile.mkdtemp(prefix="upload-", dir=self.root))
-        item = Staged(token, owner, name, folder / f"upload{suffix}", category, int(year))
+        # Under its own (cleaned) name, so that messages of the readers name it as sent.
+        item = Staged(token, owner, name, folder / name, category, int(year))
         with self._lock:
             self._items[token] = item
         return item
@@ -108,21 +114,23 @@ class Staging:
             items = list(self._items.values())
             mine = sum(i.bytes for i in items if i.owner == item.owner)
             everyone = sum(i.bytes for i in items)
+            this, waiting = item.bytes + nbytes, mine - item.bytes
             if mine + nbytes > self.bytes_per_user:
                 raise InputError(tr(
-                    "{file}: 您待确认的上传已占用 {mb:,.0f} MB, 超过每个账号允许的 {limit:,.0f} MB;"
-                    " 请先在上传页面确认或放弃之前的上传, 再上传此文件",
-                    "{file}: your uploads waiting for review would take more than the "
-                    "{limit:,.0f} MB allowed per account ({mb:,.0f} MB now); confirm or "
-                    "discard them first (on the upload page), then upload this file",
-                    file=item.name, mb=(mine + nbytes) / 1e6, limit=self.bytes_per_user / 1e6))
+                    "{file}: 此文件({this})加上您待确认的上传({waiting})超过每个账号允许的 "
+                    "{limit}; 请先在上传页面确认或放弃之前的上传, 或把文件拆分后再上传",
+                    "{file}: this file ({this}) and your uploads waiting for review "
+                    "({waiting}) take more than the {limit} allowed per account; confirm or "
+                    "discard those first (on the upload page), or split the file",
+                    file=item.name, this=_mb(this), waiting=_mb(waiting),
+                    limit=_mb(self.bytes_per_user)))
             if everyone + nbytes > self.bytes_total:
                 raise InputError(tr(
-                    "{file}: 服务器上待确认的上传已达到允许的 {limit:,.0f} MB; 请稍后再上传, "
+                    "{file}: 服务器上待确认的上传已达到允许的 {limit}; 请稍后再上传, "
                     "或请管理员处理待确认的上传",
                     "{file}: uploads waiting for review on the server have reached the "
-                    "{limit:,.0f} MB allowed; upload again later, or ask an administrator",
-                    file=item.name, limit=self.bytes_total / 1e6))
+                    "{limit} allowed; upload again later, or ask an administrator",
+                    file=item.name, limit=_mb(self.bytes_total)))
             item.bytes += int(nbytes)
 
     def recount(self, item: Staged) -> None:

@@ -58,7 +58,7 @@ class Uploads:
         item = self.staging.new(owner=owner, filename=upload.filename, category=code,
                                 year=year)
         try:
-            self._save(item, upload.file)
+            self._save(item, upload)
             with self._slots:
                 report = run_check(item.path, name=item.name, category=code, year=item.year,
                                    lang=lang, settings=self.settings)
@@ -72,15 +72,24 @@ class Uploads:
             raise
         return item
 
-    def _save(self, item: Staged, source) -> None:
+    def _save(self, item: Staged, upload) -> None:
+        """Write the file as sent, counted against the staging budget (its whole size
+        at once when the form parser knows it) and hashed."""
         limit, written = self.settings.max_upload_mb * 1e6, 0
+        size = getattr(upload, "size", None)
+        if size is not None:
+            if size > limit:
+                raise self.too_large(item.name)
+            self.staging.charge(item, size)
         digest = hashlib.sha256()
         with open(item.path, "wb") as out:
-            while chunk := source.read(1 << 20):
+            while chunk := upload.file.read(1 << 20):
                 written += len(chunk)
                 if written > limit:
                     raise self.too_large(item.name)
-                self.staging.charge(item, len(chunk))
+                if size is None or written > size:
+                    self.staging.charge(item, len(chunk) if size is None else written - size)
+                    size = written
                 digest.update(chunk)
                 out.write(chunk)
         item.sha256 = digest.hexdigest()
