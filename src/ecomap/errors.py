@@ -16,6 +16,7 @@ __all__ = [
     "PermissionDenied",
     "StoreError",
     "TooManyAttempts",
+    "TooManyFeatures",
     "ValidationError",
 ]
 
@@ -37,6 +38,12 @@ class ValidationError(InputError):
     def __init__(self, message: str, problems: list | None = None) -> None:
         super().__init__(message)
         self.problems = list(problems or [])
+
+
+class TooManyFeatures(InputError):
+    """An upload with more features than the settings allow (counted before reading)."""
+
+    code = "too_many_features"
 
 
 class CRSError(InputError):

@@ -95,8 +95,9 @@ def validate_file(path: str | os.PathLike, store: Store, *, category: str,
                            settings=settings, name=shown)
     except InputError as exc:
         report = Report(shown)
-        report.add("error", type(exc).__name__.replace("Error", "").lower() or "input",
-                   message_of(exc))
+        code = getattr(exc, "code", None) or \
+            type(exc).__name__.replace("Error", "").lower() or "input"
+        report.add("error", code, message_of(exc))
         return _rejected(report, {"file": shown, "layer": layer})
     plots, report = prepare_plots(read.frame, category=code, year=year, source=shown,
                                   require_year=require_year)

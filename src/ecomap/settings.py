@@ -43,6 +43,19 @@ class Settings:
     #: Largest total uncompressed size of an archive, in MB, and most members (zip bombs).
     max_unzipped_mb: float = 2000.0
     max_zip_members: int = 10_000
+    #: Most features in one upload: the command line, and the web service (whose checks
+    #: share the server with everybody else).  Counted before geometries are read.
+    max_features: int = 1_000_000
+    max_features_web: int = 100_000
+    #: Web: a check (read + checks of one upload, in a worker process) stops after this
+    #: many seconds, or when it needs more memory than this many MB beyond the program
+    #: itself; at most ``check_workers`` checks run at once.
+    check_seconds: float = 120.0
+    check_memory_mb: float = 2048.0
+    check_workers: int = 2
+    #: Web: disk taken by uploads waiting for review, in MB, per account and in all.
+    staging_mb_per_user: float = 1000.0
+    staging_mb: float = 4000.0
     #: Plots smaller than this (mu) are slivers and are left out.
     min_plot_mu: float = 0.1
     #: Declared (面积_亩) vs computed area: relative difference that warns.

@@ -609,3 +609,23 @@ def _check_stored_overlaps(geoms, keep, stored: gpd.GeoDataFrame, add) -> None:
             "与批次 {batch} 中{other}重叠 {mu:,.2f} 亩 (同类别同年度: 是否重复计算?)",
             "overlaps {other} of batch {batch} by {mu:,.2f} mu (same category and year: "
             "double counting?)", other=other, batch=batches[b], mu=mu_from_m2(m2)))
+
+
+def stored_overlap_problems(plots: gpd.GeoDataFrame, stored: gpd.GeoDataFrame,
+                            source: str) -> list[Problem]:
+    """The ``overlaps_stored`` warnings of checked ``plots`` against ``stored`` ones,
+    found again (cheaply) when the store may have changed since the check."""
+    report = Report(source)
+    if not len(plots) or stored is None or not len(stored):
+        return report.problems
+    labels = _labels(plots)
+    geoms = np.asarray(plots.geometry.values, dtype=object)
+
+    def add(i, severity, code, message, fld=None):
+        report.add(severity, code, tr("{source}: {feature}: {message}",
+                                      "{source}: {feature}: {message}", source=source,
+                                      feature=_feature_text(labels[i]), message=message),
+                   feature=labels[i], field=fld)
+
+    _check_stored_overlaps(geoms, np.ones(len(plots), dtype=bool), stored, add)
+    return report.problems

@@ -30,7 +30,7 @@ import shapely
 import shapely.errors
 
 from ecomap import crs as _crs
-from ecomap.errors import CRSError, InputError
+from ecomap.errors import CRSError, InputError, TooManyFeatures
 from ecomap.i18n import tr
 from ecomap.io.archive import extract_zip, find_datasets, scrub_paths
 from ecomap.io.cad import CAD_SUFFIXES, cad_error, cad_members
@@ -129,7 +129,8 @@ def read_upload(path: str | os.PathLike, *, layer: str | None = None,
                 path, max_bytes=settings.max_unzipped_mb * 1e6,
                 max_members=settings.max_zip_members, name=shown))
             dataset, layer_name = _pick_dataset(folder, layer, shown)
-        result = _read_dataset(dataset, layer_name, shown, encoding=encoding)
+        result = _read_dataset(dataset, layer_name, shown, encoding=encoding,
+                               max_features=settings.max_features)
         result = _decide_crs(result, crs, near)
     return result
 
@@ -156,12 +157,19 @@ def _pick_dataset(folder: Path, layer: str | None, shown: str) -> tuple[Path, st
 
 
 def _read_dataset(dataset: Path, layer: str | None, shown: str, *,
-                  encoding: str | None) -> ReadResult:
+                  encoding: str | None, max_features: int | None = None) -> ReadResult:
     suffix = dataset.suffix.lower()
     notes: list[tuple[str, str, str]] = []
     where = shown if dataset.name == shown else f"{shown}: {dataset.name}"
     if suffix in (".csv", ".xlsx"):
-        return _read_points_table(dataset, where, encoding=encoding)
+        result = _read_points_table(dataset, where, encoding=encoding)
+        _check_count(len(result.frame), max_features, where)
+        return result
+    if suffix == ".gpkg":
+        # Before GDAL opens it: layers that are SQL views are refused, unread.
+        from ecomap.io.gpkg_guard import check_gpkg_tables
+
+        check_gpkg_tables(dataset, layer, where)
     if suffix == ".kmz":
         raise InputError(tr("{file}：压缩包里套着 KMZ；请解压后直接发送该 KMZ 文件",
                             "{file}: a KMZ inside an archive; unzip it and send the KMZ itself",
@@ -206,6 +214,13 @@ def _read_dataset(dataset: Path, layer: str | None, shown: str, *,
                             "{file}: no layer {layer!r}; the layers are: {listed}",
                             file=where, layer=layer, listed=listed))
     chosen = layer if suffix != ".shp" else None
+    if max_features is not None:
+        # Counted from the header or index, before any geometry is read.
+        try:
+            counted = int(pyogrio.read_info(dataset, layer=chosen, **read_kwargs)["features"])
+        except _READ_ERRORS as exc:
+            raise _damaged(where, exc, dataset) from exc
+        _check_count(counted, max_features, where)
     try:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
@@ -227,6 +242,7 @@ def _read_dataset(dataset: Path, layer: str | None, shown: str, *,
         raise InputError(tr("{file}: 图层中没有要素; 请确认发送的文件是否正确",
                             "{file}: the layer has no features; check that you sent the right "
                             "file", file=where))
+    _check_count(len(frame), max_features, where)
     crs = frame.crs.to_string() if frame.crs is not None else ""
     return ReadResult(frame, shown, chosen or (dataset.stem if dataset.name != shown else None),
                       crs, "prj" if frame.crs is not None else "", used_encoding, notes)
@@ -263,6 +279,14 @@ def _several_layers(where: str, listed: str):
     return tr("{file} 中有多个图层 ({listed}); 请用 --layer 名称 选择其一",
               "{file} holds several layers ({listed}); choose one with --layer NAME",
               file=where, listed=listed)
+
+
+def _check_count(count: int, limit: int | None, where: str) -> None:
+    if limit is not None and count > limit:
+        raise TooManyFeatures(tr(
+            "{file}: {count:,} 个要素, 超过允许的 {limit:,} 个; 请按乡镇或年度拆分成几个文件分别上传",
+            "{file}: {count:,} features, more than the {limit:,} allowed; split the file (by "
+            "township or year) and upload the parts", file=where, count=count, limit=limit))
 
 
 def _check_shp_length(shp: Path, where: str) -> None:

@@ -22,7 +22,6 @@ sandboxed in an origin of their own.
 from __future__ import annotations
 
 import contextlib
-import datetime as _dt
 import gzip
 import hashlib
 import hmac
@@ -33,7 +32,7 @@ import secrets
 import threading
 import zipfile
 from collections import OrderedDict
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated
 from urllib.parse import quote, urlsplit
@@ -64,6 +63,7 @@ from ecomap.web._text import text
 from ecomap.web.accounts import ROLES, Accounts, LoginLimiter, Session, device_digest
 from ecomap.web.guard import Busy, UploadGate, Year, year_problem
 from ecomap.web.staging import Staged, Staging
+from ecomap.web.uploads import Uploads
 
 __all__ = ["create_app"]
 
@@ -333,7 +333,8 @@ def create_app(settings: Settings | None = None, *, staging_root: str | Path | N
     settings = settings or Settings.from_env()
     accounts = Accounts(settings.users_path)
     limiter = LoginLimiter(accounts)
-    staging = Staging(staging_root)
+    staging = Staging(staging_root, mb_per_user=settings.staging_mb_per_user,
+                      mb_total=settings.staging_mb)
     write_lock = threading.Lock()
     cache = _Cache()
     env = Environment(loader=PackageLoader("ecomap.web", "templates"),
@@ -503,42 +504,13 @@ def create_app(settings: Settings | None = None, *, staging_root: str | Path | N
     app.add_middleware(RequestLang, lang_of=lang_of)
 
     # --- shared actions (pages and API) ---------------------------------------------
+    uploads = Uploads(settings, staging, store=store, write_lock=write_lock,
+                      too_large=too_large_error)
+    app.state.uploads = uploads
+
     def stage_upload(s: Session, upload: UploadFile, category: str, year: int,
                      lang: str) -> Staged:
-        from ecomap.ingest import validate_file
-        from ecomap.maps import review_map, to_html
-        from ecomap.schema import get_category
-
-        code = get_category(category).code
-        this_year = _dt.date.today().year
-        if not 1949 <= int(year) <= this_year + 1:
-            raise InputError(f"year {year}: give the year of the work, 1949–{this_year + 1}")
-        item = staging.new(owner=s.user.name, filename=upload.filename, category=code,
-                           year=year)
-        try:
-            limit, written = settings.max_upload_mb * 1e6, 0
-            with open(item.path, "wb") as out:
-                while chunk := upload.file.read(1 << 20):
-                    written += len(chunk)
-                    if written > limit:
-                        raise too_large_error(item.name)
-                    out.write(chunk)
-            with store() as st, use_lang(lang):
-                outcome = validate_file(item.path, st, category=code, year=year,
-                                        settings=settings, name=item.name)
-                towns = st.townships()
-            item.keep_report(outcome)
-            item.replaceable = list(outcome.info.get("replaceable", []))
-            item.preview = _Rendered.of(to_html(review_map(outcome.plots, outcome.problem_geoms,
-                                                   towns, lang=lang)))
-        except BaseException:
-            staging.drop(item.token)
-            raise
-        if item.report["status"] == "reject" and not item.replaceable:
-            # Nothing to confirm: keep the report, drop the file now.  (A file that only
-            # repeats a stored batch is kept: it may replace that batch.)
-            item.path.unlink(missing_ok=True)
-        return item
+        return uploads.stage(s.user.name, upload, category, year, lang)
 
     def may_replace(s: Session, batches, batch_id: int) -> bool:
         """Whether ``s`` may replace the batch: an editor their own plot batch, an admin
@@ -565,43 +537,9 @@ def create_app(settings: Settings | None = None, *, staging_root: str | Path | N
 
     def confirm_upload(s: Session, token: str, lang: str = "zh",
                        batch_to_replace: int | None = None) -> dict:
-        from ecomap.ingest import ingest_file
-
-        item = staging.take(token, s.user)  # a second confirm finds nothing to store
-        try:
-            if item.report.get("status") == "reject" and batch_to_replace is None:
-                raise InputError(tr("{file} 已被拒绝, 不能入库; 请改正所列问题后重新上传",
-                                    "{file} was rejected and cannot be stored; fix the "
-                                    "problems listed and upload it again", file=item.name))
-            if batch_to_replace is not None and not item.path.exists():
-                raise InputError(tr("{file} 已被拒绝, 不能用它替换批次 {batch}; 请改正所列问题后"
-                                    "重新上传", "{file} was rejected and cannot replace batch "
-                                    "{batch}; fix the problems listed and upload it again",
-                                    file=item.name, batch=int(batch_to_replace)))
-            # The batch is the uploader's (an admin may confirm it for them).
-            user_settings = replace(settings, user=item.owner)
-            # One writer at a time in this process; the checks run again under the lock,
-            # so an upload confirmed meanwhile is taken into account (overlaps …).
-            with write_lock, store() as st, use_lang(lang):
-                if batch_to_replace is not None:
-                    check_may_replace(s, st, batch_to_replace)
-                outcome, batch = ingest_file(item.path, st, category=item.category,
-                                             year=item.year, settings=user_settings,
-                                             name=item.name, replace=batch_to_replace)
-            if batch is None:
-                item.keep_report(outcome)
-                item.replaceable = list(outcome.info.get("replaceable", []))
-                raise InputError(tr("{file}: 检查之后库中数据有变化, 该文件现已被拒绝; 请查看所列问题",
-                                    "{file}: the store changed since the check and the file "
-                                    "is now rejected; see the problems listed",
-                                    file=item.name))
-        except BaseException:
-            staging.put_back(item)
-            raise
-        staging.drop(item)
-        j = outcome.to_json()
-        return {"batch_id": batch, "file": item.name, "plots": j["accepted_features"],
-                "area_mu": j["area_mu"], "status": j["status"], "replaced": batch_to_replace}
+        with use_lang(lang):
+            return uploads.confirm(s.user, token, replace=batch_to_replace,
+                                   check_replace=lambda st, b: check_may_replace(s, st, b))
 
     def remove_user(s: Session, name: str) -> None:
         if name == s.user.name:
@@ -799,7 +737,11 @@ def create_app(settings: Settings | None = None, *, staging_root: str | Path | N
     @app.get("/uploads/{token}/preview.html", response_class=HTMLResponse,
              include_in_schema=False)
     def review_preview(request: Request, token: str, s: Editor):
-        return map_response(request, staging.get(token, s.user).preview)
+        item = staging.get(token, s.user)
+        if not item.has_preview:
+            raise NotFoundError(f"{item.name}: nothing to draw (the file could not be read)")
+        return map_response(request, _Rendered.of(uploads.preview_html(item,
+                                                                       lang_of(request))))
 
     @app.post("/uploads/{token}/confirm", include_in_schema=False)
     def review_confirm(request: Request, token: str, s: Editor,

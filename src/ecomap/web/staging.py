@@ -1,8 +1,10 @@
 """Uploads waiting for review: each in its own temporary directory until it is
 confirmed (stored as one batch) or discarded, then removed.
 
-Staged uploads live in memory and on disk for one server process; a restart drops
-them (their folders are under one temporary root, removed when the process ends).
+Staged uploads live on disk for one server process (in memory only their reports); a
+restart drops them (their folders are under one temporary root, removed when the
+process ends).  What they take on disk is bounded per account and in all
+(:meth:`Staging.charge`), besides their number per account.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePath
 
 from ecomap.errors import InputError, NotFoundError, PermissionDenied
+from ecomap.i18n import tr
 from ecomap.io.vector import ACCEPTED
 
 __all__ = ["Staged", "Staging"]
@@ -24,7 +27,12 @@ __all__ = ["Staged", "Staging"]
 
 @dataclass
 class Staged:
-    """One uploaded file and what the checks said of it."""
+    """One uploaded file and what the checks said of it.
+
+    After the check only the checked copy (``checked.pickle`` in the upload's folder,
+    with ``checked_sha256``) is kept; it is what confirm stores.  ``sha256`` is the hash
+    of the file as sent, recorded with the batch.
+    """
 
     token: str
     owner: str
@@ -34,10 +42,17 @@ class Staged:
     year: int
     created: float = field(default_factory=time.time)
     report: dict = field(default_factory=dict)  # Outcome.to_json()
-    preview: object = None  # the preview map, rendered (web.app._Rendered)
     replaceable: list = field(default_factory=list)  # stored batches the file repeats
     #: The report in each language (messages rendered), by language code.
     reports: dict = field(default_factory=dict)
+    sha256: str = ""  # of the file as sent
+    checked_sha256: str | None = None  # of the checked copy; None: nothing kept
+    bytes: int = 0  # on disk, counted against the staging budget
+    #: The one stored batch this file may replace, checked as its replacement (the
+    #: report in each language, the SHA-256 of that checked copy); None: none.
+    replace_batch: int | None = None
+    replace_reports: dict = field(default_factory=dict)
+    replace_sha256: str | None = None
 
     def keep_report(self, outcome) -> None:
         """Keep the report of ``outcome`` (an :class:`~ecomap.validate.Outcome`) in every
@@ -51,6 +66,19 @@ class Staged:
         """The report with its messages in ``lang``."""
         return self.reports.get(lang) or self.report
 
+    @property
+    def folder(self) -> Path:
+        return self.path.parent
+
+    @property
+    def has_preview(self) -> bool:
+        return self.checked_sha256 is not None or self.replace_sha256 is not None
+
+
+def _mb(nbytes: float) -> str:
+    mb = nbytes / 1e6
+    return f"{mb:,.0f} MB" if mb >= 10 else f"{mb:.2g} MB"
+
 
 def safe_name(filename: str | None) -> str:
     """The base name of an uploaded file, without folders or odd characters."""
@@ -63,10 +91,12 @@ class Staging:
     """Staged uploads under one temporary root; ``hours`` old ones are dropped."""
 
     def __init__(self, root: str | Path | None = None, *, hours: float = 24.0,
-                 per_user: int = 10) -> None:
+                 per_user: int = 10, mb_per_user: float = 1000.0,
+                 mb_total: float = 4000.0) -> None:
         self.root = Path(root or tempfile.mkdtemp(prefix="ecomap-web-"))
         self.root.mkdir(parents=True, exist_ok=True)
         self.hours, self.per_user = hours, per_user
+        self.bytes_per_user, self.bytes_total = mb_per_user * 1e6, mb_total * 1e6
         # Removed when the server process ends (or this object goes).
         self._finalizer = weakref.finalize(self, shutil.rmtree, str(self.root), True)
         self._items: dict[str, Staged] = {}
@@ -91,10 +121,50 @@ class Staging:
         token = secrets.token_urlsafe(16)
         self.root.mkdir(parents=True, exist_ok=True)  # again after close(): a restarted app
         folder = Path(tempfile.mkdtemp(prefix="upload-", dir=self.root))
-        item = Staged(token, owner, name, folder / f"upload{suffix}", category, int(year))
+        # Under its own (cleaned) name, so that messages of the readers name it as sent.
+        item = Staged(token, owner, name, folder / name, category, int(year))
         with self._lock:
             self._items[token] = item
         return item
+
+    def charge(self, item: Staged, nbytes: int) -> None:
+        """Count ``nbytes`` more on disk for ``item``; :class:`InputError` (nothing
+        counted) when that would pass the budget of its owner or of everybody."""
+        with self._lock:
+            items = list(self._items.values())
+            mine = sum(i.bytes for i in items if i.owner == item.owner)
+            everyone = sum(i.bytes for i in items)
+            this, waiting = item.bytes + nbytes, mine - item.bytes
+            if mine + nbytes > self.bytes_per_user:
+                raise InputError(tr(
+                    "{file}: 此文件({this})加上您待确认的上传({waiting})超过每个账号允许的 "
+                    "{limit}; 请先在上传页面确认或放弃之前的上传, 或把文件拆分后再上传",
+                    "{file}: this file ({this}) and your uploads waiting for review "
+                    "({waiting}) take more than the {limit} allowed per account; confirm or "
+                    "discard those first (on the upload page), or split the file",
+                    file=item.name, this=_mb(this), waiting=_mb(waiting),
+                    limit=_mb(self.bytes_per_user)))
+            if everyone + nbytes > self.bytes_total:
+                raise InputError(tr(
+                    "{file}: 服务器上待确认的上传已达到允许的 {limit}; 请稍后再上传, "
+                    "或请管理员处理待确认的上传",
+                    "{file}: uploads waiting for review on the server have reached the "
+                    "{limit} allowed; upload again later, or ask an administrator",
+                    file=item.name, limit=_mb(self.bytes_total)))
+            item.bytes += int(nbytes)
+
+    def recount(self, item: Staged) -> None:
+        """Count what ``item``'s folder holds now (after its check); InputError, as
+        :meth:`charge`, when that passes a budget."""
+        size = sum(p.stat().st_size for p in item.folder.rglob("*") if p.is_file())
+        with self._lock:
+            before, item.bytes = item.bytes, 0
+        try:
+            self.charge(item, size)
+        except InputError:
+            with self._lock:
+                item.bytes = before
+            raise
 
     def get(self, token: str, user) -> Staged:
         """The staged upload ``token``: its owner's, or any for an admin."""
