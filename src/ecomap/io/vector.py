@@ -218,6 +218,8 @@ def _read_dataset(dataset: Path, layer: str | None, shown: str, *,
         # Counted from the header or index, before any geometry is read.
         try:
             counted = int(pyogrio.read_info(dataset, layer=chosen, **read_kwargs)["features"])
+        except UnicodeDecodeError as exc:
+            raise _not_in_encoding(where, used_encoding) from exc
         except _READ_ERRORS as exc:
             raise _damaged(where, exc, dataset) from exc
         _check_count(counted, max_features, where)
@@ -228,9 +230,7 @@ def _read_dataset(dataset: Path, layer: str | None, shown: str, *,
             frame = pyogrio.read_dataframe(dataset, layer=chosen, use_arrow=have_arrow(),
                                            **read_kwargs)
     except UnicodeDecodeError as exc:
-        raise InputError(tr("{where}：文字不是 {enc} 编码；请加 --encoding GB18030 或 UTF-8 再试",
-                            "{where}: text is not in {enc}; pass --encoding GB18030 or UTF-8",
-                            where=where, enc=used_encoding)) from exc
+        raise _not_in_encoding(where, used_encoding) from exc
     except _READ_ERRORS as exc:
         raise _damaged(where, exc, dataset) from exc
     for w in caught:
@@ -273,6 +273,12 @@ def _damaged(where: str, exc: BaseException | str, dataset: Path | None = None) 
                          "{where}: cannot be read ({detail}); the file may be damaged or "
                          "truncated — export it again", where=where,
                          detail=_gdal_message(exc, dataset)))
+
+
+def _not_in_encoding(where: str, encoding: str | None) -> InputError:
+    return InputError(tr("{where}：文字不是 {enc} 编码；请加 --encoding GB18030 或 UTF-8 再试",
+                         "{where}: text is not in {enc}; pass --encoding GB18030 or UTF-8",
+                         where=where, enc=encoding or "UTF-8"))
 
 
 def _several_layers(where: str, listed: str):

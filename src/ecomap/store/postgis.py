@@ -234,7 +234,8 @@ class PostGISStore(Store):
         cols = ", ".join(f'"{c}"' for c in columns)
         df = self._query(f'SELECT fid, {cols}, ST_AsBinary(geom) AS geom FROM "{table}" '
                          f"{where} ORDER BY fid", params)
-        geoms = shapely.from_wkb(df.pop("geom").tolist()) if len(df) else []
+        wkb = df.pop("geom").tolist() if "geom" in df else []
+        geoms = shapely.from_wkb(wkb) if wkb else []
         return typed_layer(df, columns, geoms)
 
     # --- reading ------------------------------------------------------------------
