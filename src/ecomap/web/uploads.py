@@ -132,7 +132,7 @@ class Uploads:
         ``replace``, the copy checked as the replacement of that plot batch, rolling it
         back in the same transaction (``check_replace(store, batch)`` raises when the
         user may not)."""
-        from ecomap.i18n import render
+        from ecomap.i18n import current_lang, render
         from ecomap.store import Provenance
         from ecomap.validate import stored_overlap_problems
         from ecomap.web._check import CHECKED, CHECKED_REPLACE
@@ -146,7 +146,7 @@ class Uploads:
                                         "problems listed and upload it again",
                                         file=item.name))
                 checked = load_checked(item.folder, item.checked_sha256, CHECKED)
-                report = item.report
+                report = item.report_in(current_lang())
             else:
                 if item.replace_batch != int(replace):
                     raise InputError(tr(
@@ -156,7 +156,7 @@ class Uploads:
                         "or its check failed; fix the problems listed and upload it again",
                         file=item.name, batch=int(replace)))
                 checked = load_checked(item.folder, item.replace_sha256, CHECKED_REPLACE)
-                report = item.replace_reports.get("zh") or item.report
+                report = item.replace_reports.get(current_lang()) or item.report
             plots, splits = checked["plots"], checked["splits"]
             # The batch is the uploader's (an admin may confirm it for them).
             provenance = Provenance(item.name, item.sha256, item.owner)
