@@ -43,30 +43,32 @@ _PLAIN_TYPES = {str, int, float, bytes, type(None)}
 
 
 @contextmanager
+def _dropped(con, kind: str, table: str, names: list[str] | None = None):
+    """Drop a table's own schema objects of ``kind`` (``index`` or ``trigger``; those of
+    ``names`` that exist, or all) and create them again afterwards, inside the caller's
+    transaction, so a failure in between rolls both back."""
+    sql = "SELECT name, sql FROM sqlite_master WHERE type = ? AND tbl_name = ? AND sql IS NOT NULL"
+    params = [kind, table]
+    if names is not None:
+        sql += f" AND name IN ({', '.join('?' * len(names))})"
+        params += names
+    objects = con.execute(sql, params).fetchall()
+    for name, _ in objects:
+        con.execute(f'DROP {kind.upper()} "{name}"')
+    yield
+    for _, create in objects:
+        con.execute(create)
+
+
 def without_indexes(con, table: str):
-    """Drop a table's own indexes for a bulk rewrite and build them again afterwards,
-    inside the caller's transaction."""
-    indexes = con.execute("SELECT name, sql FROM sqlite_master WHERE type = 'index' AND "
-                          "tbl_name = ? AND sql IS NOT NULL", (table,)).fetchall()
-    for name, _ in indexes:
-        con.execute(f'DROP INDEX "{name}"')
-    yield
-    for _, sql in indexes:
-        con.execute(sql)
+    """Without a table's own indexes, for a bulk rewrite; they are built again after."""
+    return _dropped(con, "index", table)
 
 
-@contextmanager
 def triggers_dropped(con, table: str, names: list[str]):
-    """Drop some of a table's triggers (those that exist) for a bulk change; they are put
-    back in the same transaction, so a failure in between rolls both back."""
-    marks = ", ".join("?" * len(names))
-    triggers = con.execute("SELECT name, sql FROM sqlite_master WHERE type = 'trigger' AND "
-                           f"tbl_name = ? AND name IN ({marks})", (table, *names)).fetchall()
-    for name, _ in triggers:
-        con.execute(f'DROP TRIGGER "{name}"')
-    yield
-    for _, sql in triggers:
-        con.execute(sql)
+    """Without some of a table's triggers (those that exist), for a bulk change; they are
+    put back after."""
+    return _dropped(con, "trigger", table, names)
 
 
 @contextmanager

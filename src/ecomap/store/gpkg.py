@@ -33,7 +33,8 @@ from ecomap.store._sqlite import (
     triggers_dropped,
     without_indexes,
 )
-from ecomap.store.base import Store, schema_with, split_arrays
+from ecomap.store.base import Store
+from ecomap.store.layers import schema_with, split_arrays
 
 __all__ = ["GeoPackageStore"]
 
@@ -149,11 +150,6 @@ class GeoPackageStore(Store):
                 "{location} is a GeoPackage but not an ecomap store (missing layers: "
                 "{missing}); use a new file name for --store", location=self.location,
                 missing=", ".join(missing)))
-
-    def close(self) -> None:
-        if self._con is not None:
-            self._con.close()
-            self._con = None
 
     @contextmanager
     def _transaction(self, *, lock: str | None = None, shared: bool = False):

@@ -27,7 +27,8 @@ import shapely
 
 from ecomap.errors import NotFoundError, StoreError
 from ecomap.i18n import tr
-from ecomap.store.base import Store, schema_with, split_arrays
+from ecomap.store.base import Store
+from ecomap.store.layers import schema_with, split_arrays
 
 __all__ = ["PostGISStore", "split_url"]
 
@@ -200,11 +201,6 @@ class PostGISStore(Store):
                                       f'"{table}" USING gist (geom)')
             for sql in _INDEXES:
                 self._con.execute(sql)
-
-    def close(self) -> None:
-        if getattr(self, "_con", None) is not None:
-            self._con.close()
-            self._con = None
 
     @contextmanager
     def _transaction(self, *, lock: str | None = None, shared: bool = False):
