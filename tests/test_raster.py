@@ -204,7 +204,7 @@ def test_batches_and_bands_change_nothing():
 
 def test_agrees_with_exactextract():
     exactextract = need_module("exactextract", "exactextract",
-                               "the raster extra (exactextract) is not installed")
+                               "the dev extra (exactextract) is not installed")
     from exactextract.raster import NumPyRasterSource
 
     rng = np.random.default_rng(11)
