@@ -371,9 +371,9 @@ def test_english_headers_and_units():
 
 
 def test_every_alias_names_one_column_and_every_parameter_has_a_header():
-    from ecomap._gb3838 import MEASURES
-    from ecomap._water_columns import _key
     from ecomap.water import COLUMN_ALIASES
+    from ecomap.water.columns import _key
+    from ecomap.water.gb3838 import MEASURES
 
     codes: dict[str, set] = {}
     for code, names in COLUMN_ALIASES.items():
