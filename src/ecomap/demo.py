@@ -16,11 +16,12 @@ from pathlib import Path
 from ecomap import api
 from ecomap.aggregate import county_totals
 from ecomap.errors import InputError, StoreError
-from ecomap.ingest import ingest_file, ingest_water
+from ecomap.ingest import ingest_file
 from ecomap.io.export import atomic_write
 from ecomap.io.vector import file_sha256, read_vector
 from ecomap.settings import Settings
 from ecomap.store import Provenance, Store, open_store
+from ecomap.water.ingest import ingest_water
 
 __all__ = ["DemoResult", "build_demo_store", "find_geodata", "run_demo", "write_ndvi_change",
            "write_outputs"]

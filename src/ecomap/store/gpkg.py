@@ -36,16 +36,14 @@ from ecomap.split import (
 from ecomap.store import _gpkgblob
 from ecomap.store._common import (
     check_new_batch,
-    check_water,
-    check_water_rollback,
     plot_filter,
-    prepare_water,
     schema_with,
     typed_layer,
 )
 from ecomap.store._rtree import rebuild_rtree
 from ecomap.store.base import Provenance, Store
 from ecomap.units import mu_from_m2
+from ecomap.water.rules import check_water, check_water_rollback, prepare_water
 
 __all__ = ["GeoPackageStore"]
 

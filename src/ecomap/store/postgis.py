@@ -33,15 +33,13 @@ from ecomap.i18n import tr
 from ecomap.split import plot_areas_m2, split_by_township
 from ecomap.store._common import (
     check_new_batch,
-    check_water,
-    check_water_rollback,
     plot_filter,
-    prepare_water,
     schema_with,
     typed_layer,
 )
 from ecomap.store.base import Provenance, Store
 from ecomap.units import mu_from_m2
+from ecomap.water.rules import check_water, check_water_rollback, prepare_water
 
 __all__ = ["PostGISStore", "split_url"]
 
