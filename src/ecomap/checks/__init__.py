@@ -8,16 +8,10 @@ townships and the plots already stored; the :class:`Report` lists every problem 
 
 from __future__ import annotations
 
-from ecomap.checks.plots import (
-    CheckContext,
-    Outcome,
-    Problem,
-    Report,
-    check_plots,
-    prepare_plots,
-    problem_list,
-    stored_overlap_problems,
-)
+from ecomap.checks.overlaps import stored_overlap_problems
+from ecomap.checks.plots import CheckContext, check_plots
+from ecomap.checks.prepare import prepare_plots
+from ecomap.checks.report import Outcome, Problem, Report, problem_list
 from ecomap.checks.report_formats import report_html, report_json, severity_word, status_line
 
 __all__ = [

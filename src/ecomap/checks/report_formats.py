@@ -6,7 +6,7 @@ from __future__ import annotations
 import html
 import json
 
-from ecomap.checks.plots import Outcome
+from ecomap.checks.report import Outcome
 from ecomap.i18n import current_lang, tr
 
 __all__ = ["report_html", "report_json", "severity_word", "status_line"]
