@@ -14,13 +14,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from ecomap.checks import CheckContext, Outcome, Report, check_plots, prepare_plots
 from ecomap.errors import InputError
 from ecomap.i18n import message_of, tr
 from ecomap.io.vector import file_sha256, read_upload
 from ecomap.settings import Settings
 from ecomap.store import Provenance, Store
 from ecomap.store._common import replace_problem, same_file_batch, same_file_text
-from ecomap.validate import CheckContext, Outcome, Report, check_plots, prepare_plots
 
 __all__ = ["check_context", "ingest_file", "validate_file"]
 

@@ -432,9 +432,9 @@ class GeoPackageStore(Store):
         missing = [c for c in ("category", "year") if c not in gdf.columns]
         if missing:
             raise StoreError(tr("要入库的图斑缺少列 {missing}; 请先用 "
-                                "ecomap.validate.prepare_plots 整理",
+                                "ecomap.checks.prepare_plots 整理",
                                 "plots to store lack the columns {missing}; prepare them with "
-                                "ecomap.validate.prepare_plots", missing=missing))
+                                "ecomap.checks.prepare_plots", missing=missing))
         geoms = as_multipolygons(gdf.geometry.values)
         areas = (gdf["area_m2"].to_numpy(dtype=float) if "area_m2" in gdf
                  else plot_areas_m2(geoms))

@@ -31,7 +31,7 @@ def ingest_water(path: str | os.PathLike, store: Store, *, sites_path=None,
     nothing, when there are errors (or warnings, with ``strict``).
     """
     from ecomap.io.tables import read_table
-    from ecomap.validate import problem_list
+    from ecomap.checks import problem_list
 
     settings = settings or Settings()
     name = name or Path(path).name
