@@ -30,8 +30,8 @@ def ingest_water(path: str | os.PathLike, store: Store, *, sites_path=None,
     nothing new).  Raises :class:`ValidationError` listing every problem, storing
     nothing, when there are errors (or warnings, with ``strict``).
     """
-    from ecomap.io.tables import read_table
     from ecomap.checks import problem_list
+    from ecomap.io.tables import read_table
 
     settings = settings or Settings()
     name = name or Path(path).name
