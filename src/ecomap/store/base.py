@@ -34,7 +34,6 @@ from ecomap.split import (
     resplit_plan,
     split_by_township,
 )
-from ecomap.store._common import check_water, check_water_rollback, prepare_water
 from ecomap.store.layers import (
     LAYERS,
     LAYERS_SCHEMA,
@@ -45,6 +44,7 @@ from ecomap.store.layers import (
     unique_boxes,
 )
 from ecomap.units import mu_from_m2
+from ecomap.water.rules import check_water, check_water_rollback, prepare_water
 
 __all__ = ["LAYERS", "PLOT_COLUMNS", "Provenance", "Store", "batch_date", "check_new_batch",
            "replace_problem", "same_file_batch", "same_file_text"]
@@ -301,9 +301,9 @@ class Store(abc.ABC):
         missing = [c for c in ("category", "year") if c not in gdf.columns]
         if missing:
             raise StoreError(tr("要入库的图斑缺少列 {missing}; 请先用 "
-                                "ecomap.validate.prepare_plots 整理",
+                                "ecomap.checks.prepare_plots 整理",
                                 "plots to store lack the columns {missing}; prepare them with "
-                                "ecomap.validate.prepare_plots", missing=missing))
+                                "ecomap.checks.prepare_plots", missing=missing))
         geoms = as_multipolygons(gdf.geometry.values)
         areas = (gdf["area_m2"].to_numpy(dtype=float) if "area_m2" in gdf
                  else plot_areas_m2(geoms))

@@ -1,5 +1,8 @@
-"""The water-data rules every store backend applies (the other shared rules live in
-:mod:`ecomap.store.base`)."""
+"""The water-data rules both store backends apply when they store or roll back a batch.
+
+Backends differ only in how rows are read and written; what is refused, and the message
+a user reads, is written once, here.
+"""
 
 from __future__ import annotations
 
