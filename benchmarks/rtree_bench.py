@@ -6,7 +6,8 @@ For each batch size, a fresh store (county and the townships of ``geodata/``), t
 ``Store.add_plots`` of the batch, timed around the call; and the same into a store
 already holding ``--stored`` plots.  Three ways to fill the R-tree:
 
-- ``byte``: the bulk path (triggers dropped), the tree packed and written page by page;
+- ``byte``: the bulk path (triggers dropped), the tree packed and written page by page
+  (unless the tree holds over four times the batch);
 - ``insert``: the bulk path, the boxes given to SQLite with one ``INSERT`` each;
 - ``triggers``: GDAL's per-row triggers, as for a batch below ``BULK_ROWS``.
 
@@ -37,29 +38,23 @@ WAYS = ("byte", "insert", "triggers")
 FILL_SECONDS: list[float] = []
 
 
-def _insert_fill(con, rtree, fids, bounds):
-    con.executemany(f'INSERT INTO "{rtree}" VALUES (?, ?, ?, ?, ?)',
-                    zip(fids.tolist(), bounds[:, 0].tolist(), bounds[:, 2].tolist(),
-                        bounds[:, 1].tolist(), bounds[:, 3].tolist(), strict=True))
-
-
 @contextmanager
 def way(name: str):
     """Store batches the way ``name`` (module attributes patched for the block)."""
-    saved = gpkg.BULK_ROWS, _sqlite._fill_rtree
-    inner = {"byte": saved[1], "insert": _insert_fill, "triggers": saved[1]}[name]
+    saved = gpkg.BULK_ROWS, _sqlite.PACK_ROWS, _sqlite._fill_rtree
 
     def timed(*args):
         t0 = time.perf_counter()
-        inner(*args)
+        saved[2](*args)
         FILL_SECONDS.append(time.perf_counter() - t0)
 
     _sqlite._fill_rtree = timed
     gpkg.BULK_ROWS = 10**12 if name == "triggers" else 0
+    _sqlite.PACK_ROWS = 0 if name == "byte" else 10**12
     try:
         yield
     finally:
-        gpkg.BULK_ROWS, _sqlite._fill_rtree = saved
+        gpkg.BULK_ROWS, _sqlite.PACK_ROWS, _sqlite._fill_rtree = saved
 
 
 def empty_store(folder: Path, towns, county) -> Path:

@@ -17,8 +17,8 @@ import shapely
 from ecomap.store import _gpkgblob
 from ecomap.store._rtree import rebuild_rtree
 
-__all__ = ["BULK_ROWS", "bulk_index", "counted_after", "envelope_getter", "float_rows",
-           "sql_values", "triggers_dropped", "without_indexes"]
+__all__ = ["BULK_ROWS", "PACK_ROWS", "bulk_index", "counted_after", "envelope_getter",
+           "float_rows", "sql_values", "triggers_dropped", "without_indexes"]
 
 
 def sql_values(col: pd.Series) -> list:
@@ -97,23 +97,30 @@ def bulk_index(con, layer: str, fids: np.ndarray, geoms):
         _fill_rtree(con, f"rtree_{layer}_geom", fids[ok], b[ok])
 
 
+#: From this many boxes on (those of the batch and those the tree holds), the R-tree is
+#: packed afresh and written page by page (:mod:`ecomap.store._rtree`); below, SQLite
+#: inserts each box.  A county batch (10² to 10⁴ plots) stays below: packing saves
+#: 0.003 s on 1,000 boxes and 0.08 s on 10,000, but 4.5 s on 200,000
+#: (``benchmarks/rtree_bench.py``; figures in ``benchmarks/README.md``).
+PACK_ROWS = 50_000
+
+
 def _fill_rtree(con, rtree: str, fids: np.ndarray, bounds: np.ndarray) -> None:
-    """Add boxes (minx, miny, maxx, maxy) to an R-tree: one by one into a large tree, or
-    by packing the tree afresh with the boxes it holds when that is cheaper (the R-tree
-    inserts a box in ~15 µs, packing takes ~1 µs a box)."""
+    """Add boxes (minx, miny, maxx, maxy) to an R-tree: one by one into a large tree or
+    for a small batch, else by packing the tree afresh with the boxes it holds."""
     def one_by_one():
         con.executemany(f'INSERT INTO "{rtree}" VALUES (?, ?, ?, ?, ?)',
                         zip(fids.tolist(), bounds[:, 0].tolist(), bounds[:, 2].tolist(),
                             bounds[:, 1].tolist(), bounds[:, 3].tolist(), strict=True))
 
     stored = con.execute(f'SELECT COUNT(*) FROM "{rtree}_rowid"').fetchone()[0]
-    if stored > 4 * len(fids):
+    if stored > 4 * len(fids) or stored + len(fids) < PACK_ROWS:
         one_by_one()
         return
     every_id, every_box = fids, bounds
     if stored:
         old = float_rows(con.execute(f'SELECT id, minx, miny, maxx, maxy FROM "{rtree}"')
-                          .fetchall(), 5)
+                         .fetchall(), 5)
         every_id = np.concatenate([old[:, 0].astype(np.int64), fids])
         every_box = np.concatenate([old[:, 1:], bounds])
     con.execute("SAVEPOINT rtree_bulk")
@@ -123,7 +130,6 @@ def _fill_rtree(con, rtree: str, fids: np.ndarray, bounds: np.ndarray) -> None:
         con.execute("ROLLBACK TO rtree_bulk")
         one_by_one()
     con.execute("RELEASE rtree_bulk")
-
 
 
 def float_rows(rows: list[tuple], ncols: int) -> np.ndarray:
