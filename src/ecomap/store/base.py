@@ -38,24 +38,18 @@ from ecomap.store.layers import (
     LAYERS,
     LAYERS_SCHEMA,
     PLOT_COLUMNS,
+    READ_COLUMNS,
     TABLES_OF,
     plot_filter,
     typed_layer,
     unique_boxes,
 )
 from ecomap.units import mu_from_m2
-from ecomap.water.rules import check_water, check_water_rollback, prepare_water
 
 __all__ = ["LAYERS", "PLOT_COLUMNS", "Provenance", "Store", "batch_date", "check_new_batch",
            "replace_problem", "same_file_batch", "same_file_text"]
 
 log = logging.getLogger(__name__)
-
-_SPLIT_COLUMNS = ["plot_fid", "batch_id", "category", "year", "township", "area_m2",
-                  "is_primary"]
-_SAMPLE_COLUMNS = ["site_name", "date", "param", "value", "below_dl", "batch_id"]
-_BATCH_COLUMNS = ["batch_id", "kind", "source_file", "sha256", "created_at", "user",
-                  "category", "year", "feature_count", "area_m2", "note"]
 
 
 # --- one batch per file: the same file is not stored twice -----------------------------
@@ -187,8 +181,9 @@ class Store(abc.ABC):
         """Per plot and township: ``plot_fid, batch_id, category, year, township,
         area_m2, is_primary``."""
         where, params = self._where("year", year)
-        return self._frame(f"SELECT {', '.join(_SPLIT_COLUMNS)} FROM plot_townships {where} "
-                           "ORDER BY plot_fid, area_m2 DESC, fid", params, _SPLIT_COLUMNS)
+        cols = READ_COLUMNS["plot_splits"]
+        return self._frame(f"SELECT {', '.join(cols)} FROM plot_townships {where} "
+                           "ORDER BY plot_fid, area_m2 DESC, fid", params, cols)
 
     def township_areas(self, *, year: int | None = None) -> pd.DataFrame:
         """Sums by ``township, category, year``: ``count`` (plots counted where most of
@@ -209,15 +204,16 @@ class Store(abc.ABC):
         """Samples in long form: ``site_name, date, param, value, below_dl``."""
         where, params = self._where("substr(date, 1, 4)",
                                     None if year is None else f"{int(year):04d}")
-        return self._frame(f"SELECT {', '.join(_SAMPLE_COLUMNS)} FROM water_samples {where} "
-                           "ORDER BY fid", params, _SAMPLE_COLUMNS)
+        cols = READ_COLUMNS["water_samples"]
+        return self._frame(f"SELECT {', '.join(cols)} FROM water_samples {where} "
+                           "ORDER BY fid", params, cols)
 
     def batches(self) -> pd.DataFrame:
         """Batch history: id, kind, file, SHA-256, time, user, counts, area."""
         return self._frame(
             "SELECT fid AS batch_id, kind, source_file, sha256, "
             f'{self._created_at_sql} AS created_at, "user", category, year, feature_count, '
-            "area_m2, note FROM batches ORDER BY fid", (), _BATCH_COLUMNS)
+            "area_m2, note FROM batches ORDER BY fid", (), READ_COLUMNS["batches"])
 
     def _where(self, column: str, value) -> tuple[str, tuple]:
         return ((f"WHERE {column} = {self._mark}", (value,)) if value is not None
@@ -481,6 +477,8 @@ class Store(abc.ABC):
         among ``sites``, or a value (site, date, parameter) is already stored or given
         twice.
         """
+        from ecomap.water.rules import prepare_water  # the water package loads on use
+
         sites, frame, samples, years, n = prepare_water(sites, samples)
         if len(frame):
             frame["township"] = self._water_townships(sites.geometry.values, frame)
@@ -511,12 +509,16 @@ class Store(abc.ABC):
             dtype=object)
 
     def _check_water(self, con, names: pd.Series, samples: pd.DataFrame) -> None:
+        from ecomap.water.rules import check_water
+
         stored = dict(con.execute("SELECT site_name, batch_id FROM water_sites").fetchall())
         old = (self._query("SELECT site_name, date, param, batch_id FROM water_samples")
                if len(samples) else None)
         check_water(names, samples, stored=stored, old_samples=old, location=self.location)
 
     def _check_water_rollback(self, con, batch_id: int) -> None:
+        from ecomap.water.rules import check_water_rollback
+
         m = self._mark
         rows = con.execute(
             "SELECT DISTINCT s.batch_id, s.site_name FROM water_samples s JOIN water_sites w "

@@ -14,8 +14,8 @@ import pandas as pd
 
 from ecomap import crs as _crs
 
-__all__ = ["LAYERS", "LAYERS_SCHEMA", "PLOT_COLUMNS", "TABLES_OF", "plot_filter",
-           "schema_with", "split_arrays", "typed_layer", "unique_boxes"]
+__all__ = ["LAYERS", "LAYERS_SCHEMA", "PLOT_COLUMNS", "READ_COLUMNS", "TABLES_OF",
+           "plot_filter", "schema_with", "split_arrays", "typed_layer", "unique_boxes"]
 
 #: Canonical plot columns as stored, besides geometry and the computed ones.
 PLOT_COLUMNS = [
@@ -55,6 +55,16 @@ LAYERS_SCHEMA: dict[str, tuple[str | None, dict[str, str]]] = {
 # Kind of batch -> the layers holding its rows (the others replace a layer whole).
 TABLES_OF = {"plots": ["plots", "plot_townships"], "water_sites": ["water_sites"],
              "water_samples": ["water_samples"], "water": ["water_sites", "water_samples"]}
+
+#: Columns of the frames read from ``plot_townships``, ``water_samples`` and ``batches``.
+READ_COLUMNS = {
+    "plot_splits": ["plot_fid", "batch_id", "category", "year", "township", "area_m2",
+                    "is_primary"],
+    "water_samples": ["site_name", "date", "param", "value", "below_dl", "batch_id"],
+    "batches": ["batch_id", "kind", "source_file", "sha256", "created_at", "user",
+                "category", "year", "feature_count", "area_m2", "note"],
+}
+
 
 def schema_with(types: dict[str, str], *, skip=()) -> dict[str, tuple[str | None, dict]]:
     """:data:`LAYERS_SCHEMA` with a backend's own type names (``{"int": "bigint", …}``)."""
