@@ -101,14 +101,12 @@ table_output = click.option(
     help="Write the table to FILE (.csv, .xlsx or .json) instead of standard output.")
 
 
-def table_format(default: str | None = None):
-    """``--format table|csv|xlsx|json`` of a command that prints a table (see
-    :mod:`ecomap.cli._output`): default ``default``, else from the -o FILE suffix, else
-    table."""
-    text = "Output format (default: from the -o FILE suffix, else table)." if default is None \
-        else f"Output format (default: {default})."
+def table_format(default: str = "table"):
+    """``--format table|csv|xlsx|json`` of a command that prints a table; without it the
+    suffix of -o FILE chooses, else ``default`` (see :mod:`ecomap.cli._output`)."""
     return click.option("--format", "fmt", type=click.Choice(["table", "csv", "xlsx", "json"]),
-                        default=default, help=text)
+                        default=None, help=f"Output format (default: from the suffix of -o "
+                                           f"FILE, else {default}).")
 
 
 def add_global_options(command: click.Command) -> None:

@@ -26,12 +26,13 @@ __all__ = ["FORMATS", "emit", "jsonable", "resolve_format"]
 FORMATS = ("table", "csv", "xlsx", "json")
 
 
-def resolve_format(fmt: str | None, output: str | None) -> str:
-    """The format asked for: ``--format``, else the suffix of ``-o FILE``, else table."""
+def resolve_format(fmt: str | None, output: str | None, *, default: str = "table") -> str:
+    """The format asked for: ``--format``, else the suffix of ``-o FILE``, else
+    ``default``."""
     if fmt is not None:
         return fmt
     if output is None:
-        return "table"
+        return default
     suffix = Path(output).suffix.lower().lstrip(".")
     if suffix not in FORMATS[1:]:
         raise click.UsageError(f"-o {output}: name a .csv, .xlsx or .json file, or choose "
@@ -40,14 +41,15 @@ def resolve_format(fmt: str | None, output: str | None) -> str:
 
 
 def emit(shown, *, fmt: str | None, output: str | None, records: list[dict] | None = None,
-         sheet: str = "汇总", empty: str = "(nothing to show)") -> None:
+         sheet: str = "汇总", empty: str = "(nothing to show)", default: str = "table"
+         ) -> None:
     """Print the table ``shown`` (headers for people) or write it to ``output``.
 
     ``records`` is what JSON holds (codes rather than labels; default: the rows of
     ``shown``); ``sheet`` names the XLSX worksheet; ``empty`` is printed for a table
-    without rows.
+    without rows; ``default`` is the format without --format and -o.
     """
-    fmt = resolve_format(fmt, output)
+    fmt = resolve_format(fmt, output, default=default)
     if fmt == "table":
         if output:
             raise click.UsageError("--format table prints to the terminal; use csv, xlsx or "

@@ -10,7 +10,12 @@ from ecomap.cli import _options
 @click.command("batches")
 @_options.store
 def batches_cmd(store):
-    """List stored batches: file, SHA-256, time, user, counts, area."""
+    """List stored batches: file, SHA-256, time, user, counts, area.
+
+    \b
+    Example:
+      ecomap batches --store /data/dayu.gpkg
+    """
     import pandas as pd
 
     from ecomap.units import mu_from_m2
@@ -35,7 +40,13 @@ def batches_cmd(store):
 @click.argument("batch", type=int)
 @_options.store
 def rollback_cmd(batch, store):
-    """Remove exactly one batch (see 'ecomap batches') from the store."""
+    """Remove exactly one batch (see 'ecomap batches') from the store.
+
+    \b
+    Examples:
+      ecomap rollback 4
+      ecomap --store /data/dayu.gpkg rollback 4
+    """
     s = _options.settings(store)
     with _options.open_settings_store(s) as st:
         result = st.rollback(batch)
