@@ -179,3 +179,27 @@ def test_quick_summary_is_the_store_summary(workdir):
             got = _summary("ecomap.gpkg", year)
             assert got.dtypes.to_dict() == expected.dtypes.to_dict()
             assert got.equals(expected), year
+
+
+@pytest.mark.parametrize("args", [["-v", "summary"], ["summary", "-v"]])
+def test_verbose_before_or_after_the_command_shows_the_traceback(workdir, monkeypatch, args):
+    import ecomap.aggregate
+
+    def broken(*_a, **_k):
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(ecomap.aggregate, "display_table", broken)
+    r = run(*args)
+    assert r.exit_code == 3 and "boom" in r.output
+    assert "Traceback (most recent call last)" in r.output
+    quiet = run("summary")
+    assert quiet.exit_code == 3 and "Traceback" not in quiet.output
+
+
+def test_log_level_is_put_back_after_the_run(workdir):
+    import logging
+
+    before = logging.getLogger().level
+    assert run("summary", "-vv").exit_code == 0
+    assert run("-q", "summary").exit_code == 0
+    assert logging.getLogger().level == before

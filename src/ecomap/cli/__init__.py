@@ -115,7 +115,7 @@ def cli(ctx: click.Context, store: str | None, lang: str) -> None:
         logging.basicConfig(level=_options.log_level(ctx),
                             format="%(levelname)s %(name)s: %(message)s")
     elif _options.verbosity_level(ctx):
-        root.setLevel(_options.log_level(ctx))
+        _options.apply_log_level(ctx)
     ctx.ensure_object(dict)
 
 

@@ -24,8 +24,18 @@ def _set_verbosity(ctx: click.Context, param: click.Parameter, value: int) -> in
     if value:
         sign = 1 if param.name == "verbose" else -1
         ctx.meta[VERBOSITY_KEY] = verbosity_level(ctx) + sign * value
-        logging.getLogger().setLevel(log_level(ctx))
+        apply_log_level(ctx)
     return value
+
+
+def apply_log_level(ctx: click.Context) -> None:
+    """Set the root logger's level for this run of the command line, and put the
+    previous one back when the run ends (the process may go on: tests, notebooks)."""
+    root = logging.getLogger()
+    if "ecomap.log_level_before" not in ctx.meta:
+        ctx.meta["ecomap.log_level_before"] = before = root.level
+        ctx.find_root().call_on_close(lambda: root.setLevel(before))
+    root.setLevel(log_level(ctx))
 
 
 def verbosity_level(ctx: click.Context) -> int:
