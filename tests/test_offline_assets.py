@@ -16,15 +16,13 @@ import pytest
 from folium import plugins
 
 from ecomap.maps._assets import (
-    MANIFEST_PATH,
-    STATIC_DIR,
-    GeoJsonMiniMap,
     UnvendoredAssetError,
     asset_report,
     inline_assets,
     render_offline,
-    vendored_packages,
 )
+from ecomap.maps._minimap import GeoJsonMiniMap
+from ecomap.maps._vendored import MANIFEST_PATH, STATIC_DIR, vendored_packages
 from tests.chromium import (
     ERROR_PROBE,
     chromium_binary,
