@@ -21,7 +21,7 @@ def _emit(table, fmt: str | None, output: str | None, *, lang: str) -> None:
     """The table for people (headers in ``lang``), its rows as stored in JSON."""
     import pandas as pd
 
-    from ecomap.api_raster import display_table
+    from ecomap.raster.service import display_table
 
     records = pd.DataFrame(table.drop(columns="geometry", errors="ignore")).to_dict(
         orient="records")
@@ -59,7 +59,7 @@ def zonal_cmd(raster, layer, category, year, stats, categorical, band, raster_cr
       ecomap zonal ndvi_2023.tif --stats mean,max -o ndvi.csv
       ecomap zonal landcover.tif --categorical --layer townships
     """
-    from ecomap import api_raster
+    from ecomap.raster import service as api_raster
 
     s = _options.settings(store, lang)
     with _options.open_settings_store(s) as st:
@@ -101,7 +101,7 @@ def change_cmd(before, after, layer, category, year, min_gain, name, map_path, n
       ecomap change ndvi_2022.tif ndvi_2023.tif --category afforestation
       ecomap change ndvi_2022.tif ndvi_2023.tif --no-map --format json
     """
-    from ecomap import api_raster
+    from ecomap.raster import service as api_raster
 
     s = _options.settings(store, lang)
     with _options.open_settings_store(s) as st:

@@ -64,7 +64,7 @@ def ingest_cmd(file, sites_file, encoding, sheet, dry_run, strict, store):
       ecomap water ingest 监测.csv --dry-run
     """
     from ecomap.errors import ValidationError
-    from ecomap.ingest import ingest_water
+    from ecomap.water.ingest import ingest_water
 
     s = _options.settings(store)
     name = Path(file).name
