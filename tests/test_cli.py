@@ -96,3 +96,110 @@ def test_batches_and_rollback(workdir):
     assert r.exit_code == 0 and "4 plots" in r.output
     assert json.loads(run("summary", "--format", "json").output) == []
     assert run("rollback", "2").exit_code == 2
+
+
+# --- conventions: standard output, global options, exit codes ---------------------------
+
+def test_csv_and_json_go_to_standard_output(workdir):
+    r = run("summary", "--format", "csv")
+    assert r.exit_code == 0, r.output
+    assert r.output.splitlines()[0] == "乡镇,类别,年度,小班数,面积(亩),面积(公顷)"
+    assert not list(workdir.glob("summary.*"))   # nothing written beside the store
+    r = run("summary", "--format", "json", "--year", "2023")
+    assert json.loads(r.output)[0]["year"] == 2023
+
+
+def test_output_format_from_the_file_name(workdir):
+    r = run("summary", "-o", "s.json")
+    assert r.exit_code == 0 and "wrote s.json" in r.output
+    assert json.loads((workdir / "s.json").read_text(encoding="utf-8"))
+    r = run("summary", "-o", "s.txt")
+    assert r.exit_code == 64 and ".csv, .xlsx or .json" in r.output
+
+
+def test_xlsx_needs_an_output_file(workdir):
+    r = run("summary", "--format", "xlsx")
+    assert r.exit_code == 64 and "-o FILE.xlsx" in r.output
+    assert not list(workdir.glob("*.xlsx"))
+
+
+@pytest.mark.parametrize("before", [True, False])
+def test_global_options_before_or_after_the_command(workdir, tmp_path_factory, before):
+    other = tmp_path_factory.mktemp("elsewhere")
+    (workdir / "ecomap.gpkg").rename(other / "s.gpkg")
+    opts = ["--store", str(other / "s.gpkg"), "--lang", "en", "-q"]
+    r = run(*(opts + ["rollback", "2"] if before else ["rollback", "2", *opts]))
+    assert r.exit_code == 0 and "rolled back batch 2" in r.output, r.output
+    r = run(*(opts + ["batches"] if before else ["batches", *opts]))
+    assert r.exit_code == 0 and "towns.geojson" in r.output
+
+
+def test_the_command_store_wins_over_the_group_store(workdir):
+    r = run("--store", "elsewhere.gpkg", "summary", "--store", "ecomap.gpkg")
+    assert r.exit_code == 0 and "甲镇" in r.output
+
+
+def test_usage_errors_are_not_rejected_input(workdir):
+    assert run("--no-such-option").exit_code == 64
+    assert run("no-such-command").exit_code == 64
+    assert run("rollback").exit_code == 64                  # missing argument
+    assert run("summary", "--format", "table", "-o", "x.csv").exit_code == 64
+    assert run("rollback", "99").exit_code == 2             # rejected by the store
+    r = run("--help")
+    assert "Exit codes:" in r.output and "64" in r.output
+
+
+def test_every_command_has_examples_and_a_whole_summary():
+    from ecomap.cli import cli as group
+
+    def leaves(cmd, path):
+        subs = getattr(cmd, "commands", None)
+        if subs is None:
+            yield path, cmd
+        for name, sub in (subs or {}).items():
+            yield from leaves(sub, [*path, name])
+
+    for path, cmd in leaves(group, []):
+        assert "Example" in (cmd.help or ""), path
+    for cmd in [group, *group.commands.values()]:
+        for name, sub in getattr(cmd, "commands", {}).items():
+            short = sub.get_short_help_str(limit=200)
+            assert not short.endswith(("e.g.", "...", "(e.g.")), (name, short)
+
+
+def test_quick_summary_is_the_store_summary(workdir):
+    from ecomap import api
+    from ecomap.cli.summary import _LAYERS, _summary
+    from ecomap.store import LAYERS
+
+    assert _LAYERS == LAYERS
+    with open_store(workdir / "ecomap.gpkg") as st:
+        for year in (None, 2023, 1999):
+            expected = api.summary(st, year=year)
+            got = _summary("ecomap.gpkg", year)
+            assert got.dtypes.to_dict() == expected.dtypes.to_dict()
+            assert got.equals(expected), year
+
+
+@pytest.mark.parametrize("args", [["-v", "summary"], ["summary", "-v"]])
+def test_verbose_before_or_after_the_command_shows_the_traceback(workdir, monkeypatch, args):
+    import ecomap.aggregate
+
+    def broken(*_a, **_k):
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(ecomap.aggregate, "display_table", broken)
+    r = run(*args)
+    assert r.exit_code == 3 and "boom" in r.output
+    assert "Traceback (most recent call last)" in r.output
+    quiet = run("summary")
+    assert quiet.exit_code == 3 and "Traceback" not in quiet.output
+
+
+def test_log_level_is_put_back_after_the_run(workdir):
+    import logging
+
+    before = logging.getLogger().level
+    assert run("summary", "-vv").exit_code == 0
+    assert run("-q", "summary").exit_code == 0
+    assert logging.getLogger().level == before

@@ -102,7 +102,7 @@ def test_embed_and_basemaps_from_the_cli(workdir):
 
 def test_one_format_at_a_time(workdir):
     r = run("map", "county", "--png", "--pdf")
-    assert r.exit_code == 2 and "choose one output format" in r.output
+    assert r.exit_code == 64 and "choose one output format" in r.output  # EX_USAGE
 
 
 def test_briefing_command(workdir):

@@ -210,7 +210,7 @@ def test_cli_validate_without_year_warns_and_ingest_requires_it(tmp_path, store)
     assert "加 --year" in j["problems"][0]["message"]
     r = CliRunner().invoke(cli, ["ingest", str(shp), "--store", str(path), "--category",
                                  "afforestation"])
-    assert r.exit_code == 2 and "--year" in r.output
+    assert r.exit_code == 64 and "--year" in r.output  # a usage error (EX_USAGE)
 
 
 # --- 3. township names as clerks type them ---------------------------------------------

@@ -6,24 +6,30 @@ Read → validate → store → aggregate → render.  The public Python API::
     store = ecomap.open_store("ecomap.gpkg")
     table = ecomap.summary(store, year=2023)
     html = ecomap.to_html(ecomap.county_map(store, year=2023))
+
+The names below are loaded on first use (PEP 562), so ``import ecomap`` — and with it
+every ``ecomap`` command's start-up — loads none of the geo stack (geopandas, shapely,
+pyproj, rasterio, folium, scipy, pandas).
 """
 
 from __future__ import annotations
 
-__version__ = "0.1.0"
+import importlib
+from typing import TYPE_CHECKING, Any
 
-from ecomap.api import (
-    briefing,
-    county_map,
-    latest_year,
-    summary,
-    township_map,
-    water_site_classes,
-)
-from ecomap.errors import EcomapError
-from ecomap.maps import to_embed, to_html, to_pdf, to_png
-from ecomap.settings import Settings
-from ecomap.store import Provenance, Store, open_store
+if TYPE_CHECKING:  # what type checkers and IDEs see; nothing is imported at run time
+    from ecomap.api import (
+        briefing,
+        county_map,
+        latest_year,
+        summary,
+        township_map,
+        water_site_classes,
+    )
+    from ecomap.errors import EcomapError
+    from ecomap.maps import to_embed, to_html, to_pdf, to_png
+    from ecomap.settings import Settings
+    from ecomap.store import Provenance, Store, open_store
 
 __all__ = [
     "EcomapError",
@@ -43,3 +49,38 @@ __all__ = [
     "township_map",
     "water_site_classes",
 ]
+
+#: Public name → the module that defines it.
+_LAZY = {
+    **dict.fromkeys(["briefing", "county_map", "latest_year", "summary", "township_map",
+                     "water_site_classes"], "ecomap.api"),
+    "EcomapError": "ecomap.errors",
+    **dict.fromkeys(["to_embed", "to_html", "to_pdf", "to_png"], "ecomap.maps"),
+    "Settings": "ecomap.settings",
+    **dict.fromkeys(["Provenance", "Store", "open_store"], "ecomap.store"),
+}
+
+
+def _version() -> str:
+    """The installed distribution's version; ``0+unknown`` when run from a bare checkout."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("ecomap")
+    except PackageNotFoundError:
+        return "0+unknown"
+
+
+def __getattr__(name: str) -> Any:
+    if name == "__version__":
+        value = _version()
+    elif name in _LAZY:
+        value = getattr(importlib.import_module(_LAZY[name]), name)
+    else:
+        raise AttributeError(f"module 'ecomap' has no attribute {name!r}")
+    globals()[name] = value  # looked up once
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})

@@ -5,12 +5,21 @@ from __future__ import annotations
 import click
 
 from ecomap.cli import _options
+from ecomap.cli._output import emit
 
 
 @click.command("batches")
 @_options.store
-def batches_cmd(store):
-    """List stored batches: file, SHA-256, time, user, counts, area."""
+@_options.table_format()
+@_options.table_output
+def batches_cmd(store, fmt, output):
+    """List stored batches: file, SHA-256, time, user, counts, area.
+
+    \b
+    Examples:
+      ecomap batches --store /data/dayu.gpkg
+      ecomap batches --format json > batches.json
+    """
     import pandas as pd
 
     from ecomap.units import mu_from_m2
@@ -19,23 +28,29 @@ def batches_cmd(store):
     with _options.open_settings_store(s) as st:
         df = st.batches()
     if df.empty:
-        click.echo("(no batches)")
+        emit(df, fmt=fmt, output=output, empty="(no batches)")
         return
+    records = df.to_dict(orient="records")  # JSON: every field as stored
     df["area_mu"] = mu_from_m2(df["area_m2"].astype(float)).round(1)
     df["sha256"] = df["sha256"].fillna("").str[:12]
     df["year"] = [str(int(y)) if pd.notna(y) else "" for y in df["year"]]
     df = df.fillna("")
     cols = ["batch_id", "kind", "category", "year", "feature_count", "area_mu", "created_at",
             "user", "source_file", "sha256"]
-    with pd.option_context("display.width", 250, "display.max_rows", None):
-        click.echo(df[cols].to_string(index=False))
+    emit(df[cols], fmt=fmt, output=output, records=records, sheet="批次")
 
 
 @click.command("rollback")
 @click.argument("batch", type=int)
 @_options.store
 def rollback_cmd(batch, store):
-    """Remove exactly one batch (see 'ecomap batches') from the store."""
+    """Remove exactly one batch (see 'ecomap batches') from the store.
+
+    \b
+    Examples:
+      ecomap rollback 4
+      ecomap --store /data/dayu.gpkg rollback 4
+    """
     s = _options.settings(store)
     with _options.open_settings_store(s) as st:
         result = st.rollback(batch)

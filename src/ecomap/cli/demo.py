@@ -10,7 +10,8 @@ from ecomap.cli import _options
 _COUNTED = {"patches": "patches", "persons": "areas"}
 
 
-@click.command("demo")
+@click.command("demo", short_help="Build the demo store from the embedded Dayu County data, "
+                                  "with every map and table.")
 @_options.store
 @click.option("--geodata", default=None, metavar="DIR",
               help="Demo data folder (default: ./geodata of the checkout).")
@@ -20,7 +21,13 @@ _COUNTED = {"patches": "patches", "persons": "areas"}
               help="Replace a store that holds other data than the demo's.")
 @_options.lang
 def demo_cmd(store, geodata, out, overwrite, lang):
-    """Build the store from the embedded Dayu data and write every map and table."""
+    """Build the store from the embedded Dayu data and write every map and table.
+
+    \b
+    Examples:
+      ecomap demo
+      ecomap demo --store /tmp/dayu.gpkg --out /tmp/maps --lang en
+    """
     from ecomap.demo import run_demo
     from ecomap.schema import category_label
 

@@ -122,7 +122,8 @@ def _print(outcome, lang: str) -> None:
                          n=len(problems) - 200).render(lang))
 
 
-@click.command("validate")
+@click.command("validate", short_help="Check a plot file against the store, storing "
+                                      "nothing (a dry run).")
 @_upload_options
 @click.option("--category", default="afforestation", show_default=True,
               help="Category code or name (人工造林, mine_remediation …).")
@@ -132,12 +133,18 @@ def validate_cmd(file, store, crs, encoding, layer, strict, replace, report_path
     """Check a plot file against the store without storing anything (a dry run).
 
     Exit code 0: would be accepted; 1: accepted with warnings; 2: rejected.
+
+    \b
+    Examples:
+      ecomap validate 2023造林小班.zip --category 人工造林
+      ecomap validate plots.shp --crs EPSG:4547 --report report.html
     """
     _run(file, store, category, year, crs, encoding, layer, strict, report_path, lang,
          replace, write=False)
 
 
-@click.command("ingest")
+@click.command("ingest", short_help="Check a plot file and store its accepted plots as one "
+                                    "batch.")
 @_upload_options
 @click.option("--category", required=True, help="Category code or name (人工造林 …).")
 @click.option("--year", type=int, required=True, help="Year of the work.")
@@ -147,6 +154,11 @@ def ingest_cmd(file, store, crs, encoding, layer, strict, replace, report_path, 
 
     Exit code 0: stored; 1: stored with warnings (repaired or left-out features are
     listed); 2: rejected, nothing stored.
+
+    \b
+    Examples:
+      ecomap ingest 2023造林小班.zip --category 人工造林 --year 2023
+      ecomap ingest corrected.zip --category afforestation --year 2023 --replace 4
     """
     _run(file, store, category, year, crs, encoding, layer, strict, report_path, lang,
          replace, write=True)

@@ -64,19 +64,26 @@ def _write(m, fmt: str, output: str | None, default: str, *, dpi: int) -> Path:
     return atomic_write(path, data)
 
 
-@click.group("map")
+@click.group("map", short_help="Write maps: offline HTML, embeddable snippets, PNG or PDF.")
 def map_group():
     """Write maps: offline HTML (every script inlined), embeddable snippets, PNG or PDF."""
 
 
-@map_group.command("county")
+@map_group.command("county", short_help="County overview: township choropleth, plots, "
+                                        "water sites.")
 @_options.store
 @_options.year
 @_options.output
 @_options.lang
 @_map_options
 def county_cmd(store, year, output, lang, basemap, tianditu_key, fmt, embed, png, pdf, dpi):
-    """County overview: township choropleth, plots by category, water sites."""
+    """County overview: township choropleth, plots by category, water sites.
+
+    \b
+    Examples:
+      ecomap map county --year 2023
+      ecomap map county --pdf -o county.pdf --basemap tianditu
+    """
     from ecomap import api
 
     fmt = _format(fmt, embed, png, pdf)
@@ -88,7 +95,8 @@ def county_cmd(store, year, output, lang, basemap, tianditu_key, fmt, embed, png
     click.echo(f"wrote {path}")
 
 
-@map_group.command("township")
+@map_group.command("township", short_help="One township: its plots, water sites and "
+                                          "summary table.")
 @click.argument("name")
 @_options.store
 @_options.year
@@ -97,7 +105,13 @@ def county_cmd(store, year, output, lang, basemap, tianditu_key, fmt, embed, png
 @_map_options
 def township_cmd(name, store, year, output, lang, basemap, tianditu_key, fmt, embed, png, pdf,
                  dpi):
-    """One township (e.g. 黄龙镇): its plots, water sites and summary table."""
+    """One township (e.g. 黄龙镇): its plots, water sites and summary table.
+
+    \b
+    Examples:
+      ecomap map township 黄龙镇
+      ecomap map township 黄龙镇 --png -o 黄龙镇.png
+    """
     from ecomap import api
 
     fmt = _format(fmt, embed, png, pdf)
@@ -109,7 +123,8 @@ def township_cmd(name, store, year, output, lang, basemap, tianditu_key, fmt, em
     click.echo(f"wrote {path}")
 
 
-@click.command("briefing")
+@click.command("briefing", short_help="A briefing page (figures, tables, charts, maps) in "
+                                      "one offline HTML file.")
 @_options.store
 @_options.year
 @click.option("-o", "--output", "out", default="maps", show_default=True, metavar="DIR",
@@ -123,7 +138,13 @@ def township_cmd(name, store, year, output, lang, basemap, tianditu_key, fmt, em
 @click.option("--pdf", is_flag=True, help="Also print it to briefing.pdf (A4, via Chromium).")
 def briefing_cmd(store, year, out, lang, basemap, tianditu_key, pdf):
     """A briefing page: the report's sentences with this year's figures, tables, charts,
-    the county map and every township map, in one offline HTML file that prints on A4."""
+    the county map and every township map, in one offline HTML file that prints on A4.
+
+    \b
+    Examples:
+      ecomap briefing --year 2023
+      ecomap briefing -o 简报 --pdf
+    """
     from ecomap import api, maps
     from ecomap.io.export import atomic_write, write_text
 

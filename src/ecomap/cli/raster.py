@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import json
-
 import click
 
 from ecomap.cli import _options
+from ecomap.cli._output import emit
 
 _layer = click.option("--layer", type=click.Choice(["plots", "townships"]), default="plots",
                       show_default=True, help="Zones: stored plots or townships.")
@@ -18,25 +17,16 @@ _raster_crs = click.option(
     help="CRS of a raster that carries none (e.g. EPSG:4547); overrides the file's.")
 
 
-def _echo_or_write(table, output: str | None, *, lang: str, empty: str) -> None:
-    """Print the table, or write it as CSV/XLSX/JSON chosen by the file name."""
+def _emit(table, fmt: str | None, output: str | None, *, lang: str) -> None:
+    """The table for people (headers in ``lang``), its rows as stored in JSON."""
     import pandas as pd
 
-    from ecomap.io.export import write_table
     from ecomap.raster.service import display_table
 
-    if output is None:
-        shown = display_table(table, lang=lang)
-        with pd.option_context("display.max_rows", 60, "display.width", 200):
-            click.echo(shown.to_string(index=False) if len(shown) else empty)
-        return
-    if output.lower().endswith(".json"):
-        records = json.loads(pd.DataFrame(table.drop(columns="geometry", errors="ignore"))
-                             .to_json(orient="records", force_ascii=False))
-        path = write_table(table, output, records=records)
-    else:
-        path = write_table(display_table(table, lang=lang), output)
-    click.echo(f"wrote {path}")
+    records = pd.DataFrame(table.drop(columns="geometry", errors="ignore")).to_dict(
+        orient="records")
+    emit(display_table(table, lang=lang), fmt=fmt, output=output, records=records,
+         empty="(no zones)")
 
 
 @click.command("zonal")
@@ -51,17 +41,23 @@ def _echo_or_write(table, output: str | None, *, lang: str, empty: str) -> None:
               help="Land-cover classes: the share of each class per zone instead of --stats.")
 @_band
 @_raster_crs
-@_options.output
+@_options.table_format()
+@_options.table_output
 @_options.store
 @_options.lang
-def zonal_cmd(raster, layer, category, year, stats, categorical, band, raster_crs, output,
-              store, lang):
+def zonal_cmd(raster, layer, category, year, stats, categorical, band, raster_crs, fmt,
+              output, store, lang):
     """Statistics of RASTER (a GeoTIFF; any CRS) per plot or township.
 
     Each pixel counts with the fraction of it inside the zone, so small plots get exact
     area-weighted values; nodata pixels are left out.  With --categorical, e.g. on a
     land-cover map, each class's share of each zone (forest cover rate per township).
-    -o FILE writes .csv, .xlsx or .json.
+    The table is printed, or written to -o FILE (.csv, .xlsx or .json).
+
+    \b
+    Examples:
+      ecomap zonal ndvi_2023.tif --stats mean,max -o ndvi.csv
+      ecomap zonal landcover.tif --categorical --layer townships
     """
     from ecomap.raster import service as api_raster
 
@@ -70,10 +66,11 @@ def zonal_cmd(raster, layer, category, year, stats, categorical, band, raster_cr
         table = api_raster.zonal(st, raster, layer=layer, category=category, year=year,
                                  stats=stats, categorical=categorical, band=band,
                                  raster_crs=raster_crs)
-    _echo_or_write(table, output, lang=s.lang, empty="(no zones)")
+    _emit(table, fmt, output, lang=s.lang)
 
 
-@click.command("change")
+@click.command("change", short_help="Change of the mean of BEFORE → AFTER (NDVI 2022 → "
+                                    "2023) per plot, with a map.")
 @click.argument("before")
 @click.argument("after")
 @_layer
@@ -87,16 +84,22 @@ def zonal_cmd(raster, layer, category, year, stats, categorical, band, raster_cr
 @click.option("--no-map", is_flag=True, help="Write the table only.")
 @_band
 @_raster_crs
-@_options.output
+@_options.table_format()
+@_options.table_output
 @_options.store
 @_options.lang
 def change_cmd(before, after, layer, category, year, min_gain, name, map_path, no_map, band,
-               raster_crs, output, store, lang):
+               raster_crs, fmt, output, store, lang):
     """Change of the mean of BEFORE → AFTER (e.g. NDVI 2022 → 2023) per plot.
 
     The two rasters may differ in grid and CRS.  Plots whose mean did not rise by more
     than --min-gain are flagged.  Writes the table (-o FILE, else printed) and a map with
     the difference raster and the plots coloured by their change.
+
+    \b
+    Examples:
+      ecomap change ndvi_2022.tif ndvi_2023.tif --category afforestation
+      ecomap change ndvi_2022.tif ndvi_2023.tif --no-map --format json
     """
     from ecomap.raster import service as api_raster
 
@@ -112,7 +115,7 @@ def change_cmd(before, after, layer, category, year, min_gain, name, map_path, n
             m = api_raster.change_map(st, before, after, table, year=year, lang=s.lang,
                                       name=name, raster_crs=raster_crs)
             click.echo(f"wrote {write_text(map_path, to_html(m))}")
-    _echo_or_write(table, output, lang=s.lang, empty="(no zones)")
+    _emit(table, fmt, output, lang=s.lang)
     flagged = int((table["status"] == "no_gain").sum())
     missing = int((table["status"] == "no_data").sum())
     click.echo(f"{len(table)} zones: {flagged} with no gain, {missing} without data", err=True)

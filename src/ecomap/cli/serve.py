@@ -20,7 +20,8 @@ def _accounts(store, users):
     return Accounts(s.users_path)
 
 
-@click.command("serve")
+@click.command("serve", short_help="Run the web service: upload and check plot files, maps "
+                                   "and tables.")
 @click.option("--host", default="127.0.0.1", show_default=True,
               help="Address to listen on (0.0.0.0: every interface of the intranet).")
 @click.option("--port", default=8000, show_default=True, type=int)
@@ -37,6 +38,11 @@ def serve_cmd(host, port, access_log, forwarded, store, users, lang):
     """Run the web service: upload and check plot files, maps and tables by township.
 
     Create the first account with 'ecomap user add NAME --role admin'.
+
+    \b
+    Examples:
+      ecomap serve
+      ecomap serve --host 0.0.0.0 --port 8080 --store /data/dayu.gpkg
     """
     import uvicorn
 
@@ -64,7 +70,7 @@ def uvicorn_options(host: str, port: int, forwarded: str | None = None) -> dict:
             "forwarded_allow_ips": forwarded or None}
 
 
-@click.group("user")
+@click.group("user", short_help="Accounts of the web service.")
 def user_group():
     """Accounts of the web service: add, list, set a role or password, unlock, sign
     out everywhere, remove."""
@@ -79,7 +85,12 @@ def user_group():
 @_options.store
 @users_opt
 def user_add(name, role, password, store, users):
-    """Create the account NAME."""
+    """Create the account NAME.
+
+    \b
+    Example:
+      ecomap user add zhangsan --role editor
+    """
     user = _accounts(store, users).add(name, password, role)
     click.echo(f"account {user.name!r} created with role {user.role}")
 
@@ -88,7 +99,12 @@ def user_add(name, role, password, store, users):
 @_options.store
 @users_opt
 def user_list(store, users):
-    """List the accounts and their roles."""
+    """List the accounts and their roles.
+
+    \b
+    Example:
+      ecomap user list --store /data/dayu.gpkg
+    """
     rows = _accounts(store, users).list()
     if not rows:
         click.echo("(no accounts)")
@@ -102,7 +118,12 @@ def user_list(store, users):
 @_options.store
 @users_opt
 def user_role(name, role, store, users):
-    """Give the account NAME another role."""
+    """Give the account NAME another role.
+
+    \b
+    Example:
+      ecomap user role zhangsan admin
+    """
     _accounts(store, users).set_role(name, role)
     click.echo(f"account {name!r} now has role {role}")
 
@@ -113,27 +134,42 @@ def user_role(name, role, store, users):
 @_options.store
 @users_opt
 def user_password(name, password, store, users):
-    """Set a new password for NAME (signs out its open sessions)."""
+    """Set a new password for NAME (signs out its open sessions).
+
+    \b
+    Example:
+      ecomap user password zhangsan
+    """
     _accounts(store, users).set_password(name, password)
     click.echo(f"password of {name!r} changed")
 
 
-@user_group.command("unlock")
+@user_group.command("unlock", short_help="Forget the failed sign-ins of NAME.")
 @click.argument("name")
 @_options.store
 @users_opt
 def user_unlock(name, store, users):
-    """Forget the failed sign-ins of NAME, so that it may sign in again at once."""
+    """Forget the failed sign-ins of NAME, so that it may sign in again at once.
+
+    \b
+    Example:
+      ecomap user unlock zhangsan
+    """
     n = _accounts(store, users).unlock(name)
     click.echo(f"account {name!r} unlocked ({n} failed sign-ins forgotten)")
 
 
-@user_group.command("logout")
+@user_group.command("logout", short_help="Sign NAME out everywhere.")
 @click.argument("name")
 @_options.store
 @users_opt
 def user_logout(name, store, users):
-    """Sign NAME out everywhere: every browser session and API token ends."""
+    """Sign NAME out everywhere: every browser session and API token ends.
+
+    \b
+    Example:
+      ecomap user logout zhangsan
+    """
     n = _accounts(store, users).close_all_sessions(name)
     click.echo(f"account {name!r} signed out everywhere ({n} sessions ended)")
 
@@ -143,7 +179,12 @@ def user_logout(name, store, users):
 @_options.store
 @users_opt
 def user_remove(name, store, users):
-    """Remove the account NAME (its stored batches stay)."""
+    """Remove the account NAME (its stored batches stay).
+
+    \b
+    Example:
+      ecomap user remove zhangsan
+    """
     _accounts(store, users).remove(name)
     click.echo(f"account {name!r} removed")
 

@@ -6,16 +6,18 @@ from __future__ import annotations
 import click
 
 from ecomap.cli import _options
+from ecomap.cli._output import emit
 
 __all__ = ["COMMANDS"]
 
 
-@click.group("store")
+@click.group("store", short_help="Copy stores between a GeoPackage and PostGIS; "
+                                 "province-scale summaries.")
 def store_group():
     """Manage stores: copy between a GeoPackage and PostGIS."""
 
 
-@store_group.command("copy")
+@store_group.command("copy", short_help="Copy a store between a GeoPackage and PostGIS.")
 @click.argument("source", metavar="SRC")
 @click.argument("target", metavar="DST")
 def copy_cmd(source, target):
@@ -24,6 +26,11 @@ def copy_cmd(source, target):
     SRC and DST are .gpkg paths or PostGIS URLs (postgresql://user@host/db, with
     ?schema=NAME for one store per schema).  Stored areas and splits are copied as
     they are, so both stores give the same summaries.  DST must be new or empty.
+
+    \b
+    Examples:
+      ecomap store copy ecomap.gpkg postgresql://gis@db.lan/forest
+      ecomap store copy "postgresql://gis@db.lan/forest?schema=dayu" backup.gpkg
     """
     from ecomap.store.copy import copy_store
 
@@ -32,14 +39,20 @@ def copy_cmd(source, target):
     click.echo(f"copied {what} to {target.split('@')[-1] if '://' in target else target}")
 
 
-@store_group.command("parquet")
+@store_group.command("parquet", short_help="Write the stored plots as partitioned "
+                                            "GeoParquet (for 'store summary').")
 @click.argument("source", metavar="SRC")
 @click.argument("target", metavar="DIR")
 @click.option("--rows-per-partition", type=int, default=250_000, show_default=True,
               help="Plots per GeoParquet file.")
 def parquet_cmd(source, target, rows_per_partition):
     """Write the plots of store SRC (with their stored areas) to DIR as spatially
-    partitioned GeoParquet, for 'ecomap store summary'."""
+    partitioned GeoParquet, for 'ecomap store summary'.
+
+    \b
+    Example:
+      ecomap store parquet ecomap.gpkg parts/
+    """
     from ecomap import scale
     from ecomap.store import open_store
 
@@ -49,7 +62,8 @@ def parquet_cmd(source, target, rows_per_partition):
     click.echo(f"wrote {len(plots)} plots to {target}")
 
 
-@store_group.command("summary")
+@store_group.command("summary", short_help="Province-scale summary of partitioned "
+                                            "GeoParquet on a dask cluster.")
 @click.argument("plots", metavar="DIR")
 @_options.store
 @_options.year
@@ -57,10 +71,17 @@ def parquet_cmd(source, target, rows_per_partition):
               help="A running dask scheduler (tcp://host:8786); default: a local cluster.")
 @click.option("--workers", type=int, default=None,
               help="Worker processes of the local cluster (default: one per core).")
-@_options.output
-def summary_cmd(plots, store, year, scheduler, workers, output):
+@_options.table_format("csv")
+@_options.table_output
+def summary_cmd(plots, store, year, scheduler, workers, fmt, output):
     """Area and plot count by township x category x year of the plots in DIR
-    (GeoParquet), split among the townships of the store on a dask cluster."""
+    (GeoParquet), split among the townships of the store on a dask cluster.
+
+    \b
+    Examples:
+      ecomap store summary parts/ --year 2023 > province.csv
+      ecomap store summary parts/ --scheduler tcp://10.0.0.5:8786 -o province.xlsx
+    """
     from ecomap import scale
     from ecomap.units import ha_from_m2, mu_from_m2
 
@@ -72,11 +93,7 @@ def summary_cmd(plots, store, year, scheduler, workers, output):
     df["area_mu"] = mu_from_m2(df["area_m2"])
     df["area_ha"] = ha_from_m2(df["area_m2"])
     df = df.drop(columns="area_m2")
-    if output:
-        df.to_csv(output, index=False, encoding="utf-8-sig")
-        click.echo(f"wrote {output}")
-    else:
-        click.echo(df.to_csv(index=False), nl=False)
+    emit(df, fmt=fmt, output=output, default="csv")
 
 
 COMMANDS = [store_group]

@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import click
 
 from ecomap.cli import _options
+from ecomap.cli._output import emit, resolve_format
 from ecomap.i18n import tr
-
-_FORMATS = click.Choice(["table", "csv", "xlsx", "json"])
 
 
 def _table_options(f):
@@ -29,12 +27,20 @@ def _read(path: str, encoding: str | None, sheet: str | None):
                       sheet=int(sheet) if sheet is not None and sheet.isdigit() else sheet)
 
 
-@click.group("water")
+@click.group("water", short_help="Water quality (GB 3838-2002): ingest, classify, "
+                                 "compliance.")
 def water_group():
-    """Water quality under GB 3838-2002: store monitoring data, classify, assess targets."""
+    """Water quality under GB 3838-2002: store monitoring data, classify, assess targets.
+
+    \b
+    Examples:
+      ecomap water ingest 2023监测.xlsx
+      ecomap water compliance --year 2023
+    """
 
 
-@water_group.command("ingest")
+@water_group.command("ingest", short_help="Store monitoring sites and samples (CSV/XLSX) "
+                                          "as one batch.")
 @click.argument("file", type=click.Path(dir_okay=False))
 @click.option("--sites", "sites_file", default=None, metavar="FILE",
               help="Site table (点位名称, 点位类型, 水质目标, 经度, 纬度) stored with FILE's "
@@ -51,6 +57,11 @@ def ingest_cmd(file, sites_file, encoding, sheet, dry_run, strict, store):
     and column and then nothing is stored.  Samples must name a stored site or one
     given with them.  A value already stored for the same site, date and parameter is
     refused: roll its batch back first when FILE replaces it.
+
+    \b
+    Examples:
+      ecomap water ingest 2023监测.xlsx --sites 点位.csv
+      ecomap water ingest 监测.csv --dry-run
     """
     from ecomap.errors import ValidationError
     from ecomap.water.ingest import ingest_water
@@ -82,13 +93,13 @@ def ingest_cmd(file, sites_file, encoding, sheet, dry_run, strict, store):
                       "removes it)", name=name, what=what, batch=batch))
 
 
-@water_group.command("classify")
+@water_group.command("classify", short_help="GB 3838-2002 class of each sample of FILE, "
+                                            "or of each stored site and year.")
 @click.argument("file", required=False, type=click.Path(dir_okay=False))
 @click.option("--year", type=int, default=None,
               help="Stored samples of this year only (default: every year, by year).")
-@click.option("--format", "fmt", type=_FORMATS, default="table", show_default=True,
-              help="Output format.")
-@_options.output
+@_options.table_format()
+@_options.table_output
 @click.option("--sites", "sites_file", default=None, metavar="FILE",
               help="Site table giving FILE's sites their type and target.")
 @click.option("--waterbody", type=click.Choice(["river", "lake"]), default=None,
@@ -107,6 +118,11 @@ def classify_cmd(file, year, fmt, output, sites_file, waterbody, encoding, sheet
 
     Without FILE: the annual mean of each stored site (below detection at half the
     detection limit), classified the same way, with target, 是否达标 and 超标倍数.
+
+    \b
+    Examples:
+      ecomap water classify 监测.csv --sites 点位.csv
+      ecomap water classify --year 2023 --format csv > classes.csv
     """
     from ecomap import water
 
@@ -135,17 +151,17 @@ def classify_cmd(file, year, fmt, output, sites_file, waterbody, encoding, sheet
         classes = _stored_classes(s, year)
         shown = water.site_table(classes, lang=s.lang, means=True)
         records = water.classified_records(classes)
-    _emit(shown, records, fmt, output, "water_classes")
+    emit(shown, fmt=fmt, output=output, records=records, sheet="水质")
 
 
-@water_group.command("compliance")
+@water_group.command("compliance", short_help="Share of sites meeting their target, by "
+                                              "township or river and for the county.")
 @click.option("--year", type=int, default=None,
               help="Year assessed (default: every year stored, by year).")
 @click.option("--by", type=click.Choice(["township", "river", "county"]), default="township",
               show_default=True, help="Groups besides the county total.")
-@click.option("--format", "fmt", type=_FORMATS, default="table", show_default=True,
-              help="Output format.")
-@_options.output
+@_options.table_format()
+@_options.table_output
 @_options.store
 @_options.lang
 def compliance_cmd(year, by, fmt, output, store, lang):
@@ -153,15 +169,20 @@ def compliance_cmd(year, by, fmt, output, store, lang):
 
     A site meets its target when the class of its annual means is at least as good.
     Drinking-water sources are counted apart from river and lake sections.
+
+    \b
+    Examples:
+      ecomap water compliance --year 2023
+      ecomap water compliance --by river -o compliance.xlsx
     """
     from ecomap import water
 
     s = _options.settings(store, lang)
     classes = _stored_classes(s, year)
     table = water.compliance(classes, by=None if by == "county" else by)
-    _emit(water.compliance_table(table, lang=s.lang), table.to_dict(orient="records"), fmt,
-          output, "water_compliance")
-    if fmt == "table":
+    emit(water.compliance_table(table, lang=s.lang), fmt=fmt, output=output,
+         records=table.to_dict(orient="records"), sheet="水质")
+    if resolve_format(fmt, output) == "table":
         import pandas as pd
 
         for y, part in classes.groupby("year", dropna=False):
@@ -242,54 +263,6 @@ def _refuse_unreadable(name, problems):
         if p["feature"] is None:
             click.echo(tr("警告: {name}: {message}", "warning: {name}: {message}", name=name,
                           message=p["message"]), err=True)
-
-
-def _emit(shown, records, fmt, output, default):
-    """Print or write a table (table/csv/xlsx/json), as 'ecomap summary' does."""
-    import pandas as pd
-
-    from ecomap.io.export import write_table
-
-    if fmt == "json":
-        text = json.dumps(_jsonable(records), ensure_ascii=False, indent=1, default=str)
-        if output:
-            path = Path(output if output.endswith(".json") else output + ".json")
-            path.parent.mkdir(parents=True, exist_ok=True)
-            write_table(shown, path, records=json.loads(text))
-            click.echo(f"wrote {path}", err=True)
-        else:
-            click.echo(text)
-        return
-    if fmt == "table":
-        if output:
-            raise click.UsageError("--format table prints to the terminal; use csv or xlsx "
-                                   "with -o")
-        with pd.option_context("display.max_rows", None, "display.max_columns", None,
-                               "display.width", 250):
-            click.echo(shown.to_string(index=False) if len(shown) else "(nothing to show)")
-        return
-    path = output or f"{default}.{fmt}"
-    if not path.lower().endswith("." + fmt):
-        path += "." + fmt
-    write_table(shown, path, sheet="水质")
-    click.echo(f"wrote {path}")
-
-
-def _jsonable(value):
-    """NaN and missing values as null, numpy scalars as Python numbers."""
-    import math
-
-    import pandas as pd
-
-    if isinstance(value, dict):
-        return {k: _jsonable(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_jsonable(v) for v in value]
-    if value is pd.NA or value is pd.NaT:
-        return None
-    if hasattr(value, "item"):
-        value = value.item()
-    return None if isinstance(value, float) and math.isnan(value) else value
 
 
 COMMANDS = [water_group]
