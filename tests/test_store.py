@@ -196,9 +196,11 @@ def _grid_plots(n: int, x0: float, prefix: str):
                             geometry=shapely.box(x, y, x + 10, y + 10), crs=GK).to_crs(4490)
 
 
-def test_large_batches_keep_a_sound_spatial_index(filled_store, store_path):
-    # 3000 plots (the R-tree is packed afresh in bulk), then 600 more (inserted one by
-    # one into the 3004 boxes), then the first batch rolled back.
+def test_large_batches_keep_a_sound_spatial_index(filled_store, store_path, monkeypatch):
+    # 3000 plots (the R-tree is packed afresh in bulk, as it is from PACK_ROWS boxes on,
+    # lowered here), then 600 more (inserted one by one into the 3004 boxes), then the
+    # first batch rolled back.
+    monkeypatch.setattr("ecomap.store._sqlite.PACK_ROWS", 1000)
     first = filled_store.add_plots(_grid_plots(3000, 9000, "A"), provenance=Provenance("a"))
     filled_store.add_plots(_grid_plots(600, 7000, "B"), provenance=Provenance("b"))
 

@@ -209,6 +209,37 @@ def test_replacing_townships_resplits_every_plot(bfilled):
 
 
 @_parametrize
+def test_moving_one_border_resplits_only_the_plots_it_crosses(bfilled, caplog):
+    # The border moves from x = 0 to x = +300 m.  Only two plots' boxes meet the strip
+    # that changed township: S-30-70 (x -300..700), now split 600 000 / 400 000 and
+    # counted in 甲, and MULTI (parts at x -3000 and +2000), whose pieces stay as they are.
+    from tests.test_store import _border_moved_east
+
+    before = bfilled.plot_splits()
+    with caplog.at_level("INFO", logger="ecomap.store.base"):
+        bfilled.write_townships(_border_moved_east(300), provenance=Provenance("new.shp"))
+    assert "re-split: 2 plots checked, 2 cut, 1 changed" in caplog.text
+    df = bfilled.township_areas(year=2023)
+    got = {(r.township, r.category): (r.count, r.area_m2) for r in df.itertuples()}
+    assert got[("甲镇", "afforestation")] == (2, pytest.approx(600_000 + 960_000, abs=1))
+    assert got[("乙镇", "afforestation")] == (0, pytest.approx(400_000, abs=1))
+    towns = bfilled.plots().set_index("plot_id")["township"]
+    assert towns.to_dict() == {"S-30-70": "甲镇", "HOLE": "甲镇", "MULTI": "乙镇",
+                               "OLD": "乙镇"}
+    after = bfilled.plot_splits()
+    s3070 = int(bfilled.plots().set_index("plot_id").loc["S-30-70", "fid"])
+    cols = ["plot_fid", "township", "area_m2", "is_primary"]
+    assert after[after["plot_fid"] != s3070][cols].reset_index(drop=True).equals(
+        before[before["plot_fid"] != s3070][cols].reset_index(drop=True))
+    # A full re-split from scratch finds nothing more to change.
+    caplog.clear()
+    with caplog.at_level("INFO", logger="ecomap.store.base"):
+        assert bfilled.resplit() == 4
+    assert "0 changed" in caplog.text
+    assert bfilled.plot_splits().equals(after)
+
+
+@_parametrize
 def test_filters(bfilled):
     assert bfilled.plots(category="mine_remediation")["plot_id"].tolist() == ["MULTI"]
     assert bfilled.plots(year=2022)["plot_id"].tolist() == ["OLD"]

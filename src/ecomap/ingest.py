@@ -20,7 +20,7 @@ from ecomap.i18n import message_of, tr
 from ecomap.io.vector import file_sha256, read_upload
 from ecomap.settings import Settings
 from ecomap.store import Provenance, Store
-from ecomap.store._common import replace_problem, same_file_batch, same_file_text
+from ecomap.store.base import replace_problem, same_file_batch, same_file_text
 
 __all__ = ["check_context", "ingest_file", "validate_file"]
 

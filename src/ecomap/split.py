@@ -1,8 +1,8 @@
 """Township splits: how much of each plot's area lies in each township.
 
 Computed once, when plots are stored (and again, when the township layer is replaced,
-for the plots where it changed: :func:`changed_region`), so that summaries are plain
-sums.  Plots wholly inside one township — nearly all of them — take their stored area
+for the plots where it changed: :func:`changed_region`, :func:`resplit_plan`), so that
+summaries are plain sums.  Plots wholly inside one township — nearly all of them — take their stored area
 as it is; only plots that cross a border are intersected, and only their pieces are
 projected to measure area.
 """
@@ -16,8 +16,8 @@ from shapely.errors import GEOSException
 
 from ecomap import crs as _crs
 
-__all__ = ["changed_region", "plot_areas_m2", "region_boxes", "split_by_township",
-           "townships_containing_boxes"]
+__all__ = ["changed_region", "plot_areas_m2", "region_boxes", "resplit_plan",
+           "split_by_township", "townships_containing_boxes"]
 
 # Area left over after splitting that counts as lying outside every township.
 _OUTSIDE_TOLERANCE_M2 = 0.5
@@ -320,3 +320,134 @@ def split_by_township(
     out = out.sort_values(["plot", "area_m2"], ascending=[True, False], kind="stable")
     out["primary"] = ~out["plot"].duplicated()
     return out.reset_index(drop=True)
+
+
+# --- the incremental re-split: what changes when the township layer does ----------------
+def resplit_plan(fids: np.ndarray, bounds: np.ndarray, stored: dict, names, town_geoms, *,
+                 geometries) -> dict:
+    """The changes that bring stored split rows up to date with a township layer.
+
+    Backend-free: the stores read what is asked here and write what is returned.  Of
+    the plots checked, one whose box lies inside a township keeps its stored area there
+    (:func:`townships_containing_boxes`); only the others are read and cut.
+
+    Parameters
+    ----------
+    fids, bounds
+        Sorted ids of the plots (with a geometry) to check, and their boxes (minx,
+        miny, maxx, maxy).
+    stored
+        The stored split rows of (at least) those plots, as arrays: ``fid`` (of the
+        row), ``plot_fid``, ``township``, ``area_m2``, ``is_primary``.
+    names, town_geoms
+        The township layer now.
+    geometries
+        Called with plot ids, returns their geometries in that order.
+
+    Returns
+    -------
+    dict
+        ``update`` (rows rewritten in place: ``fid, township, area_m2, is_primary``),
+        ``delete`` (row ids), ``insert`` (new rows: ``plot_fid, township, area_m2,
+        is_primary``), ``moved`` (plots counted in another township now: ``fid,
+        township``), and the counts ``checked``, ``cut`` and ``changed``.
+    """
+    keep = np.isin(stored["plot_fid"], fids)  # plots without a geometry stay as they are
+    old = {k: np.asarray(v)[keep] for k, v in stored.items()}
+    order = np.lexsort((-old["area_m2"], old["plot_fid"]))
+    old = {k: v[order] for k, v in old.items()}
+    plot_fids, start, k_old = np.unique(old["plot_fid"], return_index=True,
+                                        return_counts=True)
+    old_plot = np.repeat(np.arange(len(plot_fids)), k_old)
+    areas = np.add.reduceat(old["area_m2"], start) if len(start) else np.zeros(0)
+    new = _new_splits(plot_fids, bounds[np.searchsorted(fids, plot_fids)], areas, names,
+                      town_geoms, geometries)
+    changed = _changed_plots(old_plot, old, new, len(plot_fids))
+    plan = _rewrite(plot_fids, changed, old_plot, old, new)
+    plan.update(checked=len(plot_fids), cut=new["cut"], changed=int(changed.sum()))
+    return plan
+
+
+def _new_splits(plot_fids, bounds, areas, names, town_geoms, geometries) -> dict:
+    """The splits of plots (by position) under the township layer ``town_geoms``, as
+    arrays sorted by plot and decreasing area."""
+    names = np.asarray(names, dtype=object)
+    town_of = townships_containing_boxes(bounds, town_geoms)
+    inside = np.flatnonzero(town_of >= 0)
+    rest = np.flatnonzero(town_of < 0)
+    plot, town, area = [inside], [names[town_of[inside]]], [areas[inside]]
+    primary = [np.ones(len(inside), dtype=bool)]
+    if len(rest):
+        geoms = geometries(plot_fids[rest])
+        cut = split_by_township(geoms, names, town_geoms, areas_m2=areas[rest])
+        plot.append(rest[cut["plot"].to_numpy()])
+        town.append(cut["township"].to_numpy(dtype=object))
+        area.append(cut["area_m2"].to_numpy(dtype=float))
+        primary.append(cut["primary"].to_numpy(dtype=bool))
+    plot, town, area, primary = (np.concatenate(a) for a in (plot, town, area, primary))
+    order = np.lexsort((-area, plot))
+    return {"plot": plot[order], "township": town[order].astype(object),
+            "area_m2": area[order], "is_primary": primary[order], "cut": len(rest)}
+
+
+def _rank_within(plot: np.ndarray) -> np.ndarray:
+    """Position of each row within its run of equal ``plot`` values (rows sorted by plot)."""
+    if not len(plot):
+        return np.zeros(0, dtype=np.int64)
+    starts = np.flatnonzero(np.r_[True, plot[1:] != plot[:-1]])
+    return np.arange(len(plot)) - np.repeat(starts, np.diff(np.r_[starts, len(plot)]))
+
+
+def _changed_plots(old_plot: np.ndarray, old: dict, new: dict, n: int) -> np.ndarray:
+    """Which of ``n`` plots have new split rows other than their stored ones (township,
+    area to the mm², primary or not), as a boolean array."""
+    k_old = np.bincount(old_plot, minlength=n)
+    k_new = np.bincount(new["plot"], minlength=n)
+    changed = k_old != k_new
+    codes, _ = pd.factorize(np.concatenate([old["township"], new["township"]]))
+    old_code, new_code = codes[:len(old_plot)], codes[len(old_plot):]
+    # Plots with as many rows as before: compare the rows sorted by township.
+    o = np.flatnonzero(~changed[old_plot])
+    o = o[np.lexsort((old_code[o], old_plot[o]))]
+    w = np.flatnonzero(~changed[new["plot"]])
+    w = w[np.lexsort((new_code[w], new["plot"][w]))]
+    differ = ((old_code[o] != new_code[w])
+              | (np.round(old["area_m2"][o], 3) != np.round(new["area_m2"][w], 3))
+              | (old["is_primary"][o] != new["is_primary"][w]))
+    changed[old_plot[o[differ]]] = True
+    return changed
+
+
+def _rewrite(plot_fids, changed, old_plot, old, new) -> dict:
+    """The new split rows of the ``changed`` plots paired with their old ones.
+
+    Rows are paired by rank within their plot (largest piece first) and updated in
+    place, so that a store's indexes on plot and batch are left alone; a plot with more
+    pieces than before gets rows inserted, one with fewer gets rows deleted.
+    """
+    n = len(plot_fids)
+    k_old = np.bincount(old_plot, minlength=n)
+    k_new = np.bincount(new["plot"], minlength=n)
+    o = changed[old_plot]
+    w = changed[new["plot"]]
+    upd_old = o & (_rank_within(old_plot) < k_new[old_plot])
+    upd_new = w & (_rank_within(new["plot"]) < k_old[new["plot"]])
+    more = w & ~upd_new
+
+    def rows(sel, **ids) -> pd.DataFrame:
+        return pd.DataFrame({**ids, "township": new["township"][sel].astype(object),
+                             "area_m2": new["area_m2"][sel],
+                             "is_primary": new["is_primary"][sel].astype(np.int64)})
+
+    # Where each plot is counted: its primary piece's township.
+    was = pd.Series(old["township"][old["is_primary"]],
+                    index=old_plot[old["is_primary"]]).reindex(range(n))
+    now = pd.Series(new["township"][new["is_primary"]],
+                    index=new["plot"][new["is_primary"]]).reindex(range(n))
+    moved = np.flatnonzero(changed & ~((was == now) | (was.isna() & now.isna())).to_numpy())
+    now = now.astype(object).where(now.notna(), None).to_numpy(dtype=object)
+    return {"update": rows(upd_new, fid=old["fid"][upd_old].astype(np.int64)),
+            "delete": old["fid"][o & ~upd_old].astype(np.int64),
+            "insert": rows(more, plot_fid=plot_fids[new["plot"][more]].astype(np.int64)),
+            "moved": pd.DataFrame({"fid": plot_fids[moved].astype(np.int64),
+                                   "township": now[moved]})}

@@ -47,7 +47,7 @@ def _load_gpkg(store, dump: dict) -> None:
             gdf = dump[layer]
             frame = pd.DataFrame(gdf.drop(columns=gdf.geometry.name))
             store._insert(con, layer, frame, gdf.geometry.values)
-            store._update_extent(con, layer)
+            store._layer_written(con, layer)
         store._insert(con, "plot_townships", dump["plot_townships"])
         store._insert(con, "water_samples", dump["water_samples"])
 

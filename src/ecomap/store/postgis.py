@@ -7,7 +7,8 @@ they are.  Plot areas and township splits are computed by ecomap
 backends give the same numbers.  Every write is one transaction; feature ids come
 from identity sequences, so concurrent ingests from several processes all land.
 Writes that read the townships (plots) take a shared advisory lock, writes that
-replace them an exclusive one.  All SQL of the backend lives in this module.
+replace them an exclusive one.  The rules, and the SQL both backends speak, are
+:class:`~ecomap.store.base.Store`'s; this module reads and writes rows.
 
 The URL is a libpq URL, optionally with ``schema=NAME`` to keep one county (or one
 test) per schema of a database: ``postgresql://user@host/db?schema=dayu``.
@@ -15,31 +16,19 @@ test) per schema of a database: ``postgresql://user@host/db?schema=dayu``.
 
 from __future__ import annotations
 
-import json
 import logging
 import re
 from contextlib import contextmanager
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-import geopandas as gpd
 import numpy as np
 import pandas as pd
 import shapely
 
-from ecomap import crs as _crs
-from ecomap._geom import as_multipolygons
 from ecomap.errors import NotFoundError, StoreError
 from ecomap.i18n import tr
-from ecomap.split import plot_areas_m2, split_by_township
-from ecomap.store._common import (
-    check_new_batch,
-    plot_filter,
-    schema_with,
-    typed_layer,
-)
-from ecomap.store.base import Provenance, Store
-from ecomap.units import mu_from_m2
-from ecomap.water.rules import check_water, check_water_rollback, prepare_water
+from ecomap.store.base import Store
+from ecomap.store.layers import schema_with, split_arrays
 
 __all__ = ["PostGISStore", "split_url"]
 
@@ -47,9 +36,6 @@ log = logging.getLogger(__name__)
 
 _SRID = 4490
 
-# Kind of batch -> the tables holding its rows (the others replace a table whole).
-_TABLES_OF = {"plots": ["plots", "plot_townships"], "water_sites": ["water_sites"],
-              "water_samples": ["water_samples"], "water": ["water_sites", "water_samples"]}
 _I, _F, _S = "bigint", "double precision", "text"
 
 # Layer name -> (geometry type or None, {column: type}), from the shared description.
@@ -137,6 +123,14 @@ class PostGISStore(Store):
         Create the schema and its tables (and the postgis extension) when missing.
     """
 
+    _mark = "%s"
+    _geom_sql = "ST_AsBinary(geom) AS geom"
+    _created_at_sql = f"to_char(created_at AT TIME ZONE 'UTC', '{_TIME_FORMAT}')"
+    # Summed in fid order, as the GeoPackage does, so the float sums are the same.
+    _sums_sql = "SUM(is_primary)::bigint AS count, SUM(area_m2 ORDER BY fid) AS area_m2"
+    _collate = ' COLLATE "C"'
+    _for_update = " FOR UPDATE"
+
     def __init__(self, url: str, *, create: bool = False) -> None:
         self.location = _public(url)
         try:
@@ -208,101 +202,30 @@ class PostGISStore(Store):
             for sql in _INDEXES:
                 self._con.execute(sql)
 
-    def close(self) -> None:
-        if getattr(self, "_con", None) is not None:
-            self._con.close()
-            self._con = None
-
     @contextmanager
     def _transaction(self, *, lock: str | None = None, shared: bool = False):
         """One transaction; ``lock`` names an advisory lock held until it ends."""
         with self._con.transaction():
             if lock is not None:
-                fn = "pg_advisory_xact_lock_shared" if shared else "pg_advisory_xact_lock"
-                self._con.execute(f"SELECT {fn}(hashtext(%s))", (f"{self.schema}:{lock}",))
+                self._lock(self._con, lock, shared=shared)
             yield self._con
+
+    def _lock(self, con, name: str, *, shared: bool = False) -> None:
+        fn = "pg_advisory_xact_lock_shared" if shared else "pg_advisory_xact_lock"
+        con.execute(f"SELECT {fn}(hashtext(%s))", (f"{self.schema}:{name}",))
 
     def _query(self, sql: str, params=()) -> pd.DataFrame:
         cur = self._con.execute(sql, params)
         cols = [d.name for d in cur.description]
         return pd.DataFrame.from_records(cur.fetchall(), columns=cols)
 
-    def _read_table(self, table: str, where: str = "", params=()) -> gpd.GeoDataFrame:
-        geom_type, columns = _SCHEMA[table]
-        cols = ", ".join(f'"{c}"' for c in columns)
-        df = self._query(f'SELECT fid, {cols}, ST_AsBinary(geom) AS geom FROM "{table}" '
-                         f"{where} ORDER BY fid", params)
-        wkb = df.pop("geom").tolist() if "geom" in df else []
-        geoms = shapely.from_wkb(wkb) if wkb else []
-        return typed_layer(df, columns, geoms)
-
-    # --- reading ------------------------------------------------------------------
-    def county(self) -> gpd.GeoDataFrame:
-        return self._read_table("county")
-
-    def townships(self) -> gpd.GeoDataFrame:
-        return self._read_table("townships")
-
-    def plots(self, *, category=None, year=None, township=None, batch=None):
-        where, params = plot_filter(category=category, year=year, township=township,
-                                    batch=batch, mark="%s")
-        return self._read_table("plots", where, params)
-
-    def plot_splits(self, *, year=None) -> pd.DataFrame:
-        where, params = ("WHERE year = %s", (int(year),)) if year is not None else ("", ())
-        df = self._query(
-            "SELECT plot_fid, batch_id, category, year, township, area_m2, is_primary "
-            f"FROM plot_townships {where} ORDER BY plot_fid, area_m2 DESC, fid", params)
-        if df.empty:
-            df = pd.DataFrame(columns=["plot_fid", "batch_id", "category", "year", "township",
-                                       "area_m2", "is_primary"])
-        return df
-
-    def township_areas(self, *, year=None) -> pd.DataFrame:
-        where, params = ("WHERE year = %s", (int(year),)) if year is not None else ("", ())
-        # Summed in fid order, as the GeoPackage does, so the float sums are the same.
-        df = self._query(
-            "SELECT township, category, year, SUM(is_primary)::bigint AS count, "
-            "SUM(area_m2 ORDER BY fid) AS area_m2 "
-            f"FROM plot_townships {where} GROUP BY township, category, year "
-            "ORDER BY township COLLATE \"C\" NULLS FIRST, category COLLATE \"C\", year", params)
-        if df.empty:
-            df = pd.DataFrame(columns=["township", "category", "year", "count", "area_m2"])
-        return df.astype({"count": "int64", "area_m2": "float64", "year": "int64"})
-
-    def water_sites(self) -> gpd.GeoDataFrame:
-        return self._read_table("water_sites")
-
-    def water_samples(self, *, year=None) -> pd.DataFrame:
-        where, params = "", ()
-        if year is not None:
-            where, params = "WHERE substr(date, 1, 4) = %s", (f"{int(year):04d}",)
-        df = self._query("SELECT site_name, date, param, value, below_dl, batch_id "
-                         f"FROM water_samples {where} ORDER BY fid", params)
-        if df.empty:
-            df = pd.DataFrame(columns=["site_name", "date", "param", "value", "below_dl",
-                                       "batch_id"])
-        return df
-
-    def batches(self) -> pd.DataFrame:
-        df = self._query(
-            "SELECT fid AS batch_id, kind, source_file, sha256, "
-            f"to_char(created_at AT TIME ZONE 'UTC', '{_TIME_FORMAT}') AS created_at, "
-            '"user", category, year, feature_count, area_m2, note FROM batches ORDER BY fid')
-        if df.empty:
-            df = pd.DataFrame(columns=["batch_id", *_BATCH_COLUMNS])
-        return df
+    def _decode_geoms(self, values: list) -> np.ndarray:
+        return shapely.from_wkb(values)
 
     # --- writing ------------------------------------------------------------------
-    def _new_batch(self, con, *, kind: str, provenance: Provenance, count: int,
-                   category=None, year=None, area_m2=None, note=None) -> int:
-        row = con.execute(
-            'INSERT INTO batches (kind, source_file, sha256, "user", category, year, '
-            "feature_count, area_m2, note) VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s) RETURNING fid",
-            (kind, provenance.source_file, provenance.sha256, provenance.user, _py(category),
-             None if year is None else int(year), int(count),
-             None if area_m2 is None else float(area_m2), note)).fetchone()
-        return int(row[0])
+    def _insert_returning_fid(self, con, sql: str, params: list) -> int:
+        params = [_py(v) for v in params]
+        return int(con.execute(f"{sql} RETURNING fid", params).fetchone()[0])
 
     def _insert(self, con, table: str, frame: pd.DataFrame, geoms=None) -> None:
         """COPY the frame's known columns (and ``fid`` when given) into ``table``."""
@@ -320,7 +243,7 @@ class PostGISStore(Store):
                 copy.write_row(row)
 
     @staticmethod
-    def _fids(con, table: str, n: int) -> np.ndarray:
+    def _new_fids(con, table: str, n: int) -> np.ndarray:
         """``n`` new feature ids from the table's identity sequence (safe under concurrency)."""
         if n == 0:
             return np.array([], dtype=np.int64)
@@ -328,233 +251,56 @@ class PostGISStore(Store):
                            "FROM generate_series(1, %s)", (int(n),)).fetchall()
         return np.array([r[0] for r in rows], dtype=np.int64)
 
-    def _replace_table(self, table: str, gdf: gpd.GeoDataFrame, *, kind: str,
-                       provenance: Provenance, extra=None) -> int:
-        gdf = _crs.to_store_crs(gdf)
-        geoms = as_multipolygons(gdf.geometry.values)
-        with self._transaction(lock="townships") as con:
-            batch = self._new_batch(con, kind=kind, provenance=provenance, count=len(gdf),
-                                    area_m2=float(plot_areas_m2(geoms).sum()))
-            con.execute(f'DELETE FROM "{table}"')
-            frame = pd.DataFrame(gdf.drop(columns=gdf.geometry.name)).assign(batch_id=batch)
-            if extra is not None:
-                frame = extra(frame, geoms)
-            self._insert(con, table, frame.drop(columns="fid", errors="ignore"), geoms)
-            if table == "townships":
-                self._resplit(con)
-        return batch
+    # --- township splits ----------------------------------------------------------------
+    def _plot_boxes(self, con, boxes) -> list[tuple]:
+        sql = ("SELECT DISTINCT p.fid, ST_XMin(p.geom), ST_YMin(p.geom), ST_XMax(p.geom), "
+               "ST_YMax(p.geom) FROM plots p")
+        if boxes is None:
+            return con.execute(f"{sql} WHERE NOT ST_IsEmpty(p.geom)").fetchall()
+        if not len(boxes):
+            return []
+        # One query for every box: the GiST index answers each.
+        return con.execute(
+            f"{sql} JOIN unnest(%s::float8[], %s::float8[], %s::float8[], %s::float8[]) "
+            f"AS b(x0, y0, x1, y1) ON p.geom && ST_MakeEnvelope(b.x0, b.y0, b.x1, b.y1, "
+            f"{_SRID}) WHERE NOT ST_IsEmpty(p.geom)", [c.tolist() for c in boxes.T]).fetchall()
 
-    def write_county(self, gdf, *, provenance):
-        return self._replace_table("county", gdf, kind="county", provenance=provenance)
+    def _stored_splits(self, con, fids) -> dict[str, np.ndarray]:
+        sql = "SELECT fid, plot_fid, township, area_m2, is_primary FROM plot_townships"
+        if fids is None:
+            return split_arrays(con.execute(sql).fetchall())
+        return split_arrays(con.execute(f"{sql} WHERE plot_fid = ANY(%s)",
+                                        (fids.tolist(),)).fetchall())
 
-    def write_townships(self, gdf, *, provenance):
-        def _extra(frame, geoms):
-            return frame.assign(area_m2=plot_areas_m2(geoms))
-
-        return self._replace_table("townships", gdf, kind="townships", provenance=provenance,
-                                   extra=_extra)
-
-    def _township_arrays(self):
-        towns = self.townships()
-        return towns["name"].to_numpy(dtype=object), towns.geometry.values
-
-    def add_plots(self, gdf, *, provenance, splits=None, replace=None):
-        gdf = _crs.to_store_crs(gdf)
-        missing = [c for c in ("category", "year") if c not in gdf.columns]
-        if missing:
-            raise StoreError(tr("要入库的图斑缺少列 {missing}; 请先用 "
-                                "ecomap.checks.prepare_plots 整理",
-                                "plots to store lack the columns {missing}; prepare them with "
-                                "ecomap.checks.prepare_plots", missing=missing))
-        geoms = as_multipolygons(gdf.geometry.values)
-        areas = (gdf["area_m2"].to_numpy(dtype=float) if "area_m2" in gdf
-                 else plot_areas_m2(geoms))
-        frame = pd.DataFrame(gdf.drop(columns=gdf.geometry.name)).reset_index(drop=True)
-        frame = frame.drop(columns="fid", errors="ignore")
-        frame["area_m2"] = areas
-        frame["area_mu"] = mu_from_m2(areas)
-        if "attributes" in frame:
-            frame["attributes"] = [a if isinstance(a, str) or a is None
-                                   else json.dumps(a, ensure_ascii=False, default=str)
-                                   for a in frame["attributes"]]
-        cats = sorted(frame["category"].dropna().unique())
-        years = sorted(frame["year"].dropna().unique())
-        # The shared lock keeps the townships as they are until this batch is stored.
-        with self._transaction(lock="townships", shared=True) as con:
-            if splits is None:
-                names, town_geoms = self._township_arrays()
-                splits = split_by_township(geoms, names, town_geoms, areas_m2=areas)
-            primary = splits[splits["primary"]].set_index("plot")["township"]
-            frame["township"] = primary.reindex(range(len(frame))).to_numpy(dtype=object)
-            self._check_new_batch(con, "plots", provenance, replace)
-            if replace is not None:  # rolled back in this transaction: all or nothing
-                self._delete_batch(con, int(replace), _TABLES_OF["plots"])
-            batch = self._new_batch(
-                con, kind="plots", provenance=provenance, count=len(frame),
-                category=cats[0] if len(cats) == 1 else None,
-                year=years[0] if len(years) == 1 else None, area_m2=float(areas.sum()))
-            frame["batch_id"] = batch
-            frame["fid"] = self._fids(con, "plots", len(frame))
-            self._insert(con, "plots", frame, geoms)
-            self._insert_splits(con, frame, splits)
-        log.info("stored %d plots as batch %d (%.1f mu)", len(frame), batch,
-                 mu_from_m2(areas.sum()))
-        return batch
-
-    def _check_new_batch(self, con, kind: str, provenance: Provenance, replace) -> None:
-        """Refuse a file stored before, and a ``replace`` that names no batch of ``kind``.
-
-        A lock on the file's SHA-256 keeps two sessions from storing one file at once;
-        the row of the batch replaced is locked until the transaction ends.
-        """
-        if provenance.sha256:
-            con.execute("SELECT pg_advisory_xact_lock(hashtext(%s))",
-                        (f"{self.schema}:file:{provenance.sha256}",))
-        rows = con.execute(
-            "SELECT fid, kind, sha256, source_file, "
-            f"to_char(created_at AT TIME ZONE 'UTC', '{_TIME_FORMAT}') FROM batches "
-            "WHERE (sha256 IS NOT NULL AND sha256 = %s) OR fid = %s ORDER BY fid FOR UPDATE",
-            (provenance.sha256, -1 if replace is None else int(replace))).fetchall()
-        keys = ("batch_id", "kind", "sha256", "source_file", "created_at")
-        check_new_batch([dict(zip(keys, r, strict=True)) for r in rows], provenance,
-                        kind=kind, replace=replace)
+    def _apply_resplit(self, con, plan: dict) -> None:
+        """Rows updated in place and new ones inserted from temporary tables filled by
+        COPY (one statement each, whatever the number of plots)."""
+        self._copy_temp(con, "_ecomap_update", "fid bigint, township text, "
+                        "area_m2 double precision, is_primary bigint", plan["update"])
+        con.execute("UPDATE plot_townships p SET township = u.township, area_m2 = u.area_m2, "
+                    "is_primary = u.is_primary FROM _ecomap_update u WHERE p.fid = u.fid")
+        con.execute("DELETE FROM plot_townships WHERE fid = ANY(%s)",
+                    (plan["delete"].tolist(),))
+        # A plot's batch, category and year are the plot's; rows keep the plan's order.
+        new = plan["insert"].reset_index(drop=True).rename_axis("n").reset_index()
+        self._copy_temp(con, "_ecomap_insert", "n bigint, plot_fid bigint, township text, "
+                        "area_m2 double precision, is_primary bigint", new)
+        con.execute("INSERT INTO plot_townships (plot_fid, batch_id, category, year, township, "
+                    "area_m2, is_primary) SELECT i.plot_fid, p.batch_id, p.category, p.year, "
+                    "i.township, i.area_m2, i.is_primary FROM _ecomap_insert i JOIN plots p "
+                    "ON p.fid = i.plot_fid ORDER BY i.n")
+        self._copy_temp(con, "_ecomap_township", "fid bigint, township text", plan["moved"])
+        con.execute("UPDATE plots p SET township = t.township FROM _ecomap_township t "
+                    "WHERE p.fid = t.fid")
 
     @staticmethod
-    def _delete_batch(con, batch_id: int, tables: list[str]) -> dict:
-        """Delete one batch's rows and its record, inside the caller's transaction."""
-        removed = {}
-        for table in tables:
-            cur = con.execute(f'DELETE FROM "{table}" WHERE batch_id = %s', (batch_id,))
-            removed[table] = cur.rowcount
-        con.execute("DELETE FROM batches WHERE fid = %s", (batch_id,))
-        return removed
-
-    def _insert_splits(self, con, frame: pd.DataFrame, splits: pd.DataFrame) -> None:
-        plot = splits["plot"].to_numpy()
-        rows = pd.DataFrame({
-            "plot_fid": frame["fid"].to_numpy()[plot],
-            "batch_id": frame["batch_id"].to_numpy()[plot],
-            "category": frame["category"].to_numpy(dtype=object)[plot],
-            "year": frame["year"].to_numpy()[plot],
-            "township": splits["township"].to_numpy(dtype=object),
-            "area_m2": splits["area_m2"].to_numpy(),
-            "is_primary": splits["primary"].to_numpy().astype(np.int64),
-        })
-        self._insert(con, "plot_townships", rows)
-
-    def _resplit(self, con) -> int:
-        df = self._query("SELECT fid, batch_id, category, year, area_m2, township, "
-                         "ST_AsBinary(geom) AS geom FROM plots ORDER BY fid")
-        con.execute("DELETE FROM plot_townships")
-        if df.empty:
-            return 0
-        geoms = shapely.from_wkb(df.pop("geom").tolist())
-        names, town_geoms = self._township_arrays()
-        splits = split_by_township(geoms, names, town_geoms,
-                                   areas_m2=df["area_m2"].to_numpy(dtype=float))
-        self._insert_splits(con, df, splits)
-        primary = splits[splits["primary"]]
-        new = pd.Series(primary["township"].to_numpy(dtype=object),
-                        index=primary["plot"].to_numpy()).reindex(range(len(df)))
-        old = df["township"].astype(object)
-        changed = np.flatnonzero((new.to_numpy(dtype=object) != old.to_numpy(dtype=object))
-                                 & ~(new.isna().to_numpy() & old.isna().to_numpy()))
-        if len(changed):
-            con.execute("CREATE TEMP TABLE _ecomap_township (fid bigint, township text) "
-                        "ON COMMIT DROP")
-            with con.cursor() as cur, cur.copy("COPY _ecomap_township FROM STDIN") as copy:
-                for fid, town in zip(df["fid"].to_numpy()[changed].tolist(),
-                                     new.to_numpy()[changed], strict=True):
-                    copy.write_row((fid, None if pd.isna(town) else town))
-            con.execute("UPDATE plots p SET township = t.township FROM _ecomap_township t "
-                        "WHERE p.fid = t.fid")
-        log.info("re-split %d plots; %d changed township", len(df), len(changed))
-        return len(df)
-
-    def resplit(self) -> int:
-        with self._transaction(lock="townships") as con:
-            return self._resplit(con)
-
-    def _water_townships(self, points, frame: pd.DataFrame) -> np.ndarray:
-        """The township holding each point (the file's own when there are no townships)."""
-        names, town_geoms = self._township_arrays()
-        if not len(town_geoms):
-            return frame.get("township", pd.Series(None, frame.index)).to_numpy(dtype=object)
-        pts, towns = shapely.STRtree(town_geoms).query(points, predicate="intersects")
-        township = pd.Series(names[towns], index=pts)
-        return township[~township.index.duplicated()].reindex(range(len(frame))).to_numpy(
-            dtype=object)
-
-    def add_water_sites(self, gdf, *, provenance):
-        gdf = _crs.to_store_crs(gdf)
-        frame = pd.DataFrame(gdf.drop(columns=gdf.geometry.name)).reset_index(drop=True)
-        if len(self.townships()):
-            frame["township"] = self._water_townships(gdf.geometry.values, frame)
-        with self._transaction(lock="water") as con:
-            batch = self._new_batch(con, kind="water_sites", provenance=provenance,
-                                    count=len(frame))
-            self._insert(con, "water_sites", frame.assign(batch_id=batch), gdf.geometry.values)
-        return batch
-
-    def add_water_samples(self, df, *, provenance):
-        with self._transaction(lock="water") as con:
-            batch = self._new_batch(con, kind="water_samples", provenance=provenance,
-                                    count=len(df))
-            self._insert(con, "water_samples", df.assign(batch_id=batch))
-        return batch
-
-    def add_water(self, sites, samples, *, provenance):
-        sites, frame, samples, years, n = prepare_water(sites, samples)
-        if len(frame):
-            frame["township"] = self._water_townships(sites.geometry.values, frame)
-        # One water writer at a time, so the checks below still hold at COMMIT.
-        with self._transaction(lock="water") as con:
-            self._check_water(frame["site_name"], samples)
-            batch = self._new_batch(
-                con, kind="water", provenance=provenance, count=len(frame) + len(samples),
-                year=int(years[0]) if len(years) == 1 else None,
-                note=f"{len(frame)} sites, {n} samples, {len(samples)} values")
-            if len(frame):
-                self._insert(con, "water_sites", frame.assign(batch_id=batch),
-                             sites.geometry.values)
-            if len(samples):
-                self._insert(con, "water_samples", samples.assign(batch_id=batch))
-        log.info("stored %d water sites and %d samples as batch %d", len(frame), n, batch)
-        return batch
-
-    def _check_water(self, names: pd.Series, samples: pd.DataFrame) -> None:
-        stored = dict(self._con.execute("SELECT site_name, batch_id FROM water_sites").fetchall())
-        old = (self._query("SELECT site_name, date, param, batch_id FROM water_samples")
-               if len(samples) else None)
-        check_water(names, samples, stored=stored, old_samples=old, location=self.location)
-
-    def _check_water_rollback(self, batch_id: int) -> None:
-        rows = self._con.execute(
-            "SELECT DISTINCT s.batch_id, s.site_name FROM water_samples s JOIN water_sites w "
-            "ON s.site_name = w.site_name WHERE w.batch_id = %s AND s.batch_id != %s "
-            "ORDER BY s.batch_id", (batch_id, batch_id)).fetchall()
-        check_water_rollback(batch_id, rows)
-
-    def rollback(self, batch_id: int) -> dict:
-        batch_id = int(batch_id)
-        with self._transaction(lock="water") as con:
-            row = con.execute("SELECT kind FROM batches WHERE fid = %s FOR UPDATE",
-                              (batch_id,)).fetchone()
-            if row is None:
-                raise NotFoundError(tr("{location} 中没有批次 {batch}; 'ecomap batches' 列出全部批次",
-                                       "no batch {batch} in {location}; 'ecomap batches' lists "
-                                       "the batches", batch=batch_id, location=self.location))
-            kind = row[0]
-            if kind == "water":
-                self._check_water_rollback(batch_id)
-            tables = _TABLES_OF.get(kind)
-            if tables is None:
-                raise StoreError(tr(
-                    "批次 {batch} 替换了 {kind} 图层, 无法撤销; 请重新导入之前的 {kind} 文件",
-                    "batch {batch} replaced the {kind} layer and cannot be rolled back; import "
-                    "the previous {kind} file again instead", batch=batch_id, kind=kind))
-            removed = self._delete_batch(con, batch_id, tables)
-        return {"batch_id": batch_id, "kind": kind, "removed": removed}
+    def _copy_temp(con, name: str, columns: str, frame: pd.DataFrame) -> None:
+        """A temporary table (dropped at COMMIT) holding ``frame``."""
+        con.execute(f"CREATE TEMP TABLE {name} ({columns}) ON COMMIT DROP")
+        values = [_column(frame[c]) for c in frame.columns]
+        with con.cursor() as cur, cur.copy(f"COPY {name} FROM STDIN") as copy:
+            for row in zip(*values, strict=True):
+                copy.write_row(row)
 
     # --- copying (ecomap store copy) --------------------------------------------------
     def _load(self, dump: dict) -> None:
