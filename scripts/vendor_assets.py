@@ -19,7 +19,7 @@ relative ``url()`` references inside the CSS keep working.  Files are copied byt
 byte (no re-minification): their sha256 can be checked against the npm tarball.
 
 ``src/ecomap/maps/static/MANIFEST.json`` records package, version, licence, the npm
-tarball integrity and, per file, the path, size and sha256.  ``ecomap.maps._assets``
+tarball integrity and, per file, the path, size and sha256.  ``ecomap.maps._vendored``
 reads only that manifest and the files it lists, and verifies the hashes.
 
 The pins follow what folium 0.20 / branca 0.8 reference from their CDNs:

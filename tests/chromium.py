@@ -1,18 +1,17 @@
-"""A real headless Chromium for the browser tests (Debian's package; `make browser`)."""
+"""A real headless Chromium for the browser tests (Debian's package; `make browser`).
+
+Driven by ecomap's own DevTools client (``ecomap.maps._chromium``), like the exports.
+"""
 
 from __future__ import annotations
 
 import json
 import re
-import subprocess
 from pathlib import Path
 
+from ecomap.maps._chromium import Chromium
 from tests.components import need_chromium
 
-CHROMIUM_FLAGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-]
 ERROR_PROBE = (
     "<script>window.addEventListener('error', function (e) {"
     "var el = document.documentElement;"
@@ -33,12 +32,25 @@ def chromium_binary() -> str:
     return need_chromium()
 
 
-def run_chromium(binary: str, page: Path, tmp: Path, *args: str,
-                 size: str = "1200,800") -> subprocess.CompletedProcess:
-    profile = tmp / f"profile-{len(list(tmp.glob('profile-*')))}"
-    cmd = [binary, *CHROMIUM_FLAGS, f"--user-data-dir={profile}", f"--window-size={size}",
-           "--virtual-time-budget=5000", *args, page.as_uri()]
-    return subprocess.run(cmd, capture_output=True, text=True, timeout=180, check=True)
+def load_page(page: Path, *, netlog: Path, size: tuple[int, int] = (1200, 800),
+              ready: str | None = None, screenshot: Path | None = None) -> str:
+    """The DOM of ``page`` once it has loaded and settled, in a fresh Chromium.
+
+    The browser's network is on, as on a user's machine, and Chromium's own net log is
+    written to ``netlog`` (read it with :func:`page_requests`).  ``ready``: a JavaScript
+    condition to wait for first; ``screenshot``: where to write a PNG of the viewport.
+    """
+    with Chromium(chromium_binary(), args=[f"--log-net-log={netlog}"]) as browser:
+        tab = browser.new_page(offline=False)
+        tab.set_viewport(*size)
+        tab.goto(page.as_uri())
+        if ready:
+            tab.wait_for(ready, timeout=60)
+        tab.settle()
+        dom = tab.content()
+        if screenshot is not None:
+            screenshot.write_bytes(tab.screenshot())
+    return dom
 
 
 def page_requests(netlog: Path) -> list[str]:

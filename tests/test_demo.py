@@ -92,14 +92,18 @@ def test_demo_refuses_to_overwrite_a_users_store(tmp_path, monkeypatch):
 @pytest.mark.browser
 def test_county_map_draws_in_headless_chromium(demo_dir):
     """The county map in a real Chromium: county, townships, plots, legend; no requests."""
-    from tests.chromium import ERROR_PROBE, chromium_binary, js_errors, page_requests, run_chromium
+    from tests.chromium import ERROR_PROBE, chromium_binary, js_errors, load_page, page_requests
 
-    binary = chromium_binary()
+    chromium_binary()
     html = (demo_dir / "maps" / "county.html").read_text(encoding="utf-8")
     page = demo_dir / "county-probe.html"
     page.write_text(html.replace("<head>", "<head>" + ERROR_PROBE, 1), encoding="utf-8")
     netlog = demo_dir / "netlog.json"
-    dom = run_chromium(binary, page, demo_dir, "--dump-dom", f"--log-net-log={netlog}").stdout
+    out = ROOT / "test-output"
+    out.mkdir(exist_ok=True)
+    shot = out / "county.png"
+    dom = load_page(page, netlog=netlog, size=(1400, 1000), screenshot=shot,
+                    ready="document.documentElement.getAttribute('data-ecomap-ready') === '1'")
     assert page_requests(netlog) == []
     assert js_errors(dom) is None
     with open_store(demo_dir / "ecomap.gpkg") as st:
@@ -113,8 +117,4 @@ def test_county_map_draws_in_headless_chromium(demo_dir):
                 "ecomap-title", "leaflet-control-layers", "leaflet-control-scale"):
         assert css in dom, css
     assert "人工造林" in dom and "乡镇界为示意" in dom
-    out = ROOT / "test-output"
-    out.mkdir(exist_ok=True)
-    shot = out / "county.png"
-    run_chromium(binary, page, demo_dir, f"--screenshot={shot}", size="1400,1000")
     assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and shot.stat().st_size > 50_000

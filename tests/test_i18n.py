@@ -16,12 +16,11 @@ import pytest
 from click.testing import CliRunner
 from fastapi.testclient import TestClient
 
+from ecomap.checks import Report, report_html, status_line
 from ecomap.cli import cli
 from ecomap.errors import ValidationError
 from ecomap.i18n import tr, use_lang
 from ecomap.ingest import validate_file
-from ecomap.reporting import report_html, status_line
-from ecomap.validate import Report
 from ecomap.web import create_app
 from tests.uploads import bowtie, frame, plot, shp_members, standard_rows, write_shp, zip_files
 from tests.webapp import add_accounts, make_settings, sign_in

@@ -19,7 +19,7 @@ import pytest
 from ecomap import api, maps
 from ecomap.maps._chromium import Chromium
 from ecomap.store import Provenance
-from tests.chromium import chromium_binary, page_requests, run_chromium
+from tests.chromium import chromium_binary, load_page, page_requests
 from tests.conftest import gk_frame, plot
 
 pytestmark = pytest.mark.browser
@@ -150,12 +150,12 @@ def test_chinese_text_has_glyphs_not_boxes(tmp_path, filled_store):
 
 def test_network_log_shows_no_request(tmp_path, filled_store):
     """Chromium's own net log (not only the page's view of it) is empty for the map."""
-    binary = chromium_binary()
+    chromium_binary()
     page = tmp_path / "county.html"
     page.write_text(maps.to_html(api.county_map(filled_store, year=2023, renderer="canvas")),
                     encoding="utf-8")
     netlog = tmp_path / "netlog.json"
-    dom = run_chromium(binary, page, tmp_path, "--dump-dom", f"--log-net-log={netlog}").stdout
+    dom = load_page(page, netlog=netlog, ready=READY)
     assert page_requests(netlog) == []
     assert re.search(r'<div class="folium-map leaflet-container', dom)  # the script ran
 

@@ -16,22 +16,14 @@ import pytest
 from folium import plugins
 
 from ecomap.maps._assets import (
-    MANIFEST_PATH,
-    STATIC_DIR,
-    GeoJsonMiniMap,
     UnvendoredAssetError,
     asset_report,
     inline_assets,
     render_offline,
-    vendored_packages,
 )
-from tests.chromium import (
-    ERROR_PROBE,
-    chromium_binary,
-    js_errors,
-    page_requests,
-    run_chromium,
-)
+from ecomap.maps._minimap import GeoJsonMiniMap
+from ecomap.maps._vendored import MANIFEST_PATH, STATIC_DIR, vendored_packages
+from tests.chromium import ERROR_PROBE, chromium_binary, js_errors, load_page, page_requests
 
 PINNED = {
     "leaflet": "1.9.3",
@@ -279,7 +271,7 @@ def _open_everything(names: dict[str, str]) -> str:
 
 @pytest.mark.browser
 def test_offline_map_draws_in_headless_chromium(tmp_path):
-    binary = chromium_binary()
+    chromium_binary()
     m, names = build_map()
     html = render_offline(m)
     page = tmp_path / "map.html"
@@ -287,7 +279,8 @@ def test_offline_map_draws_in_headless_chromium(tmp_path):
                     .replace("</html>", _open_everything(names) + "</html>"), encoding="utf-8")
 
     netlog = tmp_path / "netlog.json"
-    dom = run_chromium(binary, page, tmp_path, "--dump-dom", f"--log-net-log={netlog}").stdout
+    shot = tmp_path / "map.png"
+    dom = load_page(page, netlog=netlog, screenshot=shot)
     assert page_requests(netlog) == []
     assert js_errors(dom) is None
     # vector layers drawn (3 plots, circle marker, minimap outline + aiming rectangle)
@@ -304,20 +297,18 @@ def test_offline_map_draws_in_headless_chromium(tmp_path):
                     "leaflet-control-search"):
         assert control in dom, control
 
-    shot = tmp_path / "map.png"
-    run_chromium(binary, page, tmp_path, f"--screenshot={shot}")
     assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and shot.stat().st_size > 5_000
 
 
 @pytest.mark.browser
 def test_folium_popup_with_inlined_jquery_works_offline(tmp_path):
-    binary = chromium_binary()
+    chromium_binary()
     m, names = build_map(jquery_popup=True)
     page = tmp_path / "popup.html"
     page.write_text(render_offline(m).replace("<head>", "<head>" + ERROR_PROBE, 1)
                     .replace("</html>", _open_everything(names) + "</html>"), encoding="utf-8")
     netlog = tmp_path / "netlog.json"
-    dom = run_chromium(binary, page, tmp_path, "--dump-dom", f"--log-net-log={netlog}").stdout
+    dom = load_page(page, netlog=netlog)
     assert page_requests(netlog) == []
     assert js_errors(dom) is None
     assert "<b>水源地</b>" in dom

@@ -204,7 +204,7 @@ def test_batches_and_bands_change_nothing():
 
 def test_agrees_with_exactextract():
     exactextract = need_module("exactextract", "exactextract",
-                               "the raster extra (exactextract) is not installed")
+                               "the dev extra (exactextract) is not installed")
     from exactextract.raster import NumPyRasterSource
 
     rng = np.random.default_rng(11)
@@ -346,3 +346,25 @@ def test_demo_ndvi_pair_flags_the_plots_made_without_gain():
         f"DY2023-ZL-{i:04d}" for i in (15, 20, 26, 29, 41, 43, 50, 51, 52)]
     assert (t["status"] != "no_data").all()
     assert t.loc[t["status"] == "gain", "change"].min() > 0.03
+
+
+def test_the_package_loads_its_modules_on_first_use():
+    """``import ecomap.raster`` loads none of its modules; each public name then resolves
+    to the object its module defines."""
+    import importlib
+    import subprocess
+    import sys
+
+    code = ("import sys, ecomap.raster; "
+            "print(sorted(m for m in sys.modules if m.startswith('ecomap.raster.')))")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          env={"PYTHONPATH": ":".join(sys.path)}, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "[]"
+    raster = importlib.import_module("ecomap.raster")
+    for name in raster.__all__:
+        module = importlib.import_module(f"ecomap.raster.{raster._EXPORTS[name]}")
+        assert getattr(raster, name) is getattr(module, name), name
+    assert set(raster.__all__) == set(raster._EXPORTS) <= set(dir(raster))
+    with pytest.raises(AttributeError, match="no attribute 'nothing'"):
+        raster.nothing  # noqa: B018

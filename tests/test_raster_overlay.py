@@ -140,10 +140,10 @@ def test_demo_outputs_from_an_ndvi_pair(filled_store, tmp_path):
     before = np.full((100, 200), 0.2, np.float32)
     write_tif(geodata / "ndvi_2022.tif", before, transform=grid)
     write_tif(geodata / "ndvi_2023.tif", before + 0.25, transform=grid)
-    from ecomap.api_raster import write_demo_outputs
+    from ecomap.demo import write_ndvi_change
 
     out = tmp_path / "maps"
-    written = write_demo_outputs(filled_store, out, geodata=geodata, year=2023)
+    written = write_ndvi_change(filled_store, out, geodata=geodata, year=2023)
     assert sorted(p.rsplit("/", 1)[-1] for p in written) == ["ndvi_change.csv",
                                                              "ndvi_change.html"]
     rows = (out / "ndvi_change.csv").read_bytes().decode("utf-8-sig").splitlines()
@@ -157,8 +157,8 @@ def test_demo_outputs_from_an_ndvi_pair(filled_store, tmp_path):
 
 def test_add_raster_file_as_ecomap_map_raster_does(tmp_path):
     """What `ecomap map --raster FILE` runs; with a Gaode basemap the image moves too."""
-    from ecomap.api_raster import add_raster_file
     from ecomap.crs import gcj02_from_wgs84
+    from ecomap.raster.service import add_raster_file
 
     grid = Affine(100.0, 0, 490_000.0, 0, -100.0, 2_830_000.0)
     path = write_tif(tmp_path / "ndvi_2023.tif", np.linspace(0.2, 0.9, 5000, dtype="float32")
@@ -176,9 +176,9 @@ def test_add_raster_file_as_ecomap_map_raster_does(tmp_path):
 
 
 def test_demo_layers_on_a_given_map(filled_store, tmp_path):
-    """write_demo_outputs(add_to=county map): the layers join that map, hidden at first."""
+    """write_ndvi_change(add_to=county map): the layers join that map, hidden at first."""
     from ecomap import api
-    from ecomap.api_raster import write_demo_outputs
+    from ecomap.demo import write_ndvi_change
 
     geodata = tmp_path / "geodata"
     geodata.mkdir()
@@ -187,7 +187,7 @@ def test_demo_layers_on_a_given_map(filled_store, tmp_path):
         write_tif(geodata / f"ndvi_{year}.tif", np.full((100, 200), value, np.float32),
                   transform=grid)
     m = api.county_map(filled_store, year=2023)
-    written = write_demo_outputs(filled_store, tmp_path / "maps", geodata=geodata, add_to=m)
+    written = write_ndvi_change(filled_store, tmp_path / "maps", geodata=geodata, add_to=m)
     assert [p.rsplit("/", 1)[-1] for p in written] == ["ndvi_change.csv"]
     html = to_html(m)
     assert "L.imageOverlay" in html and json.dumps("NDVI变化(后期−前期)")[1:-1] in html

@@ -371,9 +371,9 @@ def test_english_headers_and_units():
 
 
 def test_every_alias_names_one_column_and_every_parameter_has_a_header():
-    from ecomap._gb3838 import MEASURES
-    from ecomap._water_columns import _key
     from ecomap.water import COLUMN_ALIASES
+    from ecomap.water.columns import _key
+    from ecomap.water.gb3838 import MEASURES
 
     codes: dict[str, set] = {}
     for code, names in COLUMN_ALIASES.items():
@@ -391,3 +391,23 @@ def test_annual_mean_of_a_parameter_nd_in_every_sample():
                          "点位类型": "河流"}])
     row = annual_site_classes(frame).iloc[0]
     assert row["Cd_below_dl"] and row["Cd"] == 0 and row["class_Cd"] == "I"
+
+
+def test_the_water_package_loads_its_public_names_on_first_use():
+    import subprocess
+    import sys
+
+    import ecomap.water as water
+
+    for name in water.__all__:
+        assert getattr(water, name) is not None, name
+    assert set(water.__all__) <= set(dir(water))
+    with pytest.raises(AttributeError):
+        water.no_such_name  # noqa: B018
+    # The GB 3838 table alone does not need pandas (the package itself imports nothing).
+    code = ("import sys; import ecomap.water.gb3838 as g; assert len(g.CLASSES) == 6; "
+            "import ecomap.water; print(sorted(m for m in sys.modules "
+            "if m.startswith('ecomap.water')))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True).stdout
+    assert out.strip() == "['ecomap.water', 'ecomap.water.gb3838']"

@@ -16,13 +16,15 @@ from pathlib import Path
 from ecomap import api
 from ecomap.aggregate import county_totals
 from ecomap.errors import InputError, StoreError
-from ecomap.ingest import ingest_file, ingest_water
+from ecomap.ingest import ingest_file
 from ecomap.io.export import atomic_write
 from ecomap.io.vector import file_sha256, read_vector
 from ecomap.settings import Settings
 from ecomap.store import Provenance, Store, open_store
+from ecomap.water.ingest import ingest_water
 
-__all__ = ["DemoResult", "build_demo_store", "find_geodata", "run_demo", "write_outputs"]
+__all__ = ["DemoResult", "build_demo_store", "find_geodata", "run_demo", "write_ndvi_change",
+           "write_outputs"]
 
 log = logging.getLogger(__name__)
 
@@ -131,13 +133,54 @@ def write_outputs(st: Store, out: Path, *, lang: str = "zh", year: int | None = 
     year = year or api.latest_year(st)
     # The county map carries the NDVI change 2022→2023 of the remediated mines and the
     # afforested plots as layers (off at first); ndvi_change.html shows them switched on.
-    from ecomap.api_raster import write_demo_outputs as write_raster_outputs
-
     county = api.county_map(st, year=year, lang=lang)
-    written = write_raster_outputs(st, out, lang=lang, year=year, add_to=county)
+    written = write_ndvi_change(st, out, lang=lang, year=year, add_to=county)
     for name, data in api.briefing_files(st, year=year, lang=lang, county=county).items():
         written.append(str(atomic_write(out / name, data)))
-    written += write_raster_outputs(st, out, lang=lang, year=year)
+    written += write_ndvi_change(st, out, lang=lang, year=year)
+    return written
+
+
+#: The demo's NDVI pair (written by geodata/make_ndvi.py) and the plots it is about.
+NDVI_PAIR = ("ndvi_2022.tif", "ndvi_2023.tif")
+NDVI_CATEGORIES = ("mine_remediation", "afforestation")
+
+
+def write_ndvi_change(store: Store, out: Path, *, lang: str = "zh", year: int | None = None,
+                      geodata: Path | None = None, add_to=None) -> list[str]:
+    """NDVI change 2022→2023 of the demo's remediated mines and afforestation plots:
+    ``ndvi_change.csv`` and ``ndvi_change.html`` under ``out``; nothing without the pair.
+
+    ``add_to``: put the NDVI layers (hidden at first) on this folium map, e.g. the
+    county map, instead of writing ``ndvi_change.html``.
+    """
+    import importlib.util
+
+    if importlib.util.find_spec("rasterio") is None:
+        log.warning("rasterio is not installed (pip install 'ecomap[raster]'): "
+                    "NDVI change skipped")
+        return []
+    root = Path(geodata) if geodata else find_geodata()
+    before, after = (root / NDVI_PAIR[0], root / NDVI_PAIR[1])
+    if not (before.exists() and after.exists()):
+        log.info("no %s / %s in %s: NDVI change skipped", *NDVI_PAIR, root)
+        return []
+
+    import geopandas as gpd
+    import pandas as pd
+
+    from ecomap.io.export import write_table, write_text
+    from ecomap.maps import to_html
+    from ecomap.raster.service import change, change_map, display_table
+
+    tables = [change(store, before, after, category=c, year=year) for c in NDVI_CATEGORIES]
+    table = gpd.GeoDataFrame(pd.concat(tables, ignore_index=True), crs=tables[0].crs)
+    written = [str(write_table(display_table(table, lang=lang), Path(out) / "ndvi_change.csv"))]
+    if add_to is not None:
+        change_map(store, before, after, table, year=year, lang=lang, m=add_to, show=False)
+        return written
+    m = change_map(store, before, after, table, year=year, lang=lang)
+    written.append(str(write_text(Path(out) / "ndvi_change.html", to_html(m))))
     return written
 
 

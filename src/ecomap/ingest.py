@@ -1,7 +1,8 @@
 """Uploads end to end: read → check → store one batch (or, for a dry run, only report).
 
-The only module besides the CLI and the web layer that joins files, checks and the
-store; both call :func:`validate_file` and :func:`ingest_file`.
+With :mod:`ecomap.water.ingest` (monitoring data), the only module besides the CLI and
+the web layer that joins files, checks and the store; both call :func:`validate_file`
+and :func:`ingest_file`.
 """
 
 from __future__ import annotations
@@ -13,13 +14,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from ecomap.checks import CheckContext, Outcome, Report, check_plots, prepare_plots
 from ecomap.errors import InputError
 from ecomap.i18n import message_of, tr
 from ecomap.io.vector import file_sha256, read_upload
 from ecomap.settings import Settings
 from ecomap.store import Provenance, Store
 from ecomap.store._common import replace_problem, same_file_batch, same_file_text
-from ecomap.validate import CheckContext, Outcome, Report, check_plots, prepare_plots
 
 __all__ = ["check_context", "ingest_file", "validate_file"]
 
@@ -152,42 +153,3 @@ def ingest_file(path: str | os.PathLike, store: Store, *, category: str, year: i
     log.info("%s: stored %d plots as batch %d", provenance.source_file, len(outcome.plots),
              batch)
     return outcome, batch
-
-
-def ingest_water(path: str | os.PathLike, store: Store, *, sites_path=None,
-                 encoding: str | None = None, sheet=None, strict: bool = False,
-                 dry_run: bool = False, settings: Settings | None = None,
-                 name: str | None = None, sites_name: str | None = None):
-    """Check monitoring sites and samples of a table (and a site table), then store them
-    as one batch of kind ``water`` in one transaction.
-
-    Returns the checked upload and the batch id (None for a dry run or when there is
-    nothing new).  Raises :class:`ValidationError` listing every problem, storing
-    nothing, when there are errors (or warnings, with ``strict``).
-    """
-    from ecomap import water
-    from ecomap.errors import ValidationError
-    from ecomap.io.tables import read_table
-    from ecomap.validate import problem_list
-
-    settings = settings or Settings()
-    name = name or Path(path).name
-    table = read_table(path, encoding=encoding, sheet=sheet)
-    sites_table = read_table(sites_path, encoding=encoding, sheet=sheet) if sites_path else None
-    sites_name = sites_name or (Path(sites_path).name if sites_path else "--sites")
-    upload = water.upload_from_tables(
-        table, sites_table, stored_sites=store.water_sites(),
-        stored_samples=store.water_samples(), townships=store.townships(),
-        names=(name, sites_name))
-    # --strict refuses warnings, not notes (a units row or a footnote left out).
-    problems = upload.errors + ([p for p in upload.warnings if p["severity"] != "note"]
-                                if strict else [])
-    if problems:
-        raise ValidationError(problem_list(name, problems, fix=tr(
-            "; 请改正后重新运行命令", "; fix them and run the command again")), problems)
-    if dry_run or not (len(upload.sites) or len(upload.samples)):
-        return upload, None
-    source = name + (f" + {sites_name}" if sites_path else "")
-    batch = store.add_water(upload.sites, upload.samples,
-                            provenance=Provenance(source, file_sha256(path), settings.user))
-    return upload, batch

@@ -36,7 +36,8 @@ def _upload_options(f):
 
 def _run(file, store, category, year, crs, encoding, layer, strict, report_path, lang,
          replace, *, write: bool):
-    from ecomap import ingest, reporting
+    from ecomap import ingest
+    from ecomap.checks import report_formats as reporting
     from ecomap.io.export import write_text
 
     s = _options.settings(store, lang)
@@ -98,7 +99,7 @@ def _print(outcome, lang: str) -> None:
     from rich.markup import escape
     from rich.table import Table
 
-    from ecomap.reporting import severity_word, status_line
+    from ecomap.checks import severity_word, status_line
 
     console = Console(highlight=False, soft_wrap=True)
     color = {"accept": "green", "warn": "yellow", "reject": "red"}[outcome.status]

@@ -22,8 +22,8 @@ def _echo_or_write(table, output: str | None, *, lang: str, empty: str) -> None:
     """Print the table, or write it as CSV/XLSX/JSON chosen by the file name."""
     import pandas as pd
 
-    from ecomap.api_raster import display_table
     from ecomap.io.export import write_table
+    from ecomap.raster.service import display_table
 
     if output is None:
         shown = display_table(table, lang=lang)
@@ -63,7 +63,7 @@ def zonal_cmd(raster, layer, category, year, stats, categorical, band, raster_cr
     land-cover map, each class's share of each zone (forest cover rate per township).
     -o FILE writes .csv, .xlsx or .json.
     """
-    from ecomap import api_raster
+    from ecomap.raster import service as api_raster
 
     s = _options.settings(store, lang)
     with _options.open_settings_store(s) as st:
@@ -98,7 +98,7 @@ def change_cmd(before, after, layer, category, year, min_gain, name, map_path, n
     than --min-gain are flagged.  Writes the table (-o FILE, else printed) and a map with
     the difference raster and the plots coloured by their change.
     """
-    from ecomap import api_raster
+    from ecomap.raster import service as api_raster
 
     s = _options.settings(store, lang)
     with _options.open_settings_store(s) as st:

@@ -53,7 +53,7 @@ def ingest_cmd(file, sites_file, encoding, sheet, dry_run, strict, store):
     refused: roll its batch back first when FILE replaces it.
     """
     from ecomap.errors import ValidationError
-    from ecomap.ingest import ingest_water
+    from ecomap.water.ingest import ingest_water
 
     s = _options.settings(store)
     name = Path(file).name

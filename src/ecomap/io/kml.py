@@ -214,7 +214,7 @@ def apply_kml_names(frame: pd.DataFrame, plots: gpd.GeoDataFrame, township_names
     """Placemark names as plot IDs and township folders as declared townships, in place.
 
     ``frame`` is the layer :func:`read_kml` read, ``plots`` the same features prepared
-    by :func:`ecomap.validate.prepare_plots`.  Only what the file does not give in fields
+    by :func:`ecomap.checks.prepare_plots`.  Only what the file does not give in fields
     of its own is filled in.
     """
     from ecomap.townnames import match_township

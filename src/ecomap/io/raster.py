@@ -166,12 +166,12 @@ def zonal_stats_file(path, zones, *, stats=("mean",), categorical: bool = False,
                      band: int = 1, crs=None, **kwargs) -> pd.DataFrame:
     """:func:`ecomap.raster.zonal_stats` (or :func:`~ecomap.raster.category_shares` when
     ``categorical``) of a raster file."""
-    from ecomap import raster
+    from ecomap.raster.zonal import category_shares, zonal_stats
 
     with open_raster(path, band=band, crs=crs) as src:
         if categorical:
-            return raster.category_shares(zones, src, **kwargs)
-        return raster.zonal_stats(zones, src, stats=stats, **kwargs)
+            return category_shares(zones, src, **kwargs)
+        return zonal_stats(zones, src, stats=stats, **kwargs)
 
 
 def change_from_files(before, after, zones, *, band: int = 1, crs=None,
@@ -181,13 +181,13 @@ def change_from_files(before, after, zones, *, band: int = 1, crs=None,
     See :func:`ecomap.raster.change_table`; also ``count_before``/``count_after``
     (valid covered pixels).
     """
-    from ecomap import raster
+    from ecomap.raster.change import change_table
 
     means = []
     for path in (before, after):
         means.append(zonal_stats_file(path, zones, stats=("mean", "count"), band=band,
                                       crs=crs))
-    table = raster.change_table(means[0]["mean"], means[1]["mean"], min_gain=min_gain)
+    table = change_table(means[0]["mean"], means[1]["mean"], min_gain=min_gain)
     table["count_before"] = means[0]["count"]
     table["count_after"] = means[1]["count"]
     return table
@@ -221,7 +221,7 @@ def read_overlay(path, *, colormap: str = "ndvi", vmin: float | None = None,
                  vmax: float | None = None, max_size: int = 1024, band: int = 1, crs=None,
                  symmetric: bool = False):
     """A raster file as an :class:`ecomap.raster.Overlay` for the maps."""
-    from ecomap.raster import overlay_from_array
+    from ecomap.raster.overlay import overlay_from_array
 
     array, transform, src_crs = read_overview(path, max_size=max_size, band=band, crs=crs)
     return overlay_from_array(array, transform, src_crs, colormap=colormap, vmin=vmin,

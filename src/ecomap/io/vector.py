@@ -4,7 +4,7 @@ KML/KMZ, and CSV/XLSX point tables.
 :func:`read_upload` finds the layer (inside archives too), decides the text encoding and
 the CRS, and says how it decided; problems with the *file* raise :class:`InputError`
 naming the file and the fix.  Problems with single features are left to
-:mod:`ecomap.validate`.
+:mod:`ecomap.checks`.
 """
 
 from __future__ import annotations

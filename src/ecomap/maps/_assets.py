@@ -22,9 +22,9 @@ string of a rendered figure:
   raises :class:`UnvendoredAssetError` (a :class:`RuntimeError`) naming the URL, so a
   new plugin can never silently turn into a network request.
 
-Mapping a CDN URL to a vendored file uses the package name and the file name only
-(``cdn.jsdelivr.net/npm/leaflet@1.9.3/dist/leaflet.js``, ``unpkg.com/leaflet@1.9.3/...``
-and ``cdnjs.cloudflare.com/ajax/libs/leaflet/1.9.3/leaflet.js`` all map to
+Mapping a CDN URL to a vendored file (:mod:`ecomap.maps._vendored`) uses the package
+name and the file name only (``cdn.jsdelivr.net/npm/leaflet@1.9.3/dist/leaflet.js``,
+``unpkg.com/leaflet@1.9.3/...`` and ``cdnjs.cloudflare.com/ajax/libs/leaflet/1.9.3/leaflet.js`` all map to
 ``static/leaflet/dist/leaflet.js``); ``x.js``/``x.min.js`` (and ``.css``) are
 interchangeable.  The URL's major version must match the vendored one.
 
@@ -43,43 +43,36 @@ online basemap the caller allows on purpose (``allow=``; the page then says it n
 the internet).  Inert ``<script type="application/json">`` data blocks (ecomap's plot
 layers, megabytes) are skipped by both scans.
 
-``folium.plugins.MiniMap`` always creates its own ``L.tileLayer`` (OpenStreetMap when no
-tiles are given), which is a network request on every pan.  :class:`GeoJsonMiniMap` is
-the offline replacement: same plugin and options, but the overview map draws a local
-GeoJSON layer (e.g. the county outline) instead of tiles.
+The offline overview map that replaces ``folium.plugins.MiniMap`` is
+:class:`ecomap.maps._minimap.GeoJsonMiniMap`.
 """
 
 from __future__ import annotations
 
-import base64
-import functools
-import hashlib
-import json
-import posixpath
 import re
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Any
-from urllib.parse import urlsplit
+from typing import TYPE_CHECKING
 
-import folium
-from branca.element import Element
-from folium.plugins import MiniMap
-from folium.template import Template
+from ecomap.maps._vendored import (
+    _REMOTE,
+    _major,
+    _manifest,
+    _parse_cdn_url,
+    _script_tag,
+    _style_tag,
+    _Vendored,
+)
+
+if TYPE_CHECKING:
+    import folium
+    from branca.element import Element
 
 __all__ = [
-    "MANIFEST_PATH",
-    "STATIC_DIR",
-    "GeoJsonMiniMap",
     "UnvendoredAssetError",
     "asset_report",
     "inline_assets",
     "render_offline",
-    "vendored_packages",
 ]
-
-STATIC_DIR = Path(__file__).resolve().parent / "static"
-MANIFEST_PATH = STATIC_DIR / "MANIFEST.json"
 
 
 class UnvendoredAssetError(RuntimeError):
@@ -88,124 +81,6 @@ class UnvendoredAssetError(RuntimeError):
     def __init__(self, url: str, reason: str) -> None:
         super().__init__(f"{url}: {reason}")
         self.url = url
-
-
-# --------------------------------------------------------------------------- manifest
-
-
-@dataclass(frozen=True)
-class _Vendored:
-    package: str
-    version: str
-    path: Path  # absolute
-    rel: str  # path under static/, e.g. "leaflet/dist/leaflet.js"
-    sha256: str
-
-
-@functools.lru_cache(maxsize=1)
-def _manifest() -> dict[tuple[str, str], _Vendored]:
-    """``(package, file name) -> vendored file``; hashes are verified once per process."""
-    if not MANIFEST_PATH.is_file():
-        raise RuntimeError(
-            f"{MANIFEST_PATH} is missing: run `make vendor` (python3 scripts/vendor_assets.py)"
-        )
-    data = json.loads(MANIFEST_PATH.read_text(encoding="utf-8"))
-    index: dict[tuple[str, str], _Vendored] = {}
-    aliases: dict[tuple[str, str], _Vendored] = {}
-    for pkg in data["packages"]:
-        name = pkg["package"].lower()
-        for f in pkg["files"]:
-            path = STATIC_DIR / f["path"]
-            blob = path.read_bytes() if path.is_file() else None
-            if blob is None or hashlib.sha256(blob).hexdigest() != f["sha256"]:
-                raise RuntimeError(
-                    f"vendored file {path} is missing or modified: run `make vendor`"
-                )
-            entry = _Vendored(pkg["package"], pkg["version"], path, f["path"], f["sha256"])
-            base = posixpath.basename(f["path"]).lower()
-            index[(name, base)] = entry
-            for alt in _min_variants(base):
-                aliases.setdefault((name, alt), entry)
-    for key, entry in aliases.items():
-        index.setdefault(key, entry)
-    return index
-
-
-def _min_variants(name: str) -> list[str]:
-    m = re.match(r"^(?P<stem>.+?)(?P<min>\.min)?\.(?P<ext>js|css)$", name)
-    if not m:
-        return []
-    if m.group("min"):
-        return [f"{m.group('stem')}.{m.group('ext')}"]
-    return [f"{m.group('stem')}.min.{m.group('ext')}"]
-
-
-def vendored_packages() -> dict[str, str]:
-    """``{package: version}`` of everything vendored."""
-    return {v.package: v.version for v in _manifest().values()}
-
-
-# ------------------------------------------------------------------------ URL → package
-
-_VERSION = re.compile(r"^v?\d+(\.\d+)*([-.+][\w.]+)?$")
-
-
-def _split_at_version(segment: str) -> tuple[str, str | None]:
-    if "@" in segment[1:]:
-        name, _, ver = segment.rpartition("@")
-        return name, ver or None
-    return segment, None
-
-
-def _parse_cdn_url(url: str) -> tuple[str | None, str | None, str]:
-    """``(package, version, file name)`` of a CDN URL; package ``None`` if unknown.
-
-    Understands jsDelivr (``/npm/pkg@v/``, ``/gh/owner/repo@v/``), unpkg
-    (``/pkg@v/``), cdnjs (``/ajax/libs/pkg/v/``), code.jquery.com and the
-    ``host/pkg/version/...`` layout of bootstrapcdn-style hosts.
-    """
-    parts = urlsplit(url if not url.startswith("//") else "https:" + url)
-    host = parts.netloc.lower()
-    segs = [s for s in parts.path.split("/") if s]
-    if not segs:
-        return None, None, ""
-    filename = segs[-1].lower()
-    pkg: str | None = None
-    ver: str | None = None
-    if host == "code.jquery.com":
-        m = re.match(r"^(jquery(?:-ui|-migrate)?)-(\d[\d.]*?)((?:\.slim)?(?:\.min)?\.js)$",
-                     filename)
-        if m:
-            return m.group(1), m.group(2), m.group(1) + m.group(3)
-        return None, None, filename
-    if segs[0] == "npm" and len(segs) > 2:  # jsDelivr npm
-        rest = segs[1:]
-        if rest[0].startswith("@") and len(rest) > 2:
-            name, ver = _split_at_version(rest[1])
-            pkg = f"{rest[0]}/{name}"
-        else:
-            pkg, ver = _split_at_version(rest[0])
-    elif segs[0] == "gh" and len(segs) > 3:  # jsDelivr GitHub: /gh/owner/repo@ver/...
-        pkg, ver = _split_at_version(segs[2])
-    elif segs[:2] == ["ajax", "libs"] and len(segs) > 3:  # cdnjs
-        pkg = segs[2]
-        ver = segs[3] if _VERSION.match(segs[3]) else None
-    elif len(segs) > 1:  # unpkg.com/pkg@ver/..., netdna.bootstrapcdn.com/bootstrap/3.0.0/...
-        if segs[0].startswith("@") and len(segs) > 2:
-            name, ver = _split_at_version(segs[1])
-            pkg = f"{segs[0]}/{name}"
-        else:
-            pkg, ver = _split_at_version(segs[0])
-            if ver is None and _VERSION.match(segs[1]):
-                ver = segs[1]
-    return (pkg.lower() if pkg else None), ver, filename
-
-
-def _major(version: str | None) -> str | None:
-    if not version:
-        return None
-    m = re.match(r"^v?(\d+)", version)
-    return m.group(1) if m else None
 
 
 # ------------------------------------------------------------- droppable default extras
@@ -300,7 +175,6 @@ def _strip_data_blocks(html: str) -> str:
     return "".join(parts)
 _LINK_TAG = re.compile(r"<link\b(?P<attrs>[^>]*)>", re.I)
 _ATTR = re.compile(r"""([\w:-]+)\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s"'>]+))""")
-_REMOTE = re.compile(r"^\s*(?:https?:)?//", re.I)
 #: rel values of <link> that make the browser fetch the href
 _FETCHING_RELS = {
     "stylesheet", "icon", "shortcut", "apple-touch-icon", "preload", "prefetch",
@@ -318,102 +192,6 @@ def _attrs(text: str) -> dict[str, str]:
 
 def _link_fetches(attrs: dict[str, str]) -> bool:
     return bool(set(attrs.get("rel", "").lower().split()) & _FETCHING_RELS)
-
-
-# ------------------------------------------------------------------------ inlining
-
-
-_MIME = {
-    ".png": "image/png",
-    ".gif": "image/gif",
-    ".jpg": "image/jpeg",
-    ".jpeg": "image/jpeg",
-    ".svg": "image/svg+xml",
-    ".webp": "image/webp",
-    ".cur": "image/x-icon",
-    ".ico": "image/x-icon",
-    ".woff": "font/woff",
-    ".woff2": "font/woff2",
-    ".ttf": "font/ttf",
-    ".otf": "font/otf",
-    ".eot": "application/vnd.ms-fontobject",
-}
-_CSS_URL = re.compile(r"""url\(\s*(?P<q>['"]?)(?P<ref>[^'")]+?)(?P=q)\s*\)""", re.I)
-
-
-@functools.lru_cache(maxsize=64)
-def _data_uri(path: Path) -> str:
-    mime = _MIME.get(path.suffix.lower())
-    if mime is None:
-        raise RuntimeError(f"no MIME type known for vendored file {path}")
-    return f"data:{mime};base64,{base64.b64encode(path.read_bytes()).decode('ascii')}"
-
-
-@functools.lru_cache(maxsize=64)
-def _inline_css(path: Path) -> str:
-    """The vendored CSS with every local ``url()`` turned into a ``data:`` URI."""
-    css = path.read_text(encoding="utf-8")
-
-    def repl(m: re.Match[str]) -> str:
-        ref = m.group("ref").strip()
-        if ref.startswith(("data:", "#")):
-            return m.group(0)
-        if _REMOTE.match(ref):
-            raise RuntimeError(f"vendored {path} references remote url({ref})")
-        target = (path.parent / ref.split("?", 1)[0].split("#", 1)[0]).resolve()
-        if STATIC_DIR not in target.parents or not target.is_file():
-            raise RuntimeError(f"vendored {path} references {ref}, which is not vendored")
-        return f'url("{_data_uri(target)}")'
-
-    css = _CSS_URL.sub(repl, css)
-    if re.search(r"</style", css, re.I):
-        raise RuntimeError(f"vendored {path} contains '</style'; cannot inline it")
-    return css
-
-
-@functools.lru_cache(maxsize=64)
-def _inline_js(path: Path) -> tuple[str, bool]:
-    """``(text, as_data_uri)``: the script made safe inside ``<script>...</script>``."""
-    js = path.read_text(encoding="utf-8")
-    if "<!--" in js:
-        # "<!--" + "<script" would switch the HTML parser into double-escaped mode;
-        # a data: URI script is equally offline and needs no escaping.
-        return base64.b64encode(js.encode("utf-8")).decode("ascii"), True
-    # "</script" can only appear inside a string, regex or comment: "<\/" is equivalent.
-    return re.sub(r"</(script)", r"<\\/\1", js, flags=re.I), False
-
-
-def _script_tag(v: _Vendored) -> str:
-    label = f"{v.package}@{v.version}/{v.rel.split('/', 1)[1]}"
-    text, as_uri = _inline_js(v.path)
-    if as_uri:
-        return (
-            f'<script data-ecomap-asset="{label}" '
-            f'src="data:text/javascript;base64,{text}"></script>'
-        )
-    tag = f'<script data-ecomap-asset="{label}">{text}\n</script>'
-    if v.package == "leaflet" and v.path.name.startswith("leaflet"):
-        tag += _leaflet_icon_patch(v.path.parent / "images")
-    return tag
-
-
-def _leaflet_icon_patch(images: Path) -> str:
-    """Point ``L.Icon.Default`` at data: URIs (Leaflet derives a path from leaflet.css)."""
-    opts = {
-        "iconUrl": _data_uri(images / "marker-icon.png"),
-        "iconRetinaUrl": _data_uri(images / "marker-icon-2x.png"),
-        "shadowUrl": _data_uri(images / "marker-shadow.png"),
-    }
-    return (
-        '<script data-ecomap-asset="leaflet-default-icon">'
-        'L.Icon.Default.imagePath = "";'
-        f"L.Icon.Default.mergeOptions({json.dumps(opts)});</script>"
-    )
-
-
-def _style_tag(v: _Vendored) -> str:
-    label = f"{v.package}@{v.version}/{v.rel.split('/', 1)[1]}"
-    return f'<style data-ecomap-asset="{label}">{_inline_css(v.path)}\n</style>'
 
 
 def _resolve(url: str, kind: str, page_text: str) -> tuple[str, _Vendored | None]:
@@ -579,55 +357,3 @@ def render_offline(m: folium.Map | folium.Figure | Element, *, allow=()) -> str:
             "GeoJsonMiniMap instead of MiniMap)"
         )
     return html
-
-
-# -------------------------------------------------------------------------- MiniMap
-
-
-class GeoJsonMiniMap(MiniMap):
-    """``folium.plugins.MiniMap`` that shows a local GeoJSON layer instead of tiles.
-
-    ``folium.plugins.MiniMap`` always builds an ``L.tileLayer`` (OpenStreetMap when no
-    ``tile_layer`` is given), i.e. network requests.  Leaflet-MiniMap itself accepts
-    any layer, so this subclass gives it an ``L.geoJson`` of *data* — typically the
-    county outline or simplified township polygons in EPSG:4326/4490 lon/lat — drawn
-    with *style* (a Leaflet path style dict).  All other keyword arguments are those of
-    ``MiniMap`` (position, width, height, zoom_level_offset, toggle_display, ...).
-    Uses the same vendored Leaflet-MiniMap files as ``MiniMap``.
-
-    The data is embedded a second time in the page, so pass something small.
-    """
-
-    _template = Template(
-        """
-        {% macro script(this, kwargs) %}
-            var {{ this.get_name() }}_layer = L.geoJson(
-                {{ this.data|tojson }},
-                {interactive: false, style: function () { return {{ this.style|tojson }}; }}
-            );
-            var {{ this.get_name() }} = new L.Control.MiniMap(
-                {{ this.get_name() }}_layer,
-                {{ this.options|tojavascript }}
-            );
-            {{ this._parent.get_name() }}.addControl({{ this.get_name() }});
-        {% endmacro %}
-        """
-    )
-
-    DEFAULT_STYLE = {"color": "#2e7d32", "weight": 1, "fillColor": "#a5d6a7", "fillOpacity": 0.5}
-
-    def __init__(
-        self, data: Any, style: dict | None = None, *, zoom_level_offset: int = -4, **kwargs
-    ) -> None:
-        # tile_layer is never rendered by our template; pass a local dummy so that
-        # MiniMap.__init__ does not build an OpenStreetMap TileLayer.
-        dummy = folium.TileLayer(tiles="{z}/{x}/{y}.png", attr="-")
-        super().__init__(tile_layer=dummy, zoom_level_offset=zoom_level_offset, **kwargs)
-        self._name = "GeoJsonMiniMap"
-        if isinstance(data, folium.GeoJson):
-            self.data = data.data
-        elif isinstance(data, dict):
-            self.data = data
-        else:
-            self.data = folium.GeoJson(data).data
-        self.style = dict(style or self.DEFAULT_STYLE)

@@ -3,8 +3,14 @@
 No browser-automation package: Chromium is started with ``--remote-debugging-pipe``,
 reads commands from file descriptor 3 and writes answers and events to descriptor 4,
 as NUL-terminated JSON.  :class:`Chromium` speaks that protocol with the standard
-library; :class:`Page` wraps the few commands ecomap needs (navigate, evaluate, wait,
-screenshot, print to PDF, metrics, network and console log).
+library; :class:`Page` wraps the few commands ecomap needs: navigate, evaluate, wait,
+screenshot, print to PDF, metrics, network and console log for the exports and the
+benchmarks, and what the browser tests do as a user would (fill a form, choose a file,
+click, move the mouse, read an element's text, look into a map's iframe).  It is the
+only way ecomap and its tests drive a browser.
+
+A JavaScript dialog (``alert``, ``confirm``) would stall the page; it is dismissed at
+once and its message kept (:meth:`Page.dialogs`).
 
 The binary is ``$ECOMAP_CHROMIUM``, else the first of ``chromium``,
 ``chromium-browser``, ``google-chrome`` on ``PATH`` (Debian: ``apt-get install
@@ -86,6 +92,7 @@ class Chromium:
         self._buf = b""
         self._next_id = 0
         self._replies: dict[int, dict] = {}
+        self._ignored: set[int] = set()
         self.events: list[dict] = []
         r_cmd, w_cmd = (_high_fd(fd) for fd in os.pipe())
         r_res, w_res = (_high_fd(fd) for fd in os.pipe())
@@ -171,9 +178,15 @@ class Chromium:
         for raw in messages:
             msg = json.loads(raw)
             if "id" in msg:
-                self._replies[msg["id"]] = msg
-            else:
-                self.events.append(msg)
+                if msg["id"] in self._ignored:
+                    self._ignored.discard(msg["id"])
+                else:
+                    self._replies[msg["id"]] = msg
+                continue
+            self.events.append(msg)
+            if msg.get("method") == "Page.javascriptDialogOpening":
+                self._ignored.add(self._send("Page.handleJavaScriptDialog", {"accept": False},
+                                             msg.get("sessionId")))
 
     def call(self, method: str, params: dict | None = None, *, session: str | None = None,
              timeout: float | None = None) -> dict:
@@ -223,11 +236,13 @@ class Chromium:
 
 
 class Page:
-    """One tab of a :class:`Chromium`."""
+    """One tab of a :class:`Chromium`, or one frame of it (:meth:`frame`)."""
 
-    def __init__(self, browser: Chromium, session: str) -> None:
+    def __init__(self, browser: Chromium, session: str, *, context: int | None = None) -> None:
         self.browser = browser
         self.session = session
+        self.context = context  # a frame's execution context; None: the main frame
+        self._frames: list[str] = []  # sessions of the frames found in a process of their own
 
     def call(self, method: str, params: dict | None = None, *,
              timeout: float | None = None) -> dict:
@@ -244,8 +259,10 @@ class Page:
 
     def evaluate(self, expression: str, *, timeout: float | None = None):
         """The value of a JavaScript expression (promises awaited)."""
-        res = self.call("Runtime.evaluate", {"expression": expression, "returnByValue": True,
-                                             "awaitPromise": True}, timeout=timeout)
+        params = {"expression": expression, "returnByValue": True, "awaitPromise": True}
+        if self.context is not None:
+            params["contextId"] = self.context
+        res = self.call("Runtime.evaluate", params, timeout=timeout)
         if "exceptionDetails" in res:
             det = res["exceptionDetails"]
             text = det.get("exception", {}).get("description") or det.get("text")
@@ -253,18 +270,31 @@ class Page:
         return res.get("result", {}).get("value")
 
     def wait_for(self, expression: str, *, timeout: float = 60.0, interval: float = 0.02):
-        """Poll ``expression`` until it is truthy; its value."""
+        """Poll ``expression`` until it is truthy; its value.
+
+        A JavaScript error (e.g. while the page is still navigating, or before the
+        script that defines a name has run) counts as "not yet".
+        """
         deadline = time.monotonic() + timeout
+        error = ""
         while True:
-            value = self.evaluate(expression)
+            try:
+                value = self.evaluate(expression)
+            except ChromiumError as exc:
+                value, error = None, f" (last: {exc})"
             if value:
                 return value
             if time.monotonic() > deadline:
-                raise ChromiumError(f"timed out waiting for {expression!r}")
+                raise ChromiumError(f"timed out waiting for {expression!r}{error}")
             time.sleep(interval)
 
-    def screenshot(self, *, clip: dict | None = None) -> bytes:
-        params: dict = {"format": "png", "captureBeyondViewport": False}
+    def screenshot(self, *, clip: dict | None = None, full_page: bool = False) -> bytes:
+        """A PNG of the viewport, of ``clip``, or of the whole page (``full_page``)."""
+        params: dict = {"format": "png", "captureBeyondViewport": full_page}
+        if full_page and not clip:
+            size = self.call("Page.getLayoutMetrics")["cssContentSize"]
+            clip = {"x": 0, "y": 0, "width": size["width"], "height": size["height"],
+                    "scale": 1}
         if clip:
             params["clip"] = clip
         return base64.b64decode(self.call("Page.captureScreenshot", params)["data"])
@@ -288,13 +318,168 @@ class Page:
     def failed_requests(self) -> list[str]:
         return [e.get("errorText", "") for e in self._events("Network.loadingFailed")]
 
+    def exceptions(self) -> list[str]:
+        """Uncaught JavaScript exceptions, of the page and of the frames :meth:`frame` found."""
+        sessions = {self.session, *self._frames}
+        return [e["params"]["exceptionDetails"].get("exception", {}).get("description")
+                or e["params"]["exceptionDetails"].get("text", "")
+                for e in self.browser.events
+                if e.get("method") == "Runtime.exceptionThrown"
+                and e.get("sessionId") in sessions]
+
+    def dialogs(self) -> list[str]:
+        """Messages of the JavaScript dialogs the page opened (each was dismissed)."""
+        return [e.get("message", "") for e in self._events("Page.javascriptDialogOpening")]
+
     def errors(self) -> list[str]:
         """Uncaught exceptions, console errors and error log entries."""
-        out = [e["exceptionDetails"].get("exception", {}).get("description")
-               or e["exceptionDetails"].get("text", "")
-               for e in self._events("Runtime.exceptionThrown")]
+        out = self.exceptions()
         out += [" ".join(str(a.get("value", a.get("description", ""))) for a in e["args"])
                 for e in self._events("Runtime.consoleAPICalled") if e["type"] == "error"]
         out += [e["entry"]["text"] for e in self._events("Log.entryAdded")
                 if e["entry"]["level"] == "error"]
         return out
+
+    # ------------------------------------------------------------- as a user would
+
+    def set_viewport(self, width: int, height: int, *, scale: float = 1) -> None:
+        self.call("Emulation.setDeviceMetricsOverride", {
+            "width": width, "height": height, "deviceScaleFactor": scale, "mobile": False})
+
+    def set_locale(self, locale: str) -> None:
+        """``navigator.language`` and the ``Accept-Language`` header, e.g. ``zh-CN``."""
+        self.call("Emulation.setLocaleOverride", {"locale": locale})
+        self.call("Network.setExtraHTTPHeaders", {"headers": {"Accept-Language": locale}})
+
+    @property
+    def url(self) -> str:
+        return self.evaluate("location.href")
+
+    def content(self) -> str:
+        """The page's DOM as HTML, as it is now (what ``--dump-dom`` prints)."""
+        return self.evaluate("document.documentElement.outerHTML")
+
+    def settle(self, ms: int = 300) -> None:
+        """Wait until the document has loaded, two frames are drawn and ``ms`` passed."""
+        self.wait_for("document.readyState === 'complete'")
+        self.evaluate("new Promise(function (done) { requestAnimationFrame(function () {"
+                      f"requestAnimationFrame(function () {{ setTimeout(done, {int(ms)}); }});"
+                      "});})")
+
+    def wait_for_url(self, matches, *, timeout: float = 60.0) -> str:
+        """Wait until the URL satisfies ``matches`` (a predicate) and the page has loaded."""
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                href, state = self.evaluate("[location.href, document.readyState]")
+            except ChromiumError:  # between two documents
+                href, state = "", ""
+            if state == "complete" and matches(href):
+                return href
+            if time.monotonic() > deadline:
+                raise ChromiumError(f"timed out waiting for the page to load; at {href!r}")
+            time.sleep(0.05)
+
+    def _element(self, selector: str, what: str, *, timeout: float = 30.0):
+        """``what`` evaluated with ``el`` bound to the first match of ``selector``."""
+        sel = json.dumps(selector)
+        self.wait_for(f"!!document.querySelector({sel})", timeout=timeout)
+        return self.evaluate(f"(function (el) {{ {what} }})(document.querySelector({sel}))")
+
+    def text(self, selector: str) -> str:
+        """The ``innerText`` of the first element matching ``selector``."""
+        return self._element(selector, "return el.innerText;")
+
+    def is_visible(self, selector: str) -> bool:
+        return bool(self.evaluate(
+            f"(function (el) {{ if (!el) return false; var r = el.getBoundingClientRect();"
+            "return r.width > 0 && r.height > 0 && getComputedStyle(el).visibility !== 'hidden';"
+            f"}})(document.querySelector({json.dumps(selector)}))"))
+
+    def bounding_box(self, selector: str) -> dict[str, float]:
+        """``{x, y, width, height}`` of the element in viewport pixels."""
+        return self._element(selector, "var r = el.getBoundingClientRect();"
+                             "return {x: r.x, y: r.y, width: r.width, height: r.height};")
+
+    def mouse_move(self, x: float, y: float) -> None:
+        self.call("Input.dispatchMouseEvent", {"type": "mouseMoved", "x": x, "y": y})
+
+    def click_at(self, x: float, y: float) -> None:
+        for kind in ("mousePressed", "mouseReleased"):
+            self.call("Input.dispatchMouseEvent", {"type": kind, "x": x, "y": y,
+                                                   "button": "left", "clickCount": 1})
+
+    def click(self, selector: str) -> None:
+        """Scroll the element into view and click its centre with the mouse."""
+        box = self._element(selector, "el.scrollIntoView({block: 'center'});"
+                            "var r = el.getBoundingClientRect();"
+                            "return {x: r.x + r.width / 2, y: r.y + r.height / 2};")
+        self.click_at(box["x"], box["y"])
+
+    def fill(self, selector: str, text: str) -> None:
+        """Replace the value of an input with ``text``, typed (``input`` events fire)."""
+        self._element(selector, "el.focus(); el.select(); return true;")
+        self.call("Input.insertText", {"text": text})
+
+    def select(self, selector: str, value: str) -> None:
+        """Choose ``value`` in a ``<select>`` (``input`` and ``change`` fire)."""
+        ok = self._element(selector, f"el.value = {json.dumps(value)};"
+                           "el.dispatchEvent(new Event('input', {bubbles: true}));"
+                           "el.dispatchEvent(new Event('change', {bubbles: true}));"
+                           f"return el.value === {json.dumps(value)};")
+        if not ok:
+            raise ChromiumError(f"{selector} has no option {value!r}")
+
+    def set_files(self, selector: str, *paths: str | Path) -> None:
+        """Choose files in an ``<input type=file>``."""
+        self._element(selector, "return true;")
+        root = self.call("DOM.getDocument", {"depth": 0})["root"]["nodeId"]
+        node = self.call("DOM.querySelector", {"nodeId": root, "selector": selector})["nodeId"]
+        self.call("DOM.setFileInputFiles", {"nodeId": node,
+                                            "files": [str(Path(p).resolve()) for p in paths]})
+
+    def frame(self, part: str, *, timeout: float = 30.0) -> Page:
+        """The (first) iframe whose URL contains ``part``, as a :class:`Page` to evaluate in.
+
+        A sandboxed frame may run in a process of its own (a target of its own) or in the
+        page's process (an execution context of the page); both are found.
+        """
+        deadline = time.monotonic() + timeout
+        while True:
+            for t in self.browser.call("Target.getTargets")["targetInfos"]:
+                if t["type"] == "iframe" and part in t.get("url", ""):
+                    session = self.browser.call("Target.attachToTarget", {
+                        "targetId": t["targetId"], "flatten": True})["sessionId"]
+                    self.browser.call("Runtime.enable", session=session)  # its exceptions
+                    self._frames.append(session)
+                    return Page(self.browser, session)
+            ctx = self._frame_context(part)
+            if ctx is not None:
+                return Page(self.browser, self.session, context=ctx)
+            if time.monotonic() > deadline:
+                raise ChromiumError(f"no frame with {part!r} in its URL")
+            time.sleep(0.1)
+
+    def _frame_context(self, part: str) -> int | None:
+        def frames(node):
+            yield node["frame"]
+            for child in node.get("childFrames") or ():
+                yield from frames(child)
+
+        tree = self.call("Page.getFrameTree")["frameTree"]
+        ids = {f["id"] for f in frames(tree) if f.get("parentId") and part in f.get("url", "")}
+        live: dict[int, str] = {}  # execution context -> frame, of the current document
+        for e in self.browser.events:
+            if e.get("sessionId") != self.session:
+                continue
+            method, params = e.get("method"), e.get("params", {})
+            if method == "Runtime.executionContextsCleared":
+                live.clear()
+            elif method == "Runtime.executionContextDestroyed":
+                live.pop(params["executionContextId"], None)
+            elif method == "Runtime.executionContextCreated":
+                aux = params["context"].get("auxData") or {}
+                if aux.get("isDefault"):
+                    live[params["context"]["id"]] = aux.get("frameId")
+        found = [ctx for ctx, frame in live.items() if frame in ids]
+        return found[-1] if found else None

@@ -20,7 +20,7 @@ from folium import plugins
 from folium.elements import JSCSSMixin
 
 from ecomap.maps import _style
-from ecomap.maps._assets import GeoJsonMiniMap
+from ecomap.maps._minimap import GeoJsonMiniMap
 
 __all__ = [
     "EcomapAssets",

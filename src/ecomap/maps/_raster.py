@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 from branca.element import Element, MacroElement, Template
 
-from ecomap.raster import COLORMAPS, Overlay
+from ecomap.raster.overlay import COLORMAPS, Overlay
 
 __all__ = ["add_change_plots", "add_raster_overlay", "colorbar_html"]
 
@@ -159,7 +159,7 @@ def add_change_plots(m: folium.Map, plots, change: pd.DataFrame, *, name: str = 
     ``plots`` is a GeoDataFrame in lon/lat (EPSG:4490/4326) and ``change`` its
     :func:`ecomap.raster.change_table`, same index.
     """
-    from ecomap.raster import colorize
+    from ecomap.raster.overlay import colorize
 
     frame = plots[[label_column, plots.geometry.name]].join(
         change[["before", "after", "change", "status"]])

@@ -33,15 +33,13 @@ from ecomap.i18n import tr
 from ecomap.split import plot_areas_m2, split_by_township
 from ecomap.store._common import (
     check_new_batch,
-    check_water,
-    check_water_rollback,
     plot_filter,
-    prepare_water,
     schema_with,
     typed_layer,
 )
 from ecomap.store.base import Provenance, Store
 from ecomap.units import mu_from_m2
+from ecomap.water.rules import check_water, check_water_rollback, prepare_water
 
 __all__ = ["PostGISStore", "split_url"]
 
@@ -365,9 +363,9 @@ class PostGISStore(Store):
         missing = [c for c in ("category", "year") if c not in gdf.columns]
         if missing:
             raise StoreError(tr("要入库的图斑缺少列 {missing}; 请先用 "
-                                "ecomap.validate.prepare_plots 整理",
+                                "ecomap.checks.prepare_plots 整理",
                                 "plots to store lack the columns {missing}; prepare them with "
-                                "ecomap.validate.prepare_plots", missing=missing))
+                                "ecomap.checks.prepare_plots", missing=missing))
         geoms = as_multipolygons(gdf.geometry.values)
         areas = (gdf["area_m2"].to_numpy(dtype=float) if "area_m2" in gdf
                  else plot_areas_m2(geoms))

@@ -46,8 +46,8 @@ _RESULT = "check.result"  # no suffix an upload may have
 def rejected_report(name: str, code: str, message, lang: str) -> dict:
     """The JSON report (in ``lang``, and in every language under ``reports``) of a file
     rejected whole, with one file-level problem."""
+    from ecomap.checks import Report
     from ecomap.ingest import _rejected
-    from ecomap.validate import Report
 
     report = Report(name)
     report.add("error", code, message)

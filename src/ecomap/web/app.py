@@ -322,7 +322,7 @@ async def _on_bug(request: Request, exc: Exception):
 
 
 def _problem_dict(problem) -> dict:
-    """A problem (a :class:`~ecomap.validate.Problem` or a dict) for JSON, its message
+    """A problem (a :class:`~ecomap.checks.Problem` or a dict) for JSON, its message
     rendered in the request's language."""
     d = dict(problem) if isinstance(problem, dict) else dict(getattr(problem, "__dict__", {}))
     if "message" in d:

@@ -55,7 +55,7 @@ class Staged:
     replace_sha256: str | None = None
 
     def keep_report(self, outcome) -> None:
-        """Keep the report of ``outcome`` (an :class:`~ecomap.validate.Outcome`) in every
+        """Keep the report of ``outcome`` (an :class:`~ecomap.checks.Outcome`) in every
         language, so each request shows it in its own."""
         from ecomap.i18n import LANGS
 

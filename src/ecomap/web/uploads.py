@@ -132,9 +132,9 @@ class Uploads:
         ``replace``, the copy checked as the replacement of that plot batch, rolling it
         back in the same transaction (``check_replace(store, batch)`` raises when the
         user may not)."""
+        from ecomap.checks import stored_overlap_problems
         from ecomap.i18n import current_lang, render
         from ecomap.store import Provenance
-        from ecomap.validate import stored_overlap_problems
         from ecomap.web._check import CHECKED, CHECKED_REPLACE
 
         item = self.staging.take(token, user)  # a second confirm finds nothing to store

@@ -1,39 +1,7 @@
-"""Surface-water quality by GB 3838-2002: classify samples and sites, assess targets.
+"""Classify samples and sites by GB 3838-2002 and assess them against their targets.
 
-Rules (the functions below apply them and refer back here):
-
-1. **Single-factor method.**  A parameter's class is the best class (I…V) whose limit it
-   meets — a ceiling for most parameters, a floor for dissolved oxygen, 6–9 for pH in
-   every class; failing class V gives "劣V".  Where classes share a limit (COD and BOD5
-   for I and II) a value meeting it gets the better class.  A sample's or site's class
-   is its worst parameter class.  Values within 1e-9 (relative) of a limit meet it, so
-   floating-point noise in means never changes a class.
-2. **What counts.**  Total phosphorus uses the river limits for rivers and the lake and
-   reservoir limits (``TP_lake``) for lakes; total nitrogen counts for lakes only;
-   water temperature and fecal coliforms never count (fecal coliforms get a class of
-   their own, ``class_fecal_coliform``, for reference — the Ministry's practice).
-3. **River or lake** (``waterbody``): an explicit 水体类型 column wins; else 河流 →
-   river, 湖库/湖泊/水库 → lake; a drinking-water source (饮用水源) is a lake when its
-   type says so (``饮用水源(湖库)``) or its name ends in 水库 or 湖 (optionally followed by
-   坝前/库心/库区/取水口), otherwise a river.  Without a site type the same name rule
-   applies, and a 河流 value or a name containing 河/江/溪 means river; else unknown.
-4. **Below detection** (``<0.01``, ``0.01L``, ``ND``, ``未检出``): the value column holds
-   the detection limit (DL) and ``<code>_below_dl`` is True.  Such a value meets every
-   ceiling >= DL; a ceiling below the DL is not shown to be met (the value counts as
-   the DL, so ``0.02L`` mercury is 劣V).  ``ND`` without a DL meets every ceiling (the
-   standard's methods detect below the class I limits).  A below-detection DO meets
-   no floor.
-5. **Annual means** count below-detection values at half the DL (Ministry of Ecology
-   and Environment practice; ``ND`` without a DL as 0).  A parameter below detection in
-   every sample of the year is classified by rule 4 on its largest DL, so half a DL
-   never proves a limit the laboratory could not see.
-6. **Targets.**  A site or sample meets its target (水质目标) when its class is at least
-   as good.  超标倍数 of a parameter worse than the target = (value − target-class
-   limit) / limit; none for DO and pH.
-
-Reading tables lives in :mod:`ecomap._water_columns`, store shapes and uploads in
-:mod:`ecomap._water_store`, tables for people in :mod:`ecomap._water_tables`; their
-public names are re-exported here.
+The rules are numbered in :mod:`ecomap.water`; the functions here apply them and refer
+back there.
 """
 
 from __future__ import annotations
@@ -44,47 +12,12 @@ import math
 import numpy as np
 import pandas as pd
 
-from ecomap._gb3838 import CLASSES, MEASURES, PARAMETERS, Parameter, class_rank
-from ecomap._water_columns import COLUMN_ALIASES, normalize_samples, problem
-from ecomap._water_store import (
-    WaterUpload,
-    samples_long,
-    samples_wide,
-    sites_from_table,
-    upload_from_tables,
-)
-from ecomap._water_tables import (
-    classified_records,
-    compliance_table,
-    headline_figures,
-    headline_text,
-    sample_table,
-    site_table,
-)
 from ecomap.errors import InputError, ValidationError
 from ecomap.i18n import tr
+from ecomap.water.columns import normalize_samples, problem
+from ecomap.water.gb3838 import CLASSES, MEASURES, PARAMETERS, Parameter, class_rank
 
-__all__ = [
-    "CLASSES",
-    "COLUMN_ALIASES",
-    "PARAMETERS",
-    "Parameter",
-    "WaterUpload",
-    "annual_site_classes",
-    "classified_records",
-    "classify_samples",
-    "compliance",
-    "compliance_table",
-    "headline_figures",
-    "headline_text",
-    "normalize_samples",
-    "sample_table",
-    "samples_long",
-    "samples_wide",
-    "site_table",
-    "sites_from_table",
-    "upload_from_tables",
-]
+__all__ = ["annual_site_classes", "classify_samples", "compliance"]
 
 log = logging.getLogger(__name__)
 

@@ -13,9 +13,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ecomap._gb3838 import CLASSES, MEASURES
 from ecomap.i18n import message_of, tr
 from ecomap.io.tables import NUMBER, cell_text, parse_coordinate, parse_date, parse_number
+from ecomap.water.gb3838 import CLASSES, MEASURES
 
 __all__ = ["COLUMN_ALIASES", "SITE_COLUMNS", "normalize_samples", "problem"]
 

@@ -1,55 +1,42 @@
-"""Raster statistics over plots and townships, NDVI change, and map overlays.
+"""Raster statistics over plots and townships: the coverage-weighted zonal statistics.
 
 Zonal statistics weight every pixel by the fraction of it that a zone covers, so a
 1-mu plot on 10 m pixels (6–7 pixels, most of them only partly covered) gets the exact
 area-weighted answer — the quantity exactextract computes.  The work is vectorised over
-all zones (no Python loop per zone, see :mod:`ecomap._coverage`): count, sum, mean and
-standard deviation come from the zones' outlines and row prefix sums of the pixels;
+all zones (no Python loop per zone, see :mod:`ecomap.raster._coverage`): count, sum, mean
+and standard deviation come from the zones' outlines and row prefix sums of the pixels;
 min, max, majority, median and class shares from explicit coverage fractions.
 
 The vector zones are reprojected to the raster's CRS (:mod:`ecomap.crs`), never the
-raster to the zones'.  Pixels are read through a :class:`RasterSource` one window at a
-time: zones are sorted by the raster chunk they start in and processed in batches of
-bounded size, so a raster larger than memory is read once, window by window, and only
-where there are zones (a Cloud-Optimised GeoTIFF is fetched tile by tile).
+raster to the zones'.  Pixels are read through a :class:`~ecomap.raster.source.RasterSource`
+one window at a time: zones are sorted by the raster chunk they start in and processed in
+batches of bounded size, so a raster larger than memory is read once, window by window,
+and only where there are zones (a Cloud-Optimised GeoTIFF is fetched tile by tile).
 
-Overlays turn a raster into a small Web Mercator PNG with a colour ramp, for folium.
 Nothing here opens files: :mod:`ecomap.io.raster` opens GeoTIFFs as sources.
 """
 
 from __future__ import annotations
 
 import logging
-import math
-import struct
-import zlib
 from collections.abc import Sequence
-from dataclasses import dataclass, field
-from typing import Protocol
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 import shapely
 
-from ecomap import _coverage as _cov
-from ecomap._coverage import affine_coeffs
 from ecomap.errors import InputError
+from ecomap.raster import _coverage as _cov
+from ecomap.raster._coverage import affine_coeffs
+from ecomap.raster.source import RasterSource
 
 __all__ = [
     "CATEGORICAL_STATS",
-    "COLORMAPS",
+    "MAX_CELLS",
     "STATS",
-    "ArraySource",
-    "Overlay",
-    "RasterSource",
-    "affine_coeffs",
     "category_shares",
-    "change_overlay",
-    "change_table",
-    "colorize",
     "coverage_fractions",
-    "overlay_from_array",
-    "png_from_rgba",
     "zonal_stats",
 ]
 
@@ -66,60 +53,6 @@ CATEGORICAL_STATS = ("majority", "minority", "variety", "median")
 #: Default cap on the pixels of zone boxes handled in one batch, and half the cap on the
 #: window read for it: about 60 bytes a pixel at the peak, so some 250 MB a batch.
 MAX_CELLS = 2_000_000
-
-
-# --------------------------------------------------------------------------- sources
-
-
-class RasterSource(Protocol):
-    """One band of a raster, read by windows.
-
-    ``read(row, col, nrows, ncols)`` returns the values of that window and a boolean
-    array that is True where a pixel is valid (None when every pixel not equal to
-    ``nodata`` and not NaN is valid).  :class:`ecomap.io.raster.RasterFile` implements
-    it for files; :class:`ArraySource` for arrays in memory.
-    """
-
-    name: str
-    crs: object | None  # anything ecomap.crs.parse_crs accepts
-    transform: tuple[float, float, float, float, float, float]  # affine a, b, c, d, e, f
-    width: int
-    height: int
-    nodata: float | None
-    block_shape: tuple[int, int]
-
-    def read(self, row: int, col: int, nrows: int, ncols: int
-             ) -> tuple[np.ndarray, np.ndarray | None]: ...
-
-
-@dataclass
-class ArraySource:
-    """A 2-D array with its georeferencing, as a :class:`RasterSource`.
-
-    ``transform`` is an ``affine.Affine`` or its first six coefficients
-    ``(a, b, c, d, e, f)``: x = a·col + b·row + c, y = d·col + e·row + f.
-    """
-
-    array: np.ndarray
-    transform: tuple
-    crs: object | None
-    nodata: float | None = None
-    name: str = "array"
-    mask: np.ndarray | None = None  # True where valid
-    block_shape: tuple[int, int] = (256, 256)
-    height: int = field(init=False)
-    width: int = field(init=False)
-
-    def __post_init__(self) -> None:
-        self.array = np.asarray(self.array)
-        if self.array.ndim != 2:
-            raise InputError(f"{self.name}: a raster band must be 2-D, not {self.array.shape}")
-        self.height, self.width = self.array.shape
-        self.transform = affine_coeffs(self.transform)
-
-    def read(self, row, col, nrows, ncols):
-        sl = (slice(row, row + nrows), slice(col, col + ncols))
-        return self.array[sl], None if self.mask is None else self.mask[sl]
 
 
 def _zone_geometries(zones, crs) -> tuple[np.ndarray, object]:
@@ -446,174 +379,3 @@ def category_shares(zones, source: RasterSource, *, classes: Sequence | None = N
 def _class_name(value) -> str:
     f = float(value)
     return str(int(f)) if f.is_integer() else f"{f:g}"
-
-
-# --------------------------------------------------------------------------- change
-
-
-def change_table(before: pd.Series, after: pd.Series, *, min_gain: float = 0.0
-                 ) -> pd.DataFrame:
-    """Per-zone change of a mean (e.g. NDVI after − before), flagging zones with no gain.
-
-    Returns
-    -------
-    DataFrame
-        ``before``, ``after``, ``change`` and ``status``: ``"gain"`` when the change is
-        above ``min_gain``, ``"no_gain"`` when it is not, ``"no_data"`` when either mean
-        is missing (off the raster or nodata only).
-    """
-    before = before.astype(float)
-    after = after.astype(float).reindex(before.index)
-    change = after - before
-    status = np.where(change.isna(), "no_data", np.where(change > min_gain, "gain", "no_gain"))
-    return pd.DataFrame({"before": before, "after": after, "change": change,
-                         "status": status}, index=before.index)
-
-
-# --------------------------------------------------------------------------- overlays
-
-#: Colour ramps (evenly spaced stops, low → high) for overlays and their legends.
-COLORMAPS: dict[str, list[str]] = {
-    # NDVI: bare soil brown → yellow → dense-vegetation green (ColorBrewer RdYlGn-like).
-    "ndvi": ["#8c510a", "#d8b365", "#f6e8c3", "#c7e9b4", "#7fbc41", "#35978f", "#01665e"],
-    # change: loss red-brown → no change white → gain green (BrBG, diverging).
-    "change": ["#8c510a", "#d8b365", "#f6e8c3", "#f5f5f5", "#c7eae5", "#5ab4ac", "#01665e"],
-    "viridis": ["#440154", "#414487", "#2a788e", "#22a884", "#7ad151", "#fde725"],
-    "terrain": ["#333399", "#0294fa", "#24d36d", "#b6f08a", "#dbd085", "#92735e", "#ffffff"],
-    "greys": ["#ffffff", "#000000"],
-}
-
-
-def _stops(colormap: str) -> np.ndarray:
-    try:
-        hexes = COLORMAPS[colormap]
-    except KeyError:
-        raise InputError(f"unknown colour map {colormap!r}; choose from "
-                         + ", ".join(COLORMAPS)) from None
-    return np.array([[int(h[i:i + 2], 16) for i in (1, 3, 5)] for h in hexes], dtype=float)
-
-
-def colorize(array: np.ndarray, *, colormap: str = "ndvi", vmin: float, vmax: float,
-             valid: np.ndarray | None = None, fade: float | None = None) -> np.ndarray:
-    """RGBA (uint8) of a 2-D array through a colour ramp; invalid pixels transparent.
-
-    ``fade`` makes values near 0 see-through (opaque from ±fade on), so that on a change
-    map only real change covers the map below.
-    """
-    a = np.asarray(array, dtype=np.float64)
-    ok = np.isfinite(a) if valid is None else (np.asarray(valid, bool) & np.isfinite(a))
-    stops = _stops(colormap)
-    span = vmax - vmin if vmax > vmin else 1.0
-    t = np.clip((np.where(ok, a, vmin) - vmin) / span, 0.0, 1.0) * (len(stops) - 1)
-    i = np.minimum(np.floor(t).astype(int), len(stops) - 2)
-    f = (t - i)[..., None]
-    rgb = stops[i] * (1 - f) + stops[i + 1] * f
-    rgba = np.empty((*a.shape, 4), dtype=np.uint8)
-    rgba[..., :3] = np.round(rgb).astype(np.uint8)
-    alpha = np.where(ok, 255.0, 0.0)
-    if fade:
-        alpha *= np.clip(np.abs(np.where(ok, a, 0.0)) / fade, 0.0, 1.0)
-    rgba[..., 3] = np.round(alpha).astype(np.uint8)
-    return rgba
-
-
-def png_from_rgba(rgba: np.ndarray) -> bytes:
-    """A PNG file (bytes) of an RGBA uint8 image, written with zlib only."""
-    rgba = np.ascontiguousarray(rgba, dtype=np.uint8)
-    h, w = rgba.shape[:2]
-    raw = np.concatenate([np.zeros((h, 1), np.uint8), rgba.reshape(h, w * 4)], axis=1)
-
-    def chunk(tag: bytes, data: bytes) -> bytes:
-        return (struct.pack(">I", len(data)) + tag + data
-                + struct.pack(">I", zlib.crc32(tag + data) & 0xFFFFFFFF))
-
-    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, 8, 6, 0, 0, 0))
-            + chunk(b"IDAT", zlib.compress(raw.tobytes(), 9)) + chunk(b"IEND", b""))
-
-
-@dataclass(frozen=True)
-class Overlay:
-    """A colour-mapped raster ready for a Web Mercator map.
-
-    ``png`` is the image in Web Mercator (EPSG:3857), north up; ``bounds`` its
-    ``(west, south, east, north)`` in degrees (EPSG:4326), as Leaflet's imageOverlay
-    wants them.
-    """
-
-    png: bytes
-    bounds: tuple[float, float, float, float]
-    colormap: str
-    vmin: float
-    vmax: float
-    shape: tuple[int, int]
-
-    def data_uri(self) -> str:
-        import base64
-
-        return "data:image/png;base64," + base64.b64encode(self.png).decode("ascii")
-
-
-def overlay_from_array(array: np.ndarray, transform, crs, *, nodata: float | None = None,
-                       colormap: str = "ndvi", vmin: float | None = None,
-                       vmax: float | None = None, max_size: int = 1024,
-                       symmetric: bool = False) -> Overlay:
-    """Reproject a raster to Web Mercator, downsample it to at most ``max_size`` pixels
-    a side (what a screen shows), colour-map it and encode it as PNG.
-
-    ``vmin``/``vmax`` default to the 2nd and 98th percentiles of the valid pixels
-    (``symmetric`` makes them ±the larger, for change maps centred on 0).
-    """
-    from ecomap.crs import reproject_array
-
-    merc, mt = reproject_array(_with_nan(array, nodata), transform, crs, "EPSG:3857",
-                               max_size=max_size)
-    return _overlay(merc, mt, colormap=colormap, vmin=vmin, vmax=vmax, symmetric=symmetric)
-
-
-def change_overlay(before: tuple, after: tuple, *, colormap: str = "change",
-                   vmax: float | None = None, max_size: int = 1024,
-                   fade: float | None = 0.25) -> Overlay:
-    """The difference after − before of two rasters as an overlay centred on 0.
-
-    ``before`` and ``after`` are ``(array, transform, crs)``, on any grids: both are
-    warped onto the Web Mercator grid of ``before`` before subtracting (for display).
-    Changes smaller than ``fade`` × the scale fade out (see :func:`colorize`).
-    """
-    from ecomap.crs import reproject_array
-
-    b, mt = reproject_array(_with_nan(before[0], None), before[1], before[2], "EPSG:3857",
-                            max_size=max_size)
-    a, _ = reproject_array(_with_nan(after[0], None), after[1], after[2], "EPSG:3857",
-                           dst_grid=(mt, b.shape))
-    return _overlay(a - b, mt, colormap=colormap, vmin=None if vmax is None else -vmax,
-                    vmax=vmax, symmetric=True, fade=fade)
-
-
-def _with_nan(array, nodata) -> np.ndarray:
-    a = np.asarray(array, dtype=np.float64)
-    if nodata is not None and not math.isnan(nodata):
-        a = np.where(a == nodata, np.nan, a)
-    return a
-
-
-def _overlay(merc: np.ndarray, mt, *, colormap: str, vmin, vmax, symmetric: bool,
-             fade: float | None = None) -> Overlay:
-    from ecomap.crs import transform_bounds
-
-    ok = np.isfinite(merc)
-    if vmin is None or vmax is None:
-        vals = merc[ok]
-        lo, hi = (np.percentile(vals, [2, 98]) if vals.size else (0.0, 1.0))
-        if symmetric:
-            m = max(abs(lo), abs(hi)) or 1.0
-            lo, hi = -m, m
-        vmin = float(lo) if vmin is None else vmin
-        vmax = float(hi) if vmax is None else vmax
-    fade_at = fade * max(abs(vmin), abs(vmax)) if fade else None
-    png = png_from_rgba(colorize(merc, colormap=colormap, vmin=vmin, vmax=vmax, valid=ok,
-                                 fade=fade_at))
-    h, w = merc.shape
-    a_, _, c_, _, e_, f_ = affine_coeffs(mt)
-    west, south, east, north = transform_bounds(
-        (c_, f_ + e_ * h, c_ + a_ * w, f_), "EPSG:3857", "EPSG:4326")
-    return Overlay(png, (west, south, east, north), colormap, float(vmin), float(vmax), (h, w))

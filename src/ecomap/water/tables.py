@@ -8,8 +8,8 @@ from typing import Any
 
 import pandas as pd
 
-from ecomap._gb3838 import CLASSES, MEASURES, PARAMETERS, class_rank
 from ecomap.i18n import render
+from ecomap.water.gb3838 import CLASSES, MEASURES, PARAMETERS, class_rank
 
 __all__ = ["classified_records", "compliance_table", "headline_figures", "headline_text",
            "sample_table", "site_table"]

@@ -2,11 +2,11 @@
 the change of a raster mean (e.g. NDVI) on restoration plots, as tables and a map.
 
 >>> import ecomap
->>> from ecomap import api_raster
+>>> from ecomap.raster import service
 >>> st = ecomap.open_store("ecomap.gpkg")
->>> api_raster.zonal(st, "landcover.tif", layer="townships", categorical=True)
->>> t = api_raster.change(st, "ndvi_2022.tif", "ndvi_2023.tif", category="mine_remediation")
->>> m = api_raster.change_map(st, "ndvi_2022.tif", "ndvi_2023.tif", t)
+>>> service.zonal(st, "landcover.tif", layer="townships", categorical=True)
+>>> t = service.change(st, "ndvi_2022.tif", "ndvi_2023.tif", category="mine_remediation")
+>>> m = service.change_map(st, "ndvi_2022.tif", "ndvi_2023.tif", t)
 """
 
 from __future__ import annotations
@@ -22,8 +22,8 @@ import pandas as pd
 from ecomap.errors import InputError
 from ecomap.store import Store
 
-__all__ = ["LAYERS", "add_raster_file", "change", "change_map", "display_table",
-           "write_demo_outputs", "zonal", "zones"]
+__all__ = ["LAYERS", "add_raster_file", "change", "change_map", "display_table", "zonal",
+           "zones"]
 
 log = logging.getLogger(__name__)
 
@@ -113,7 +113,7 @@ def change_map(store: Store, before, after, table: gpd.GeoDataFrame, *,
     from ecomap import api
     from ecomap.io.raster import read_overview
     from ecomap.maps._raster import add_change_plots, add_raster_overlay
-    from ecomap.raster import change_overlay
+    from ecomap.raster.change import change_overlay
 
     if m is None:
         m = api.county_map(store, year=year, lang=lang)
@@ -170,44 +170,3 @@ def display_table(table: pd.DataFrame, *, lang: str = "zh") -> pd.DataFrame:
         return col
 
     return out.rename(columns={c: header(c) for c in out.columns})
-
-
-# --------------------------------------------------------------------------- demo
-
-#: The demo's NDVI pair (written by geodata/make_ndvi.py) and the plots it is about.
-DEMO_NDVI = ("ndvi_2022.tif", "ndvi_2023.tif")
-DEMO_CATEGORIES = ("mine_remediation", "afforestation")
-
-
-def write_demo_outputs(store: Store, out: Path, *, lang: str = "zh", year: int | None = None,
-                       geodata: Path | None = None, add_to=None) -> list[str]:
-    """NDVI change 2022→2023 of the demo's remediated mines and afforestation plots:
-    ``ndvi_change.csv`` and ``ndvi_change.html`` under ``out``; nothing without the pair.
-
-    ``add_to``: put the NDVI layers (hidden at first) on this folium map, e.g. the
-    county map, instead of writing ``ndvi_change.html``.
-    """
-    import importlib.util
-
-    from ecomap.demo import find_geodata
-    from ecomap.io.export import write_table, write_text
-    from ecomap.maps import to_html
-
-    if importlib.util.find_spec("rasterio") is None:
-        log.warning("rasterio is not installed (pip install 'ecomap[raster]'): "
-                    "NDVI change skipped")
-        return []
-    root = Path(geodata) if geodata else find_geodata()
-    before, after = (root / DEMO_NDVI[0], root / DEMO_NDVI[1])
-    if not (before.exists() and after.exists()):
-        log.info("no %s / %s in %s: NDVI change skipped", *DEMO_NDVI, root)
-        return []
-    tables = [change(store, before, after, category=c, year=year) for c in DEMO_CATEGORIES]
-    table = gpd.GeoDataFrame(pd.concat(tables, ignore_index=True), crs=tables[0].crs)
-    written = [str(write_table(display_table(table, lang=lang), Path(out) / "ndvi_change.csv"))]
-    if add_to is not None:
-        change_map(store, before, after, table, year=year, lang=lang, m=add_to, show=False)
-        return written
-    m = change_map(store, before, after, table, year=year, lang=lang)
-    written.append(str(write_text(Path(out) / "ndvi_change.html", to_html(m))))
-    return written

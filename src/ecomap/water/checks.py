@@ -25,16 +25,16 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ecomap._gb3838 import MEASURES
-from ecomap._water_columns import (
+from ecomap.errors import InputError
+from ecomap.i18n import Text, tr
+from ecomap.water.columns import (
     COLUMN_ALIASES,
     SITE_COLUMNS,
     _match_column,
     normalize_samples,
     problem,
 )
-from ecomap.errors import InputError
-from ecomap.i18n import Text, tr
+from ecomap.water.gb3838 import MEASURES
 
 __all__ = ["WaterUpload", "samples_long", "samples_wide", "sites_from_table",
            "upload_from_tables"]
@@ -453,7 +453,7 @@ def _rows(group: pd.DataFrame, col: str = "source_row") -> Text:
 
 
 def _params(group: pd.DataFrame) -> str:
-    from ecomap._gb3838 import PARAMETERS
+    from ecomap.water.gb3838 import PARAMETERS
 
     return "、".join(PARAMETERS[c].label if c in PARAMETERS else "水温"
                     for c in group["param"].unique())

@@ -1,4 +1,4 @@
-"""The engine of :mod:`ecomap.raster`: exact pixel coverage of polygons, vectorised.
+"""The engine of :mod:`ecomap.raster.zonal`: exact pixel coverage of polygons, vectorised.
 
 Every ring edge of every zone, in the raster's pixel space (pixels are unit squares,
 whatever the geotransform), is cut where it crosses a pixel row.  By Green's theorem

@@ -1,13 +1,13 @@
 """Validation reports for people: a terminal table, an HTML page with a map of the
-problem features; and for tools: the JSON of :meth:`ecomap.validate.Outcome.to_json`."""
+problem features; and for tools: the JSON of :meth:`ecomap.checks.Outcome.to_json`."""
 
 from __future__ import annotations
 
 import html
 import json
 
+from ecomap.checks.report import Outcome
 from ecomap.i18n import current_lang, tr
-from ecomap.validate import Outcome
 
 __all__ = ["report_html", "report_json", "severity_word", "status_line"]
 
