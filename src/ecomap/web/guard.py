@@ -20,7 +20,8 @@ from starlette.requests import Request
 from ecomap.errors import EcomapError, InputError
 from ecomap.i18n import tr
 
-__all__ = ["YEAR_MAX", "YEAR_MIN", "Busy", "UploadGate", "Year", "year_problem"]
+__all__ = ["YEAR_MAX", "YEAR_MIN", "Busy", "UploadGate", "UploadTooLarge", "Year",
+           "upload_too_large", "year_problem"]
 
 #: The years a question may ask about (the state's forestry records start in 1949).
 YEAR_MIN, YEAR_MAX = 1949, 2100
@@ -44,6 +45,16 @@ class Busy(EcomapError):
     def __init__(self, message, retry_after: int = 30) -> None:
         super().__init__(message)
         self.retry_after = int(retry_after)
+
+
+class UploadTooLarge(InputError):
+    """An upload larger than ``max_upload_mb`` (answered before its body is read)."""
+
+
+def upload_too_large(max_upload_mb: float, name: str = "the upload") -> UploadTooLarge:
+    """The error of ``name``, larger than ``max_upload_mb``."""
+    return UploadTooLarge(f"{name} is larger than the {max_upload_mb:,g} MB allowed; split "
+                          "the file (by township or year) or zip it, and upload again")
 
 
 class UploadGate:
