@@ -14,8 +14,9 @@ pyproj, rasterio, folium, scipy, pandas).
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from ecomap._lazy import lazy_exports
 
 if TYPE_CHECKING:  # what type checkers and IDEs see; nothing is imported at run time
     from ecomap.api import (
@@ -71,16 +72,5 @@ def _version() -> str:
         return "0+unknown"
 
 
-def __getattr__(name: str) -> Any:
-    if name == "__version__":
-        value = _version()
-    elif name in _LAZY:
-        value = getattr(importlib.import_module(_LAZY[name]), name)
-    else:
-        raise AttributeError(f"module 'ecomap' has no attribute {name!r}")
-    globals()[name] = value  # looked up once
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted({*globals(), *__all__})
+__getattr__, __dir__ = lazy_exports(__name__, _LAZY, __all__,
+                                   compute={"__version__": _version})

@@ -16,8 +16,9 @@ this package loads neither numpy nor rasterio.
 
 from __future__ import annotations
 
-import importlib
 from typing import TYPE_CHECKING
+
+from ecomap._lazy import lazy_exports
 
 if TYPE_CHECKING:
     from ecomap.raster._coverage import affine_coeffs
@@ -73,14 +74,5 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str):
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted({*globals(), *_EXPORTS})
+__getattr__, __dir__ = lazy_exports(__name__, {n: f".{m}" for n, m in _EXPORTS.items()},
+                                   __all__)
