@@ -74,6 +74,8 @@ def test_the_same_file_again_is_refused_and_its_owner_may_replace(app, settings,
         review = c.get(where).text
         assert "拒绝" in review and "duplicate_file" in review
         assert f"与已入库的批次 {old}" in review
+        # Refused before it was read: the page says so, not "0 features read".
+        assert '<td id="features">未读取(整个文件被拒绝)</td>' in review
         assert 'id="confirm"' not in review  # a plain confirm is not offered
         assert f'id="replace-{old}"' in review and f"替换批次 {old}" in review
         # Without the form's CSRF token: refused, nothing changed.

@@ -30,6 +30,7 @@ TEXT: dict[str, tuple[str, str]] = {
     "st_warn": ("通过(有警告)", "accepted with warnings"),
     "st_reject": ("拒绝(不能入库)", "rejected, cannot be stored"),
     "features": ("读取要素", "Features read"),
+    "not_read": ("未读取(整个文件被拒绝)", "not read (the whole file was refused)"),
     "accepted": ("可入库要素", "Features to store"),
     "area_mu": ("面积(亩)", "Area (mu)"),
     "crs": ("坐标系", "CRS"),
