@@ -52,6 +52,10 @@ def serve_cmd(host, port, access_log, forwarded, store, users, lang):
 
     s = Settings.from_env(store=store, users=users, lang=lang)
     open_store(s.store).close()  # a missing or foreign store is said now, not per request
+    # A long-running server loads the map stack now, so that the first page a user
+    # opens does not wait for it (the command line itself loads it only when needed).
+    import ecomap.api
+    import ecomap.maps  # noqa: F401
     app = create_app(s)
     if not app.state.accounts.list():
         click.secho(f"no accounts yet in {s.users_path}: create one with "
