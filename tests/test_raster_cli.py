@@ -102,7 +102,7 @@ def test_change_table_flags_and_map(workdir):
     r = CliRunner().invoke(cli, ["change", "rows.tif", "after.tif", "--year", "2023",
                                  "-o", "change.csv", "--map", "out/change.html"])
     assert r.exit_code == 0, r.output
-    assert "1 with no gain" in r.output
+    assert "1 个未增长" in r.output
     rows = (workdir / "change.csv").read_bytes().decode("utf-8-sig").splitlines()
     assert rows[0].split(",")[-6:-2] == ["前期均值", "后期均值", "变化", "判定"]
     hole = next(x for x in rows if x.startswith("HOLE")).split(",")
