@@ -50,7 +50,7 @@ def _format(fmt: str | None, embed: bool, png: bool, pdf: bool) -> str:
     if len(set(chosen)) > 1:
         raise click.UsageError(str(tr("只能选一种输出格式, 不能同时用 {chosen}",
                                       "choose one output format, not {chosen}",
-                                      chosen=" and ".join(chosen))))
+                                      chosen=tr(" 和 ".join(chosen), " and ".join(chosen)))))
     return chosen[0] if chosen else "html"
 
 
