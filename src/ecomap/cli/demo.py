@@ -41,8 +41,10 @@ def demo_cmd(store, geodata, out, overwrite, lang):
     click.echo("")
     click.echo(tr("全县汇总 (按入库小班计算; 方括号内为报告数):",
                   "county totals (computed from the stored plots; reported figure in brackets):"))
-    for t in result.totals:
-        name = category_label(t["category"], s.lang)
+    names = [category_label(t["category"], s.lang) for t in result.totals]
+    width = max((_width(n) for n in names), default=0)
+    for t, name in zip(result.totals, names, strict=True):
+        name += " " * (width - _width(name))  # aligned in a terminal, Chinese or not
         rep = t["reported"]
         if rep and rep[1] == "km2":
             mine, theirs = f"{t['area_km2']:.2f} km²", f"{rep[0]:g} km²"
@@ -55,11 +57,18 @@ def demo_cmd(store, geodata, out, overwrite, lang):
             value = t["area_km2"] if rep[1] == "km2" else (
                 t["count"] if rep[1] in _COUNTED else t["area_mu"])
             ok = "  ✓" if abs(value - rep[0]) < (0.005 if rep[1] == "km2" else 0.05) else "  ✗"
-        click.echo(tr("  {year} {name:<16} {count:>5} 个图斑  {mine:>16}  [{theirs}]{ok}",
-                      "  {year} {name:<16} {count:>5} plots  {mine:>16}  [{theirs}]{ok}",
+        click.echo(tr("  {year} {name} {count:>5} 个图斑  {mine:>16}  [{theirs}]{ok}",
+                      "  {year} {name} {count:>5} plots  {mine:>16}  [{theirs}]{ok}",
                       year=t["year"], name=name, count=t["count"], mine=mine,
                       theirs=theirs, ok=ok))
     _echo_water(result.store, geodata, s.lang)
+
+
+def _width(text: str) -> int:
+    """Columns ``text`` takes in a terminal (Chinese characters take two)."""
+    import unicodedata
+
+    return sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in text)
 
 
 def _echo_water(store: str, geodata: str | None, lang: str) -> None:
