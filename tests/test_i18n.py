@@ -247,7 +247,7 @@ def test_demo_closing_block_in_chinese_by_default_and_english_on_request(tmp_pat
     assert "饮用水源地：" in zh.output and "地表水：" in zh.output and "类或更好]" in zh.output
     assert re.search(r"已写出 \d+ 个文件:", zh.output) and "个图斑" in zh.output
     assert "county totals" not in zh.output and "water quality" not in zh.output
-    assert "✗" not in zh.output
+    assert "6,460.0 亩  [6,460.0]  ✓" in zh.output and "✗" not in zh.output
 
     en = CliRunner().invoke(cli, [*args, "--lang", "en"], catch_exceptions=False)
     assert en.exit_code == 0, en.output
@@ -257,6 +257,7 @@ def test_demo_closing_block_in_chinese_by_default_and_english_on_request(tmp_pat
                      r"samples; reported statement in brackets\):", en.output)
     assert "drinking-water sources: " in en.output and "surface water: " in en.output
     assert "or better]" in en.output and " plots " in en.output
+    assert "6,460.0 mu  [6,460.0]  ✓" in en.output and "亩" not in en.output
     assert re.search(r"wrote \d+ files:", en.output)
     assert "全县汇总" not in en.output and "饮用水源地" not in en.output
     assert "✗" not in en.output

@@ -51,7 +51,8 @@ def demo_cmd(store, geodata, out, overwrite, lang):
         elif rep and rep[1] in _COUNTED:
             mine, theirs = f"{t['count']} {_COUNTED[rep[1]].render(s.lang)}", f"{rep[0]:g}"
         else:
-            mine, theirs = f"{t['area_mu']:,.1f} 亩", f"{rep[0]:,.1f}" if rep else "-"
+            mu = "亩" if s.lang == "zh" else "mu"
+            mine, theirs = f"{t['area_mu']:,.1f} {mu}", f"{rep[0]:,.1f}" if rep else "-"
         ok = ""
         if rep:
             value = t["area_km2"] if rep[1] == "km2" else (
