@@ -164,8 +164,9 @@ def write_ndvi_change(store: Store, out: Path, *, lang: str = "zh", year: int | 
     import importlib.util
 
     if importlib.util.find_spec("rasterio") is None:
-        log.warning("rasterio is not installed (pip install 'ecomap[raster]'): "
-                    "NDVI change skipped")
+        log.warning("%s", tr("未安装 rasterio (pip install 'ecomap[raster]'): 跳过 NDVI 变化图",
+                             "rasterio is not installed (pip install 'ecomap[raster]'): "
+                             "NDVI change skipped"))
         return []
     root = Path(geodata) if geodata else find_geodata()
     before, after = (root / NDVI_PAIR[0], root / NDVI_PAIR[1])

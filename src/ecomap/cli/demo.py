@@ -72,12 +72,14 @@ def _width(text: str) -> int:
     return sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in text)
 
 
-def _echo_water(store: str, geodata: str | None, lang: str) -> None:
-    """The report's two water statements, recomputed from the stored demo samples."""
+def _echo_water(store: str, geodata: str | None, lang: str | None = None) -> None:
+    """The report's two water statements, recomputed from the stored demo samples, in
+    ``lang`` (default: the language of the command)."""
     import csv
 
     from ecomap import api, water
     from ecomap.demo import find_geodata
+    from ecomap.i18n import current_lang
     from ecomap.store import open_store
 
     with open_store(store) as st:
@@ -93,18 +95,19 @@ def _echo_water(store: str, geodata: str | None, lang: str) -> None:
             rep = {r["code"]: r["quantity"] for r in csv.DictReader(f)}
     pct, worst = fig["drinking"]["pct"], fig["surface"]["worst"]
     rep_pct, rep_cls = rep.get("drinking_water_compliance"), rep.get("surface_water_class")
+    lang = lang or current_lang()
     drinking, surface = water.headline_text(fig, lang=lang)
     click.echo("")
     click.echo(tr("{year} 年水质 (GB 3838-2002, 按入库样品年均值评价; 方括号内为报告表述):",
                   "water quality {year} (GB 3838-2002, annual means of the stored samples; "
-                  "reported statement in brackets):", year=year))
+                  "reported statement in brackets):", year=year).render(lang))
     ok = "" if rep_pct is None else "  ✓" if pct is not None and abs(pct - float(rep_pct)) < 0.05 \
         else "  ✗"
     click.echo(f"  {drinking}  [{rep_pct or '-'}%]{ok}")
     ok = "" if rep_cls not in water.CLASSES else "  ✓" if worst and water.CLASSES.index(
         worst) <= water.CLASSES.index(rep_cls) else "  ✗"
     click.echo(tr("  {surface}  [{cls} 类或更好]{ok}", "  {surface}  [class {cls} or better]{ok}",
-                  surface=surface, cls=rep_cls or "-", ok=ok))
+                  surface=surface, cls=rep_cls or "-", ok=ok).render(lang))
 
 
 COMMANDS = [demo_cmd]
