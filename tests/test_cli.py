@@ -111,15 +111,15 @@ def test_csv_and_json_go_to_standard_output(workdir):
 
 def test_output_format_from_the_file_name(workdir):
     r = run("summary", "-o", "s.json")
-    assert r.exit_code == 0 and "wrote s.json" in r.output
+    assert r.exit_code == 0 and "已写出 s.json" in r.output
     assert json.loads((workdir / "s.json").read_text(encoding="utf-8"))
     r = run("summary", "-o", "s.txt")
-    assert r.exit_code == 64 and ".csv, .xlsx or .json" in r.output
+    assert r.exit_code == 64 and ".csv、.xlsx 或 .json" in r.output
 
 
 def test_xlsx_needs_an_output_file(workdir):
     r = run("summary", "--format", "xlsx")
-    assert r.exit_code == 64 and "-o FILE.xlsx" in r.output
+    assert r.exit_code == 64 and "-o 文件.xlsx" in r.output
     assert not list(workdir.glob("*.xlsx"))
 
 

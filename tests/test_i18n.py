@@ -229,3 +229,74 @@ def test_errors_of_a_command_without_lang_follow_the_group_option(tmp_path, stor
     assert "中没有批次 99; 'ecomap batches' 列出全部批次" in zh.output
     assert "no batch 99 in" in en.output and "no batch 99 in" in env.output
     assert "批次" not in en.output
+
+
+# --- command output and errors outside the upload path -------------------------------------
+
+def test_demo_closing_block_in_chinese_by_default_and_english_on_request(tmp_path):
+    """The closing block of 'ecomap demo': county totals and the two water statements."""
+    from pathlib import Path
+
+    geodata = Path(__file__).resolve().parents[1] / "geodata"
+    args = ["demo", "--geodata", str(geodata), "--store", str(tmp_path / "demo.gpkg"),
+            "--out", str(tmp_path / "maps")]
+    zh = CliRunner().invoke(cli, args, catch_exceptions=False)
+    assert zh.exit_code == 0, zh.output
+    assert "全县汇总 (按入库小班计算; 方括号内为报告数):" in zh.output
+    assert "年水质 (GB 3838-2002, 按入库样品年均值评价; 方括号内为报告表述):" in zh.output
+    assert "饮用水源地：" in zh.output and "地表水：" in zh.output and "类或更好]" in zh.output
+    assert re.search(r"已写出 \d+ 个文件:", zh.output) and "个图斑" in zh.output
+    assert "county totals" not in zh.output and "water quality" not in zh.output
+    assert "6,460.0 亩  [6,460.0]  ✓" in zh.output and "✗" not in zh.output
+
+    en = CliRunner().invoke(cli, [*args, "--lang", "en"], catch_exceptions=False)
+    assert en.exit_code == 0, en.output
+    assert "county totals (computed from the stored plots; reported figure in brackets):" \
+        in en.output
+    assert re.search(r"water quality \d{4} \(GB 3838-2002, annual means of the stored "
+                     r"samples; reported statement in brackets\):", en.output)
+    assert "drinking-water sources: " in en.output and "surface water: " in en.output
+    assert "or better]" in en.output and " plots " in en.output
+    assert "6,460.0 mu  [6,460.0]  ✓" in en.output and "亩" not in en.output
+    assert re.search(r"wrote \d+ files:", en.output)
+    assert "全县汇总" not in en.output and "饮用水源地" not in en.output
+    assert "✗" not in en.output
+
+
+def test_raster_error_in_chinese_by_default_and_english_on_request(tmp_path, filled_store,
+                                                                    store_path):
+    args = ["zonal", str(tmp_path / "missing.tif"), "--store", str(store_path)]
+    zh = CliRunner().invoke(cli, args)
+    en = CliRunner().invoke(cli, [*args, "--lang", "en"])
+    assert zh.exit_code == en.exit_code == 2
+    assert "missing.tif: 文件不存在" in zh.output and "请检查路径" in zh.output
+    assert "missing.tif: no such file" in en.output and "check the path" in en.output
+    assert "文件不存在" not in en.output
+
+
+def test_export_errors_in_chinese_by_default_and_english_on_request(tmp_path, filled_store,
+                                                                    store_path, monkeypatch):
+    # PNG export without Chromium: the message says how to get it, in the user's language.
+    monkeypatch.setenv("ECOMAP_CHROMIUM", str(tmp_path / "no-chromium-here"))
+    args = ["map", "county", "--png", "-o", str(tmp_path / "county.png"),
+            "--store", str(store_path)]
+    zh = CliRunner().invoke(cli, args)
+    en = CliRunner().invoke(cli, [*args, "--lang", "en"])
+    assert zh.exit_code == en.exit_code == 2
+    assert "no-chromium-here 不存在; 请指向 Chromium 或 Chrome 程序" in zh.output
+    assert "no-chromium-here does not exist; point it at a Chromium or Chrome binary" \
+        in en.output
+    assert not (tmp_path / "county.png").exists()
+    # A table written under a name that is not .csv, .xlsx or .json.
+    import pandas as pd
+
+    from ecomap.errors import InputError
+    from ecomap.io.export import write_table
+
+    with pytest.raises(InputError) as exc:
+        write_table(pd.DataFrame({"a": [1]}), tmp_path / "summary.txt")
+    assert str(exc.value) == "无法把表格写入 summary.txt: 文件名请以 .csv、.xlsx 或 .json 结尾"
+    with use_lang("en"):
+        assert str(exc.value) == "cannot write a table to summary.txt: use a .csv, .xlsx or " \
+                                 ".json name"
+    assert not (tmp_path / "summary.txt").exists()

@@ -89,7 +89,7 @@ def test_none_is_offline_and_online_basemaps_say_they_need_the_internet(filled_s
 def test_tianditu_needs_a_key_and_puts_it_in_both_layers(filled_store):
     with pytest.raises(InputError, match="ECOMAP_TIANDITU_KEY"):
         api.county_map(filled_store, year=2023, basemap="tianditu")
-    with pytest.raises(InputError, match="32 hexadecimal"):
+    with pytest.raises(InputError, match="32 位十六进制"):
         api.county_map(filled_store, year=2023, basemap="tianditu", tianditu_key="abc")
     key = "0123456789abcdef0123456789abcdef"
     html = maps.to_html(api.county_map(filled_store, year=2023, basemap="tianditu",

@@ -102,7 +102,9 @@ def test_embed_and_basemaps_from_the_cli(workdir):
 
 def test_one_format_at_a_time(workdir):
     r = run("map", "county", "--png", "--pdf")
-    assert r.exit_code == 64 and "choose one output format" in r.output  # EX_USAGE
+    assert r.exit_code == 64 and "只能选一种输出格式" in r.output  # EX_USAGE
+    r = run("map", "county", "--png", "--pdf", "--lang", "en")
+    assert r.exit_code == 64 and "choose one output format, not png and pdf" in r.output
 
 
 def test_briefing_command(workdir):

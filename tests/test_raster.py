@@ -300,14 +300,14 @@ def test_change_from_two_grids(tmp_path):
 # --- errors: each names the file and the fix ------------------------------------------
 
 
-def test_raster_that_misses_every_zone(tmp_path):
+def test_raster_that_misses_every_zone(tmp_path, english):
     far = write_tif(tmp_path / "elsewhere.tif", row_raster(),
                     transform=Affine(PIXEL, 0, 300_000, 0, -PIXEL, 3_500_000))
     with pytest.raises(InputError, match=r"elsewhere\.tif covers .* none of the 1 zones"):
         zonal_stats_file(far, zones(px_box(1, 1, 2, 2)))
 
 
-def test_raster_without_crs(tmp_path):
+def test_raster_without_crs(tmp_path, english):
     path = write_tif(tmp_path / "nocrs.tif", row_raster(), crs=None)
     with pytest.raises(CRSError, match=r"nocrs\.tif has no coordinate reference system.*"
                                        r"--raster-crs"):
@@ -316,7 +316,7 @@ def test_raster_without_crs(tmp_path):
     assert got["mean"].iloc[0] == pytest.approx(3.0)
 
 
-def test_unreadable_and_missing_files(tmp_path):
+def test_unreadable_and_missing_files(tmp_path, english):
     bad = tmp_path / "broken.tif"
     bad.write_bytes(b"II*\x00 this is not really a TIFF")
     with pytest.raises(InputError, match=r"broken\.tif: cannot be read as a raster"):
@@ -325,7 +325,7 @@ def test_unreadable_and_missing_files(tmp_path):
         open_raster(tmp_path / "missing.tif")
 
 
-def test_zones_must_be_polygons(rows_tif):
+def test_zones_must_be_polygons(rows_tif, english):
     with pytest.raises(InputError, match="need polygons.*Point"):
         zonal_stats_file(rows_tif, zones(shapely.Point(X0 + 5, TOP - 5)))
     with pytest.raises(InputError, match="unknown statistic.*mode"):

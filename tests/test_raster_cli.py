@@ -102,7 +102,7 @@ def test_change_table_flags_and_map(workdir):
     r = CliRunner().invoke(cli, ["change", "rows.tif", "after.tif", "--year", "2023",
                                  "-o", "change.csv", "--map", "out/change.html"])
     assert r.exit_code == 0, r.output
-    assert "1 with no gain" in r.output
+    assert "1 个未增长" in r.output
     rows = (workdir / "change.csv").read_bytes().decode("utf-8-sig").splitlines()
     assert rows[0].split(",")[-6:-2] == ["前期均值", "后期均值", "变化", "判定"]
     hole = next(x for x in rows if x.startswith("HOLE")).split(",")
@@ -113,13 +113,14 @@ def test_change_table_flags_and_map(workdir):
     assert js("NDVI变化(后期−前期)") in html and js("未见增加的小班") in html
 
 
-@pytest.mark.parametrize("case, message", [
-    ("elsewhere", "elsewhere.tif covers"),
-    ("nocrs", "nocrs.tif has no coordinate reference system"),
-    ("broken", "broken.tif: cannot be read as a raster"),
-    ("missing", "missing.tif: no such file"),
+@pytest.mark.parametrize("case, message, zh", [
+    ("elsewhere", "elsewhere.tif covers", "elsewhere.tif 覆盖"),
+    ("nocrs", "nocrs.tif has no coordinate reference system", "nocrs.tif 没有坐标系"),
+    ("broken", "broken.tif: cannot be read as a raster", "broken.tif: 无法作为栅格读取"),
+    ("missing", "missing.tif: no such file", "missing.tif: 文件不存在"),
 ])
-def test_errors_name_the_file_and_exit_2(workdir, case, message):
+def test_errors_name_the_file_and_exit_2(workdir, case, message, zh):
+    """In Chinese by default, in English with --lang en."""
     if case == "elsewhere":
         write_tif(workdir / "elsewhere.tif", ROWS,
                   transform=Affine(100.0, 0, 300_000.0, 0, -100.0, 3_500_000.0))
@@ -128,6 +129,9 @@ def test_errors_name_the_file_and_exit_2(workdir, case, message):
     elif case == "broken":
         (workdir / "broken.tif").write_bytes(b"not a raster")
     r = CliRunner().invoke(cli, ["zonal", f"{case}.tif"])
+    assert r.exit_code == 2
+    assert zh in r.output
+    r = CliRunner().invoke(cli, ["zonal", f"{case}.tif", "--lang", "en"])
     assert r.exit_code == 2
     assert message in r.output
 

@@ -416,11 +416,15 @@ def test_demo_samples_reproduce_the_report(store_file, capsys):
     r = run("water", "ingest", geodata / "water_samples_2023.csv", "--sites",
             geodata / "water_sites.csv", "--store", path)
     assert r.exit_code == 0, r.output
-    _echo_water(str(path), str(geodata))
+    _echo_water(str(path), str(geodata), "en")
     out = capsys.readouterr().out
     assert "drinking-water sources: 3 of 3 meet their target = 100.0%  [100%]  ✓" in out
     assert "surface water: 9 sections, all class II or better (" in out
     assert "[class II or better]  ✓" in out
+    _echo_water(str(path), str(geodata), "zh")  # what 'ecomap demo' prints by default
+    out = capsys.readouterr().out
+    assert "饮用水源地：3 个评价，3 个达标，达标率 100.0%  [100%]  ✓" in out
+    assert "地表水：9 个断面，均为 II 类或更好（" in out and "[II 类或更好]  ✓" in out
 
 
 # ---------------------------------------------------------------- units row and notes

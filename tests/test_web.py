@@ -87,6 +87,8 @@ def test_pages_and_api_ask_to_sign_in(app):
         r = c.get("/", follow_redirects=False)
         assert r.status_code == 303 and r.headers["location"] == "/login?next=/"
         r = c.get("/api/summary")
+        assert r.status_code == 401 and "请先登录" in r.json()["message"]
+        r = c.get("/api/summary?lang=en")
         assert r.status_code == 401 and "sign in" in r.json()["message"]
         token = csrf_of(c.get("/login").text)
         r = c.post("/login", data={"username": "admin", "password": "wrong password",
@@ -323,7 +325,7 @@ def test_unaccepted_type_is_refused_with_the_list(app, tmp_path):
         r = upload(c, doc, ed)
         assert r.status_code == 400 and ".zip" in r.json()["message"]
         r = upload(c, lone, ed)
-        assert r.status_code == 400 and "zip the .shp" in r.json()["message"]
+        assert r.status_code == 400 and "一起压缩成 .zip" in r.json()["message"]
 
 
 # --- escaping -----------------------------------------------------------------------------
@@ -464,7 +466,7 @@ def test_cli_user_add_then_sign_in(settings):
     assert accounts.authenticate("林业站", "a long secret").role == "editor"
     r = runner.invoke(cli, ["user", "add", "short", "--password", "1234", "--users",
                             settings.users_path])
-    assert r.exit_code == 2 and "at least 8 characters" in r.output
+    assert r.exit_code == 2 and "至少要 8 个字符" in r.output
     r = runner.invoke(cli, ["user", "list", "--users", settings.users_path])
     assert "林业站\teditor" in r.output
 

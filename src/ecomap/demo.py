@@ -16,6 +16,7 @@ from pathlib import Path
 from ecomap import api
 from ecomap.aggregate import county_totals
 from ecomap.errors import InputError, StoreError
+from ecomap.i18n import tr
 from ecomap.ingest import ingest_file
 from ecomap.io.export import atomic_write
 from ecomap.io.vector import file_sha256, read_vector
@@ -45,8 +46,10 @@ def find_geodata(explicit: str | os.PathLike | None = None) -> Path:
     for c in candidates:
         if (c / "county.geojson").exists():
             return c
-    raise InputError("no demo data found (looked for geodata/county.geojson); run ecomap demo "
-                     "from the ecomap checkout or pass --geodata DIR")
+    raise InputError(tr("找不到演示数据 (查找的是 geodata/county.geojson); 请在 ecomap 源码目录"
+                        "中运行 ecomap demo, 或用 --geodata 目录 指定",
+                        "no demo data found (looked for geodata/county.geojson); run ecomap "
+                        "demo from the ecomap checkout or pass --geodata DIR"))
 
 
 def _provenance(path: Path, root: Path, user: str) -> Provenance:
@@ -57,8 +60,11 @@ def build_demo_store(geodata: Path, target: Path, *, user: str, overwrite: bool 
     """Build the demo store at ``target`` from ``geodata``; nothing half-built is left."""
     target = Path(target)
     if target.exists() and not overwrite and not _is_demo_store(target):
-        raise StoreError(f"{target} holds data that did not come from the demo; it won't be "
-                         "overwritten without --overwrite (or use --store demo.gpkg)")
+        raise StoreError(tr("{target} 中有不是演示生成的数据; 不加 --overwrite 不会覆盖它 "
+                            "(或改用 --store demo.gpkg)",
+                            "{target} holds data that did not come from the demo; it won't be "
+                            "overwritten without --overwrite (or use --store demo.gpkg)",
+                            target=target))
     tmp = target.with_name(f".{target.stem}.building.gpkg")
     tmp.unlink(missing_ok=True)
     try:
@@ -97,8 +103,9 @@ def _load(st: Store, root: Path, user: str) -> None:
             from ecomap.errors import ValidationError
 
             lines = "\n".join(f"  - {p.message}" for p in outcome.report.problems[:10])
-            raise ValidationError(f"{name}: the demo data did not pass its checks:\n{lines}",
-                                  outcome.report.problems)
+            raise ValidationError(tr("{name}: 演示数据未通过检查:\n{lines}",
+                                     "{name}: the demo data did not pass its checks:\n{lines}",
+                                     name=name, lines=lines), outcome.report.problems)
 
     # Sites and each year's samples, through the same checks as `ecomap water ingest`.
     sites_path = root / "water_sites.csv"
@@ -157,8 +164,9 @@ def write_ndvi_change(store: Store, out: Path, *, lang: str = "zh", year: int | 
     import importlib.util
 
     if importlib.util.find_spec("rasterio") is None:
-        log.warning("rasterio is not installed (pip install 'ecomap[raster]'): "
-                    "NDVI change skipped")
+        log.warning("%s", tr("未安装 rasterio (pip install 'ecomap[raster]'): 跳过 NDVI 变化图",
+                             "rasterio is not installed (pip install 'ecomap[raster]'): "
+                             "NDVI change skipped"))
         return []
     root = Path(geodata) if geodata else find_geodata()
     before, after = (root / NDVI_PAIR[0], root / NDVI_PAIR[1])

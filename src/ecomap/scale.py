@@ -26,6 +26,7 @@ import shapely
 
 from ecomap import crs as _crs
 from ecomap.errors import EcomapError
+from ecomap.i18n import tr
 from ecomap.split import plot_areas_m2, split_by_township
 
 __all__ = [
@@ -50,8 +51,10 @@ def _need_dask():
         import dask_geopandas  # noqa: F401
         import distributed  # noqa: F401
     except ImportError as exc:  # pragma: no cover - depends on the environment
-        raise EcomapError("the province-scale path needs dask-geopandas and distributed; "
-                          "install them with: pip install 'ecomap[scale]'") from exc
+        raise EcomapError(tr("全省尺度计算需要 dask-geopandas 和 distributed; 请运行 "
+                             "pip install 'ecomap[scale]' 安装",
+                             "the province-scale path needs dask-geopandas and distributed; "
+                             "install them with: pip install 'ecomap[scale]'")) from exc
 
 
 @contextlib.contextmanager
@@ -179,8 +182,10 @@ def _parquet_files(path: str | os.PathLike) -> list[str]:
     path = Path(path)
     files = sorted(path.glob("*.parquet")) if path.is_dir() else [path]
     if not files or not files[0].exists():
-        raise EcomapError(f"no .parquet files in {path}; write them with 'ecomap store "
-                          "parquet' or ecomap.scale.write_plots_parquet")
+        raise EcomapError(tr("{path} 中没有 .parquet 文件; 请先用 'ecomap store parquet' "
+                             "或 ecomap.scale.write_plots_parquet 写出",
+                             "no .parquet files in {path}; write them with 'ecomap store "
+                             "parquet' or ecomap.scale.write_plots_parquet", path=path))
     return [str(f) for f in files]
 
 

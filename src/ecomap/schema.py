@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ecomap.errors import InputError
+from ecomap.i18n import tr
 
 __all__ = [
     "CATEGORIES",
@@ -66,7 +67,9 @@ def get_category(value: str) -> Category:
     cat = CATEGORIES.get(key) or _BY_NAME.get(key) or _BY_NAME.get(key.lower())
     if cat is None:
         choices = ", ".join(f"{c.code} ({c.zh})" for c in _CATEGORY_LIST)
-        raise InputError(f"unknown category {value!r}; use one of: {choices}")
+        raise InputError(tr("未知类别 {value!r}; 可选: {choices}",
+                            "unknown category {value!r}; use one of: {choices}",
+                            value=value, choices=choices))
     return cat
 
 

@@ -21,6 +21,8 @@ from pathlib import Path
 
 import click
 
+from ecomap.i18n import tr
+
 __all__ = ["FORMATS", "emit", "jsonable", "resolve_format"]
 
 FORMATS = ("table", "csv", "xlsx", "json")
@@ -35,13 +37,15 @@ def resolve_format(fmt: str | None, output: str | None, *, default: str = "table
         return default
     suffix = Path(output).suffix.lower().lstrip(".")
     if suffix not in FORMATS[1:]:
-        raise click.UsageError(f"-o {output}: name a .csv, .xlsx or .json file, or choose "
-                               "with --format csv|xlsx|json")
+        raise click.UsageError(str(tr(
+            "-o {output}: 请给出 .csv、.xlsx 或 .json 文件名, 或用 --format csv|xlsx|json 指定格式",
+            "-o {output}: name a .csv, .xlsx or .json file, or choose with "
+            "--format csv|xlsx|json", output=output)))
     return suffix
 
 
 def emit(shown, *, fmt: str | None, output: str | None, records: list[dict] | None = None,
-         sheet: str = "汇总", empty: str = "(nothing to show)", default: str = "table"
+         sheet: str = "汇总", empty: object = None, default: str = "table"
          ) -> None:
     """Print the table ``shown`` (headers for people) or write it to ``output``.
 
@@ -52,13 +56,17 @@ def emit(shown, *, fmt: str | None, output: str | None, records: list[dict] | No
     fmt = resolve_format(fmt, output, default=default)
     if fmt == "table":
         if output:
-            raise click.UsageError("--format table prints to the terminal; use csv, xlsx or "
-                                   "json with -o")
-        click.echo(shown.to_string(index=False) if len(shown) else empty)
+            raise click.UsageError(str(tr(
+                "--format table 只在终端显示; 用 -o 写文件时请选 csv、xlsx 或 json",
+                "--format table prints to the terminal; use csv, xlsx or json with -o")))
+        click.echo(shown.to_string(index=False) if len(shown) else
+                   empty or tr("(没有可显示的内容)", "(nothing to show)"))
         return
     if fmt == "xlsx" and not output:
-        raise click.UsageError("--format xlsx writes a workbook: give -o FILE.xlsx (csv and "
-                               "json print to standard output)")
+        raise click.UsageError(str(tr(
+            "--format xlsx 写出工作簿: 请用 -o 文件.xlsx 指定文件 (csv 和 json 可输出到标准输出)",
+            "--format xlsx writes a workbook: give -o FILE.xlsx (csv and json print to "
+            "standard output)")))
     if fmt == "json":
         rows = records if records is not None else shown.to_dict(orient="records")
         text = json.dumps(jsonable(rows), ensure_ascii=False, indent=1, default=str)
@@ -72,7 +80,8 @@ def emit(shown, *, fmt: str | None, output: str | None, records: list[dict] | No
     from ecomap.io.export import write_table
 
     path = output if output.lower().endswith("." + fmt) else f"{output}.{fmt}"
-    click.echo(f"wrote {write_table(shown, path, sheet=sheet, records=records)}", err=True)
+    written = write_table(shown, path, sheet=sheet, records=records)
+    click.echo(tr("已写出 {path}", "wrote {path}", path=written), err=True)
 
 
 def jsonable(value):

@@ -6,6 +6,7 @@ import click
 
 from ecomap.cli import _options
 from ecomap.cli._output import emit
+from ecomap.i18n import tr
 
 
 @click.command("batches")
@@ -28,7 +29,7 @@ def batches_cmd(store, fmt, output):
     with _options.open_settings_store(s) as st:
         df = st.batches()
     if df.empty:
-        emit(df, fmt=fmt, output=output, empty="(no batches)")
+        emit(df, fmt=fmt, output=output, empty=tr("(没有批次)", "(no batches)"))
         return
     records = df.to_dict(orient="records")  # JSON: every field as stored
     df["area_mu"] = mu_from_m2(df["area_m2"].astype(float)).round(1)
@@ -54,7 +55,6 @@ def rollback_cmd(batch, store):
     s = _options.settings(store)
     with _options.open_settings_store(s) as st:
         result = st.rollback(batch)
-    from ecomap.i18n import tr
 
     removed = ", ".join(f"{n} {t}" for t, n in result["removed"].items())
     click.echo(tr("已撤销批次 {batch} ({kind}): 删除 {removed}",

@@ -5,9 +5,10 @@ from __future__ import annotations
 import click
 
 from ecomap.cli import _options
+from ecomap.i18n import tr
 
-# Report units that count features rather than area.
-_COUNTED = {"patches": "patches", "persons": "areas"}
+# Report units that count features rather than area: the word shown after the count.
+_COUNTED = {"patches": tr("块", "patches"), "persons": tr("片", "areas")}
 
 
 @click.command("demo", short_help="Build the demo store from the embedded Dayu County data, "
@@ -33,37 +34,52 @@ def demo_cmd(store, geodata, out, overwrite, lang):
 
     s = _options.settings(store, lang)
     result = run_demo(s, geodata=geodata, out=out, overwrite=overwrite)
-    click.echo(f"store: {result.store}")
-    click.echo(f"wrote {len(result.written)} files:")
+    click.echo(tr("数据库: {store}", "store: {store}", store=result.store))
+    click.echo(tr("已写出 {n} 个文件:", "wrote {n} files:", n=len(result.written)))
     for path in result.written:
         click.echo(f"  {path}")
     click.echo("")
-    click.echo("county totals (computed from the stored plots; reported figure in brackets):")
-    for t in result.totals:
-        name = category_label(t["category"], s.lang)
+    click.echo(tr("全县汇总 (按入库小班计算; 方括号内为报告数):",
+                  "county totals (computed from the stored plots; reported figure in brackets):"))
+    names = [category_label(t["category"], s.lang) for t in result.totals]
+    width = max((_width(n) for n in names), default=0)
+    for t, name in zip(result.totals, names, strict=True):
+        name += " " * (width - _width(name))  # aligned in a terminal, Chinese or not
         rep = t["reported"]
         if rep and rep[1] == "km2":
             mine, theirs = f"{t['area_km2']:.2f} km²", f"{rep[0]:g} km²"
         elif rep and rep[1] in _COUNTED:
-            mine, theirs = f"{t['count']} {_COUNTED[rep[1]]}", f"{rep[0]:g}"
+            mine, theirs = f"{t['count']} {_COUNTED[rep[1]].render(s.lang)}", f"{rep[0]:g}"
         else:
-            mine, theirs = f"{t['area_mu']:,.1f} 亩", f"{rep[0]:,.1f}" if rep else "-"
+            mu = "亩" if s.lang == "zh" else "mu"
+            mine, theirs = f"{t['area_mu']:,.1f} {mu}", f"{rep[0]:,.1f}" if rep else "-"
         ok = ""
         if rep:
             value = t["area_km2"] if rep[1] == "km2" else (
                 t["count"] if rep[1] in _COUNTED else t["area_mu"])
             ok = "  ✓" if abs(value - rep[0]) < (0.005 if rep[1] == "km2" else 0.05) else "  ✗"
-        click.echo(f"  {t['year']} {name:<16} {t['count']:>5} plots  {mine:>16}  "
-                   f"[{theirs}]{ok}")
-    _echo_water(result.store, geodata)
+        click.echo(tr("  {year} {name} {count:>5} 个图斑  {mine:>16}  [{theirs}]{ok}",
+                      "  {year} {name} {count:>5} plots  {mine:>16}  [{theirs}]{ok}",
+                      year=t["year"], name=name, count=t["count"], mine=mine,
+                      theirs=theirs, ok=ok))
+    _echo_water(result.store, geodata, s.lang)
 
 
-def _echo_water(store: str, geodata: str | None) -> None:
-    """The report's two water statements, recomputed from the stored demo samples."""
+def _width(text: str) -> int:
+    """Columns ``text`` takes in a terminal (Chinese characters take two)."""
+    import unicodedata
+
+    return sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in text)
+
+
+def _echo_water(store: str, geodata: str | None, lang: str | None = None) -> None:
+    """The report's two water statements, recomputed from the stored demo samples, in
+    ``lang`` (default: the language of the command)."""
     import csv
 
     from ecomap import api, water
     from ecomap.demo import find_geodata
+    from ecomap.i18n import current_lang
     from ecomap.store import open_store
 
     with open_store(store) as st:
@@ -79,16 +95,19 @@ def _echo_water(store: str, geodata: str | None) -> None:
             rep = {r["code"]: r["quantity"] for r in csv.DictReader(f)}
     pct, worst = fig["drinking"]["pct"], fig["surface"]["worst"]
     rep_pct, rep_cls = rep.get("drinking_water_compliance"), rep.get("surface_water_class")
-    drinking, surface = water.headline_text(fig, lang="en")
+    lang = lang or current_lang()
+    drinking, surface = water.headline_text(fig, lang=lang)
     click.echo("")
-    click.echo(f"water quality {year} (GB 3838-2002, annual means of the stored samples; "
-               "reported statement in brackets):")
+    click.echo(tr("{year} 年水质 (GB 3838-2002, 按入库样品年均值评价; 方括号内为报告表述):",
+                  "water quality {year} (GB 3838-2002, annual means of the stored samples; "
+                  "reported statement in brackets):", year=year).render(lang))
     ok = "" if rep_pct is None else "  ✓" if pct is not None and abs(pct - float(rep_pct)) < 0.05 \
         else "  ✗"
     click.echo(f"  {drinking}  [{rep_pct or '-'}%]{ok}")
     ok = "" if rep_cls not in water.CLASSES else "  ✓" if worst and water.CLASSES.index(
         worst) <= water.CLASSES.index(rep_cls) else "  ✗"
-    click.echo(f"  {surface}  [class {rep_cls or '-'} or better]{ok}")
+    click.echo(tr("  {surface}  [{cls} 类或更好]{ok}", "  {surface}  [class {cls} or better]{ok}",
+                  surface=surface, cls=rep_cls or "-", ok=ok).render(lang))
 
 
 COMMANDS = [demo_cmd]

@@ -13,6 +13,7 @@ from pathlib import Path
 import click
 
 from ecomap.cli import _options
+from ecomap.i18n import tr
 
 _FORMATS = ("html", "embed", "png", "pdf")
 _SUFFIX = {"html": ".html", "embed": ".embed.html", "png": ".png", "pdf": ".pdf"}
@@ -47,7 +48,9 @@ def _format(fmt: str | None, embed: bool, png: bool, pdf: bool) -> str:
     if fmt:
         chosen.append(fmt)
     if len(set(chosen)) > 1:
-        raise click.UsageError(f"choose one output format, not {' and '.join(chosen)}")
+        raise click.UsageError(str(tr("只能选一种输出格式, 不能同时用 {chosen}",
+                                      "choose one output format, not {chosen}",
+                                      chosen=tr(" 和 ".join(chosen), " and ".join(chosen)))))
     return chosen[0] if chosen else "html"
 
 
@@ -92,7 +95,7 @@ def county_cmd(store, year, output, lang, basemap, tianditu_key, fmt, embed, png
         m = api.county_map(st, year=year, lang=s.lang, basemap=basemap,
                            tianditu_key=tianditu_key)
     path = _write(m, fmt, output, "maps/county", dpi=dpi)
-    click.echo(f"wrote {path}")
+    click.echo(tr("已写出 {path}", "wrote {path}", path=path))
 
 
 @map_group.command("township", short_help="One township: its plots, water sites and "
@@ -120,7 +123,7 @@ def township_cmd(name, store, year, output, lang, basemap, tianditu_key, fmt, em
         m = api.township_map(st, name, year=year, lang=s.lang, basemap=basemap,
                              tianditu_key=tianditu_key)
     path = _write(m, fmt, output, f"maps/township/{name}", dpi=dpi)
-    click.echo(f"wrote {path}")
+    click.echo(tr("已写出 {path}", "wrote {path}", path=path))
 
 
 @click.command("briefing", short_help="A briefing page (figures, tables, charts, maps) in "
@@ -154,11 +157,12 @@ def briefing_cmd(store, year, out, lang, basemap, tianditu_key, pdf):
                             tianditu_key=tianditu_key)
     html = maps.to_html(page)
     path = write_text(Path(out) / "briefing.html", html)
-    click.echo(f"wrote {path}")
+    click.echo(tr("已写出 {path}", "wrote {path}", path=path))
     if pdf:
         from ecomap.maps._export import html_to_pdf
 
-        click.echo(f"wrote {atomic_write(Path(out) / 'briefing.pdf', html_to_pdf(html))}")
+        pdf_path = atomic_write(Path(out) / "briefing.pdf", html_to_pdf(html))
+        click.echo(tr("已写出 {path}", "wrote {path}", path=pdf_path))
 
 
 COMMANDS = [map_group, briefing_cmd]

@@ -6,6 +6,7 @@ import click
 
 from ecomap.cli import _options
 from ecomap.cli._output import emit
+from ecomap.i18n import tr
 
 _layer = click.option("--layer", type=click.Choice(["plots", "townships"]), default="plots",
                       show_default=True, help="Zones: stored plots or townships.")
@@ -26,7 +27,7 @@ def _emit(table, fmt: str | None, output: str | None, *, lang: str) -> None:
     records = pd.DataFrame(table.drop(columns="geometry", errors="ignore")).to_dict(
         orient="records")
     emit(display_table(table, lang=lang), fmt=fmt, output=output, records=records,
-         empty="(no zones)")
+         empty=tr("(没有区域)", "(no zones)"))
 
 
 @click.command("zonal")
@@ -114,11 +115,14 @@ def change_cmd(before, after, layer, category, year, min_gain, name, map_path, n
 
             m = api_raster.change_map(st, before, after, table, year=year, lang=s.lang,
                                       name=name, raster_crs=raster_crs)
-            click.echo(f"wrote {write_text(map_path, to_html(m))}")
+            path = write_text(map_path, to_html(m))
+            click.echo(tr("已写出 {path}", "wrote {path}", path=path))
     _emit(table, fmt, output, lang=s.lang)
     flagged = int((table["status"] == "no_gain").sum())
     missing = int((table["status"] == "no_data").sum())
-    click.echo(f"{len(table)} zones: {flagged} with no gain, {missing} without data", err=True)
+    click.echo(tr("{n} 个区域: {flagged} 个未增长, {missing} 个无数据",
+                  "{n} zones: {flagged} with no gain, {missing} without data",
+                  n=len(table), flagged=flagged, missing=missing), err=True)
 
 
 COMMANDS = [zonal_cmd, change_cmd]

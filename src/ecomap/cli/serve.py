@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from ecomap.cli import _options
+from ecomap.i18n import tr
 
 users_opt = click.option(
     "--users", "users", default=None, metavar="FILE",
@@ -58,9 +59,13 @@ def serve_cmd(host, port, access_log, forwarded, store, users, lang):
     import ecomap.maps  # noqa: F401
     app = create_app(s)
     if not app.state.accounts.list():
-        click.secho(f"no accounts yet in {s.users_path}: create one with "
-                    "'ecomap user add NAME --role admin'", err=True, fg="yellow")
-    click.echo(f"ecomap: serving {s.store} on http://{host}:{port}/ (Ctrl+C stops)")
+        click.secho(str(tr("{path} 中还没有账号: 请用 'ecomap user add 账号名 --role admin' "
+                           "创建一个", "no accounts yet in {path}: create one with "
+                           "'ecomap user add NAME --role admin'", path=s.users_path)),
+                    err=True, fg="yellow")
+    click.echo(tr("ecomap: 正在提供 {store} 的服务, 地址 http://{host}:{port}/ (按 Ctrl+C 停止)",
+                  "ecomap: serving {store} on http://{host}:{port}/ (Ctrl+C stops)",
+                  store=s.store, host=host, port=port))
     uvicorn.run(app, **uvicorn_options(host, port, forwarded), log_level="info",
                 access_log=access_log)
 
@@ -96,7 +101,8 @@ def user_add(name, role, password, store, users):
       ecomap user add zhangsan --role editor
     """
     user = _accounts(store, users).add(name, password, role)
-    click.echo(f"account {user.name!r} created with role {user.role}")
+    click.echo(tr("已创建账号 {name!r}, 角色 {role}", "account {name!r} created with role {role}",
+                  name=user.name, role=user.role))
 
 
 @user_group.command("list")
@@ -111,7 +117,7 @@ def user_list(store, users):
     """
     rows = _accounts(store, users).list()
     if not rows:
-        click.echo("(no accounts)")
+        click.echo(tr("(没有账号)", "(no accounts)"))
     for r in rows:
         click.echo(f"{r['name']}\t{r['role']}\t{r['created_at']}")
 
@@ -129,7 +135,8 @@ def user_role(name, role, store, users):
       ecomap user role zhangsan admin
     """
     _accounts(store, users).set_role(name, role)
-    click.echo(f"account {name!r} now has role {role}")
+    click.echo(tr("账号 {name!r} 的角色已改为 {role}", "account {name!r} now has role {role}",
+                  name=name, role=role))
 
 
 @user_group.command("password")
@@ -145,7 +152,7 @@ def user_password(name, password, store, users):
       ecomap user password zhangsan
     """
     _accounts(store, users).set_password(name, password)
-    click.echo(f"password of {name!r} changed")
+    click.echo(tr("账号 {name!r} 的密码已修改", "password of {name!r} changed", name=name))
 
 
 @user_group.command("unlock", short_help="Forget the failed sign-ins of NAME.")
@@ -160,7 +167,8 @@ def user_unlock(name, store, users):
       ecomap user unlock zhangsan
     """
     n = _accounts(store, users).unlock(name)
-    click.echo(f"account {name!r} unlocked ({n} failed sign-ins forgotten)")
+    click.echo(tr("账号 {name!r} 已解锁 (清除了 {n} 次失败登录)",
+                  "account {name!r} unlocked ({n} failed sign-ins forgotten)", name=name, n=n))
 
 
 @user_group.command("logout", short_help="Sign NAME out everywhere.")
@@ -175,7 +183,9 @@ def user_logout(name, store, users):
       ecomap user logout zhangsan
     """
     n = _accounts(store, users).close_all_sessions(name)
-    click.echo(f"account {name!r} signed out everywhere ({n} sessions ended)")
+    click.echo(tr("账号 {name!r} 已在所有地方退出登录 (结束了 {n} 个会话)",
+                  "account {name!r} signed out everywhere ({n} sessions ended)",
+                  name=name, n=n))
 
 
 @user_group.command("remove")
@@ -190,7 +200,7 @@ def user_remove(name, store, users):
       ecomap user remove zhangsan
     """
     _accounts(store, users).remove(name)
-    click.echo(f"account {name!r} removed")
+    click.echo(tr("账号 {name!r} 已删除", "account {name!r} removed", name=name))
 
 
 COMMANDS = [serve_cmd, user_group]

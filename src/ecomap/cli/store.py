@@ -7,6 +7,7 @@ import click
 
 from ecomap.cli import _options
 from ecomap.cli._output import emit
+from ecomap.i18n import tr
 
 __all__ = ["COMMANDS"]
 
@@ -36,7 +37,8 @@ def copy_cmd(source, target):
 
     counts = copy_store(source, target)
     what = ", ".join(f"{n} {layer}" for layer, n in counts.items())
-    click.echo(f"copied {what} to {target.split('@')[-1] if '://' in target else target}")
+    click.echo(tr("已复制 {what} 到 {target}", "copied {what} to {target}", what=what,
+                  target=target.split("@")[-1] if "://" in target else target))
 
 
 @store_group.command("parquet", short_help="Write the stored plots as partitioned "
@@ -59,7 +61,8 @@ def parquet_cmd(source, target, rows_per_partition):
     with open_store(source) as st:
         plots = st.plots()
     scale.write_plots_parquet(plots, target, rows_per_partition=rows_per_partition)
-    click.echo(f"wrote {len(plots)} plots to {target}")
+    click.echo(tr("已将 {n} 个图斑写入 {target}", "wrote {n} plots to {target}", n=len(plots),
+                  target=target))
 
 
 @store_group.command("summary", short_help="Province-scale summary of partitioned "

@@ -11,6 +11,7 @@ import click
 
 from ecomap.cli import _options
 from ecomap.cli._output import emit
+from ecomap.i18n import tr
 
 #: The layers of an ecomap store (``ecomap.store.LAYERS``): a GeoPackage lacking one is
 #: left to the store, which says what is wrong with it.
@@ -43,7 +44,7 @@ def summary_cmd(store, year, fmt, output, lang):
     s = _options.settings(store, lang)
     table = _summary(s.store, year)
     emit(display_table(table, lang=s.lang), fmt=fmt, output=output,
-         records=summary_records(table), empty="(no plots stored)")
+         records=summary_records(table), empty=tr("(没有入库的图斑)", "(no plots stored)"))
 
 
 def _summary(location: str, year: int | None):

@@ -129,8 +129,10 @@ def classify_cmd(file, year, fmt, output, sites_file, waterbody, encoding, sheet
     s = _options.settings(store, lang)
     if file is not None:
         if year is not None:
-            raise click.UsageError("--year selects stored samples; with FILE every row of "
-                                   "the file is classified")
+            raise click.UsageError(str(tr(
+                "--year 用于选择已入库的样品; 给出文件时, 文件的每一行都会定类",
+                "--year selects stored samples; with FILE every row of the file is "
+                "classified")))
         frame, problems = water.normalize_samples(_read(file, encoding, sheet))
         _refuse_unreadable(Path(file).name, problems)
         frame = _with_site_info(frame, _read(sites_file, encoding, sheet) if sites_file
@@ -146,8 +148,9 @@ def classify_cmd(file, year, fmt, output, sites_file, waterbody, encoding, sheet
                           "without them (see the last column)", bad=bad), err=True)
     else:
         if sites_file or waterbody:
-            raise click.UsageError("--sites and --waterbody apply to FILE; stored sites have "
-                                   "their own type")
+            raise click.UsageError(str(tr(
+                "--sites 和 --waterbody 只用于给出的文件; 已入库的点位有自己的类型",
+                "--sites and --waterbody apply to FILE; stored sites have their own type")))
         classes = _stored_classes(s, year)
         shown = water.site_table(classes, lang=s.lang, means=True)
         records = water.classified_records(classes)

@@ -10,6 +10,7 @@ from pathlib import Path
 import pandas as pd
 
 from ecomap.errors import InputError
+from ecomap.i18n import tr
 
 __all__ = ["atomic_write", "layer_bytes", "table_bytes", "write_table", "write_text"]
 
@@ -62,8 +63,9 @@ def table_bytes(df: pd.DataFrame, suffix: str, *, sheet: str = "汇总",
                 width = max([len(str(col)) * 2, *(len(str(v)) for v in df[col].head(200))])
                 ws.column_dimensions[ws.cell(1, i).column_letter].width = min(40, width + 2)
         return buf.getvalue()
-    raise InputError(f"cannot write a table as {suffix or '(no suffix)'}: use .csv, .xlsx or "
-                     ".json")
+    raise InputError(tr("无法把表格写成 {suffix} 格式: 请用 .csv、.xlsx 或 .json",
+                        "cannot write a table as {suffix}: use .csv, .xlsx or .json",
+                        suffix=suffix or tr("(无后缀)", "(no suffix)")))
 
 
 def write_table(df: pd.DataFrame, path: str | os.PathLike, *, sheet: str = "汇总",
@@ -71,8 +73,9 @@ def write_table(df: pd.DataFrame, path: str | os.PathLike, *, sheet: str = "汇�
     """Write a table as CSV, XLSX or JSON (see :func:`table_bytes`), whole or not at all."""
     path = Path(path)
     if path.suffix.lower() not in (".csv", ".json", ".xlsx"):
-        raise InputError(f"cannot write a table to {path.name}: use a .csv, .xlsx or .json "
-                         "name")
+        raise InputError(tr("无法把表格写入 {name}: 文件名请以 .csv、.xlsx 或 .json 结尾",
+                            "cannot write a table to {name}: use a .csv, .xlsx or .json name",
+                            name=path.name))
     return atomic_write(path, table_bytes(df, path.suffix, sheet=sheet, records=records))
 
 

@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 from ecomap.errors import CRSError, InputError
+from ecomap.i18n import tr
 
 __all__ = ["RasterFile", "change_from_files", "open_raster", "read_overlay", "read_overview",
            "zonal_stats_file"]
@@ -42,7 +43,9 @@ def _rasterio():
     try:
         import rasterio
     except ImportError as exc:  # pragma: no cover - the raster extra is in make's venv
-        raise InputError("raster support needs rasterio: pip install 'ecomap[raster]'") from exc
+        raise InputError(tr("栅格功能需要 rasterio: 请运行 pip install 'ecomap[raster]' 安装",
+                            "raster support needs rasterio: pip install 'ecomap[raster]'")
+                         ) from exc
     return rasterio
 
 
@@ -63,21 +66,27 @@ class RasterFile:
         self.path = str(path)
         self.name = Path(self.path).name if not _is_remote(self.path) else self.path
         if not _is_remote(self.path) and not Path(self.path).exists():
-            raise InputError(f"{self.name}: no such file ({self.path}); check the path")
+            raise InputError(tr("{name}: 文件不存在 ({path}); 请检查路径",
+                                "{name}: no such file ({path}); check the path",
+                                name=self.name, path=self.path))
         self._env = rasterio.Env(**(_REMOTE_ENV if _is_remote(self.path) else _ENV))
         self._env.__enter__()
         try:
             self._ds = rasterio.open(self.path)
         except RasterioIOError as exc:
             self._env.__exit__(None, None, None)
-            raise InputError(
-                f"{self.name}: cannot be read as a raster ({_short(exc)}); give a GeoTIFF "
-                "(.tif) or another format GDAL reads, and check that the file is complete"
-            ) from exc
+            raise InputError(tr(
+                "{name}: 无法作为栅格读取 ({detail}); 请提供 GeoTIFF (.tif) 或其他 GDAL "
+                "能读取的格式, 并检查文件是否完整",
+                "{name}: cannot be read as a raster ({detail}); give a GeoTIFF (.tif) or "
+                "another format GDAL reads, and check that the file is complete",
+                name=self.name, detail=_short(exc))) from exc
         ds = self._ds
         if not 1 <= band <= ds.count:
             self.close()
-            raise InputError(f"{self.name} has {ds.count} band(s); band {band} does not exist")
+            raise InputError(tr("{name} 只有 {count} 个波段; 不存在第 {band} 波段",
+                                "{name} has {count} band(s); band {band} does not exist",
+                                name=self.name, count=ds.count, band=band))
         self.band = band
         self.width, self.height = ds.width, ds.height
         t = ds.transform
@@ -100,8 +109,11 @@ class RasterFile:
         self.nodata = self._raw_nodata if self._scale == 1.0 and self._offset == 0.0 else None
         if t.is_identity and self.crs is None:
             self.close()
-            raise CRSError(f"{self.name} is not georeferenced (no geotransform and no CRS); "
-                           "export it again as a GeoTIFF with its coordinate system")
+            raise CRSError(tr("{name} 没有地理参考 (既无地理变换参数也无坐标系); "
+                              "请带坐标系重新导出为 GeoTIFF",
+                              "{name} is not georeferenced (no geotransform and no CRS); "
+                              "export it again as a GeoTIFF with its coordinate system",
+                              name=self.name))
 
     @property
     def bounds(self) -> tuple[float, float, float, float]:
@@ -204,8 +216,11 @@ def read_overview(path, *, max_size: int = 1024, band: int = 1, crs=None):
 
     with open_raster(path, band=band, crs=crs) as src:
         if src.crs is None:
-            raise CRSError(f"{src.name} has no coordinate reference system and cannot be "
-                           "placed on a map; pass its CRS (e.g. --raster-crs EPSG:4547)")
+            raise CRSError(tr("{name} 没有坐标系, 无法放到地图上; 请指定它的坐标系 "
+                              "(例如 --raster-crs EPSG:4547)",
+                              "{name} has no coordinate reference system and cannot be "
+                              "placed on a map; pass its CRS (e.g. --raster-crs EPSG:4547)",
+                              name=src.name))
         ds = src._ds
         f = max(1.0, max(src.width, src.height) / max_size)
         h, w = max(1, int(round(src.height / f))), max(1, int(round(src.width / f)))

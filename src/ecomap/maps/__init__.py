@@ -23,6 +23,7 @@ import pandas as pd
 from ecomap import __version__
 from ecomap.aggregate import display_table, township_totals
 from ecomap.errors import NotFoundError
+from ecomap.i18n import tr
 from ecomap.maps import _basemaps, _furniture, _layers, _style
 from ecomap.maps._basemaps import BASEMAPS, Basemap, get_basemap
 from ecomap.maps._review import review_map
@@ -120,7 +121,9 @@ def township_map(township: str, townships: gpd.GeoDataFrame, plots: gpd.GeoDataF
     """One township, zoomed to it, with its plots, water sites and summary table."""
     if not (townships["name"] == township).any():
         names = "、".join(townships["name"])
-        raise NotFoundError(f"no township {township!r} in the store; choose one of: {names}")
+        raise NotFoundError(tr("数据库中没有乡镇 {township!r}; 可选: {names}",
+                               "no township {township!r} in the store; choose one of: {names}",
+                               township=township, names=names))
     bm = _basemap(basemap, tianditu_key, lang)
     title = _style.text("township_title", lang, township=township, year=year)
     m = _make(county=county if county is not None else townships.iloc[:0], townships=townships,

@@ -25,6 +25,7 @@ from folium.map import Layer
 
 from ecomap import crs
 from ecomap.errors import InputError
+from ecomap.i18n import tr
 from ecomap.maps import _style
 from ecomap.maps._furniture import RawHtml, RawMacro
 from ecomap.maps._vector import script_json
@@ -96,17 +97,26 @@ def get_basemap(name: str = "none", *, tianditu_key: str | None = None,
     if name == "tianditu":
         key = (tianditu_key or "").strip()
         if not key:
-            raise InputError("the tianditu basemap needs a key: pass --tianditu-key KEY or set "
-                             "ECOMAP_TIANDITU_KEY (a free key from https://console.tianditu.gov.cn)")
+            raise InputError(tr("天地图底图需要密钥: 请用 --tianditu-key 密钥 指定, 或设置 "
+                                "ECOMAP_TIANDITU_KEY (可在 https://console.tianditu.gov.cn "
+                                "免费申请)",
+                                "the tianditu basemap needs a key: pass --tianditu-key KEY or "
+                                "set ECOMAP_TIANDITU_KEY (a free key from "
+                                "https://console.tianditu.gov.cn)"))
         if not re.fullmatch(r"[0-9a-fA-F]{32}", key):
-            raise InputError(f"tianditu key {key[:6]}… is not 32 hexadecimal characters; copy "
-                             "the key (tk) shown at https://console.tianditu.gov.cn")
+            raise InputError(tr("天地图密钥 {key}… 不是 32 位十六进制字符; 请复制 "
+                                "https://console.tianditu.gov.cn 上显示的密钥 (tk)",
+                                "tianditu key {key}… is not 32 hexadecimal characters; copy "
+                                "the key (tk) shown at https://console.tianditu.gov.cn",
+                                key=key[:6]))
         vec, cva = ("vec", "cva") if lang == "zh" else ("vec", "eva")
         return Basemap("tianditu", (
             Tiles(_TIANDITU % (vec, vec, key), _TIANDITU_ATTR, "01234567", 18),
             Tiles(_TIANDITU % (cva, cva, key), _TIANDITU_ATTR, "01234567", 18),
         ))
-    raise InputError(f"unknown basemap {name!r}; choose one of: {', '.join(BASEMAPS)}")
+    raise InputError(tr("未知底图 {name!r}; 可选: {choices}",
+                        "unknown basemap {name!r}; choose one of: {choices}", name=name,
+                        choices=", ".join(BASEMAPS)))
 
 
 def to_display(gdf: gpd.GeoDataFrame | None, basemap: Basemap) -> gpd.GeoDataFrame | None:

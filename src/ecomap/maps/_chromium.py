@@ -33,6 +33,7 @@ import time
 from pathlib import Path
 
 from ecomap.errors import EcomapError
+from ecomap.i18n import tr
 
 __all__ = ["Chromium", "ChromiumError", "Page", "find_chromium"]
 
@@ -54,15 +55,20 @@ def find_chromium() -> str:
     if env:
         if Path(env).is_file():
             return env
-        raise ChromiumError(f"ECOMAP_CHROMIUM={env} does not exist; point it at a Chromium "
-                            "or Chrome binary, or unset it")
+        raise ChromiumError(tr("ECOMAP_CHROMIUM={env} 不存在; 请指向 Chromium 或 Chrome "
+                               "程序, 或者取消这个设置",
+                               "ECOMAP_CHROMIUM={env} does not exist; point it at a Chromium "
+                               "or Chrome binary, or unset it", env=env))
     for name in ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable"):
         found = shutil.which(name)
         if found:
             return found
-    raise ChromiumError("PNG and PDF export need Chromium: install it (Debian/Ubuntu: "
-                        "apt-get install chromium fonts-wqy-zenhei) or set ECOMAP_CHROMIUM to "
-                        "a Chrome/Chromium binary")
+    raise ChromiumError(tr("导出 PNG 和 PDF 需要 Chromium: 请安装 (Debian/Ubuntu: "
+                           "apt-get install chromium fonts-wqy-zenhei), 或把 ECOMAP_CHROMIUM "
+                           "设为 Chrome/Chromium 程序的路径",
+                           "PNG and PDF export need Chromium: install it (Debian/Ubuntu: "
+                           "apt-get install chromium fonts-wqy-zenhei) or set ECOMAP_CHROMIUM "
+                           "to a Chrome/Chromium binary"))
 
 
 # Puts the pipe ends on descriptors 3 and 4, where Chromium expects them, then becomes
@@ -105,7 +111,8 @@ class Chromium:
                 pass_fds=(r_cmd, w_res),
                 stdin=subprocess.DEVNULL, stdout=self._log, stderr=self._log)
         except OSError as exc:
-            raise ChromiumError(f"cannot start {self.binary}: {exc}") from exc
+            raise ChromiumError(tr("无法启动 {binary}: {detail}", "cannot start {binary}: {detail}",
+                                   binary=self.binary, detail=exc)) from exc
         finally:
             os.close(r_cmd)
             os.close(w_res)
@@ -156,7 +163,8 @@ class Chromium:
             while data:
                 data = data[os.write(self._w, data):]
         except BrokenPipeError as exc:
-            raise ChromiumError(f"Chromium has exited: {self.log_tail()}") from exc
+            raise ChromiumError(tr("Chromium 已退出: {log}", "Chromium has exited: {log}",
+                                   log=self.log_tail())) from exc
         return self._next_id
 
     def _pump(self, deadline: float) -> None:
@@ -167,12 +175,14 @@ class Chromium:
         ready, _, _ = select.select([self._r], [], [], min(left, 1.0))
         if not ready:
             if self.proc.poll() is not None:
-                raise ChromiumError(f"Chromium has exited ({self.proc.returncode}): "
-                                    f"{self.log_tail()}")
+                raise ChromiumError(tr("Chromium 已退出 ({code}): {log}",
+                                       "Chromium has exited ({code}): {log}",
+                                       code=self.proc.returncode, log=self.log_tail()))
             return
         chunk = os.read(self._r, 1 << 22)
         if not chunk:
-            raise ChromiumError(f"Chromium closed the pipe: {self.log_tail()}")
+            raise ChromiumError(tr("Chromium 关闭了管道: {log}", "Chromium closed the pipe: {log}",
+                                   log=self.log_tail()))
         self._buf += chunk
         *messages, self._buf = self._buf.split(b"\0")
         for raw in messages:
@@ -197,7 +207,9 @@ class Chromium:
             try:
                 self._pump(deadline)
             except TimeoutError:
-                raise ChromiumError(f"Chromium did not answer {method} in time") from None
+                raise ChromiumError(tr("Chromium 未及时响应 {method}",
+                                       "Chromium did not answer {method} in time",
+                                       method=method)) from None
         reply = self._replies.pop(mid)
         if "error" in reply:
             raise ChromiumError(f"{method}: {reply['error'].get('message')}")

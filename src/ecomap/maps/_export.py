@@ -23,6 +23,7 @@ import tempfile
 import zlib
 from pathlib import Path
 
+from ecomap.i18n import tr
 from ecomap.maps._chromium import Chromium, ChromiumError
 from ecomap.maps._furniture import MARGIN_MM, PAPER_MM
 
@@ -61,8 +62,10 @@ def _open(browser: Chromium, html: str, tmp: Path, *, width: int, height: int,
                       timeout=timeout)
     except ChromiumError as exc:
         errors = "; ".join(page.errors()[:3])
-        raise ChromiumError(f"the map did not finish drawing in {timeout:.0f} s"
-                            f"{': ' + errors if errors else ''}") from exc
+        raise ChromiumError(tr("地图在 {seconds:.0f} 秒内未绘制完成{errors}",
+                               "the map did not finish drawing in {seconds:.0f} s{errors}",
+                               seconds=timeout, errors=": " + errors if errors else "")
+                            ) from exc
     if png:  # the page's margins as white padding (only the map moves, not its size)
         page.evaluate("new Promise(function (done) {"
                       "document.documentElement.classList.add('ecomap-png');"

@@ -37,6 +37,7 @@ import numpy as np
 import shapely
 
 from ecomap.errors import CRSError, InputError
+from ecomap.i18n import tr
 
 #: Zones are grouped by the chunk of the raster they start in (about this many pixels a
 #: side, rounded to whole blocks): a batch reads about one chunk plus the zones' overhang.
@@ -62,7 +63,9 @@ def _inverse(t) -> tuple[float, float, float, float, float, float]:
     a, b, c, d, e, f = t
     det = a * e - b * d
     if det == 0:
-        raise InputError("the raster's geotransform is degenerate (zero pixel size)")
+        raise InputError(tr("栅格的地理变换参数无效 (像元大小为 0); 请重新导出带坐标的 GeoTIFF",
+                            "the raster's geotransform is degenerate (zero pixel size); "
+                            "export it again as a GeoTIFF with its coordinates"))
     ia, ib, id_, ie = e / det, -b / det, -d / det, a / det
     return ia, ib, -(ia * c + ib * f), id_, ie, -(id_ * c + ie * f)
 
@@ -96,22 +99,27 @@ def zone_edges(geoms: np.ndarray, zones_crs, source) -> Edges:
     """The edges of every zone in the pixel space of ``source`` (zones reprojected)."""
     from ecomap.crs import transform_xy
 
-    name = getattr(source, "name", "the raster")
+    name = getattr(source, "name", None) or tr("栅格", "the raster")
     if source.crs is None:
-        raise CRSError(
-            f"{name} has no coordinate reference system, so ecomap cannot place the zones "
+        raise CRSError(tr(
+            "{name} 没有坐标系, 无法把区域叠加到栅格上; 请为它指定坐标系 "
+            "(gdal_edit.py -a_srs EPSG:4547 文件, 或在命令行加 --raster-crs EPSG:…)",
+            "{name} has no coordinate reference system, so ecomap cannot place the zones "
             "on it; give it one (gdal_edit.py -a_srs EPSG:4547 FILE, or --raster-crs "
-            "EPSG:… on the command line)")
+            "EPSG:… on the command line)", name=name))
     if zones_crs is None:
-        raise CRSError("the zones have no coordinate reference system; set one "
-                       "(GeoDataFrame.set_crs) before computing raster statistics")
+        raise CRSError(tr("区域没有坐标系; 计算栅格统计前请先设置 (GeoDataFrame.set_crs)",
+                          "the zones have no coordinate reference system; set one "
+                          "(GeoDataFrame.set_crs) before computing raster statistics"))
     n = len(geoms)
     kinds = shapely.get_type_id(geoms)
     bad = ~np.isin(kinds, (-1, 3, 6))  # missing, Polygon, MultiPolygon
     if bad.any():
         i = int(np.flatnonzero(bad)[0])
-        raise InputError(f"zonal statistics need polygons; zone {i} is a {geoms[i].geom_type}: "
-                         "buffer points or lines into polygons first")
+        raise InputError(tr("分区统计需要面要素; 第 {i} 个区域是 {kind}: 请先把点或线缓冲成面",
+                            "zonal statistics need polygons; zone {i} is a {kind}: buffer "
+                            "points or lines into polygons first", i=i,
+                            kind=geoms[i].geom_type))
     parts, part_zone = shapely.get_parts(geoms, return_index=True)
     rings, ring_part = shapely.get_rings(parts, return_index=True)
     del parts

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ecomap.errors import InputError
+from ecomap.i18n import tr
 from ecomap.raster._coverage import affine_coeffs
 
 __all__ = ["COLORMAPS", "Overlay", "colorize", "overlay_from_array", "png_from_rgba"]
@@ -35,8 +36,9 @@ def _stops(colormap: str) -> np.ndarray:
     try:
         hexes = COLORMAPS[colormap]
     except KeyError:
-        raise InputError(f"unknown colour map {colormap!r}; choose from "
-                         + ", ".join(COLORMAPS)) from None
+        raise InputError(tr("未知色带 {colormap!r}; 可选: {choices}",
+                            "unknown colour map {colormap!r}; choose from {choices}",
+                            colormap=colormap, choices=", ".join(COLORMAPS))) from None
     return np.array([[int(h[i:i + 2], 16) for i in (1, 3, 5)] for h in hexes], dtype=float)
 
 

@@ -20,6 +20,7 @@ import geopandas as gpd
 import pandas as pd
 
 from ecomap.errors import InputError
+from ecomap.i18n import tr
 from ecomap.store import Store
 
 __all__ = ["LAYERS", "add_raster_file", "change", "change_map", "display_table", "zonal",
@@ -58,12 +59,16 @@ def zones(store: Store, *, layer: str = "plots", category: str | None = None,
     if layer == "townships":
         towns = store.townships()
         if towns.empty:
-            raise InputError(f"{store.location} holds no townships; import the 乡镇界 first")
+            raise InputError(tr("{store} 中没有乡镇界; 请先导入乡镇界",
+                                "{store} holds no townships; import the 乡镇界 first",
+                                store=store.location))
         towns = towns.copy()
         towns["area_km2"] = towns["area_m2"] / 1e6
         return towns[[*_TOWN_COLUMNS, towns.geometry.name]]
     if layer != "plots":
-        raise InputError(f"unknown layer {layer!r}; use one of: {', '.join(LAYERS)}")
+        raise InputError(tr("未知图层 {layer!r}; 可选: {choices}",
+                            "unknown layer {layer!r}; use one of: {choices}", layer=layer,
+                            choices=", ".join(LAYERS)))
     from ecomap.api import latest_year
     from ecomap.schema import get_category
 
@@ -72,7 +77,9 @@ def zones(store: Store, *, layer: str = "plots", category: str | None = None,
     plots = store.plots(category=code, year=year)
     if plots.empty:
         what = " ".join(x for x in (code, str(year) if year else "") if x)
-        raise InputError(f"no plots {what} in {store.location}; check --category and --year")
+        raise InputError(tr("{store} 中没有 {what} 的图斑; 请检查 --category 和 --year",
+                            "no plots {what} in {store}; check --category and --year",
+                            what=what, store=store.location))
     return plots[[*_PLOT_COLUMNS, plots.geometry.name]]
 
 

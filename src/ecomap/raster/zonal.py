@@ -27,6 +27,7 @@ import pandas as pd
 import shapely
 
 from ecomap.errors import InputError
+from ecomap.i18n import Text, tr
 from ecomap.raster import _coverage as _cov
 from ecomap.raster._coverage import affine_coeffs
 from ecomap.raster.source import RasterSource
@@ -97,7 +98,7 @@ def _plan(zones, source: RasterSource, *, crs, max_cells: int) -> _Plan:
     return _Plan(len(geoms), edges, units, chunk, max_cells)
 
 
-def _no_overlap_message(geoms, zones_crs, source: RasterSource) -> str:
+def _no_overlap_message(geoms, zones_crs, source: RasterSource) -> Text:
     from ecomap.crs import parse_crs, transform_bounds
 
     a, _, c, _, e, f = affine_coeffs(source.transform)
@@ -105,14 +106,17 @@ def _no_overlap_message(geoms, zones_crs, source: RasterSource) -> str:
     y0, y1 = sorted((f, f + e * source.height))
     try:
         zb = transform_bounds(shapely.total_bounds(geoms), zones_crs, source.crs)
-        zones_txt = f"the zones span {_fmt_bounds(zb)}"
+        zones_txt = tr("区域范围为 {bounds}", "the zones span {bounds}", bounds=_fmt_bounds(zb))
     except Exception:  # noqa: BLE001 - only for the message
-        zones_txt = "the zones lie elsewhere"
+        zones_txt = tr("区域在别处", "the zones lie elsewhere")
     crs = parse_crs(source.crs)
     name = f"EPSG:{crs.to_epsg()}" if crs.to_epsg() else crs.name
-    return (f"{source.name} covers {_fmt_bounds((x0, y0, x1, y1))} ({name}) but none of the "
-            f"{len(geoms)} zones lies on it ({zones_txt}); use a raster of this area, or "
-            "check the raster's CRS (a wrong or missing .prj puts it elsewhere)")
+    return tr("{raster} 覆盖 {bounds} ({crs}), 但 {n} 个区域没有一个落在栅格上 ({zones}); "
+              "请使用本区域的栅格, 或检查栅格的坐标系 (.prj 错误或缺失会让栅格落到别处)",
+              "{raster} covers {bounds} ({crs}) but none of the {n} zones lies on it "
+              "({zones}); use a raster of this area, or check the raster's CRS (a wrong or "
+              "missing .prj puts it elsewhere)", raster=source.name,
+              bounds=_fmt_bounds((x0, y0, x1, y1)), crs=name, n=len(geoms), zones=zones_txt)
 
 
 def _fmt_bounds(b) -> str:
@@ -236,8 +240,10 @@ def _parse_stats(stats) -> list[str]:
     stats = list(stats)
     unknown = [s for s in stats if s not in STATS]
     if unknown or not stats:
-        raise InputError(f"unknown statistic(s) {', '.join(unknown) or '(none)'}; choose from "
-                         + ", ".join(STATS))
+        raise InputError(tr("未知统计量 {unknown}; 可选: {choices}",
+                            "unknown statistic(s) {unknown}; choose from {choices}",
+                            unknown=", ".join(unknown) or tr("(无)", "(none)"),
+                            choices=", ".join(STATS)))
     return stats
 
 

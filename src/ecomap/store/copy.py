@@ -13,6 +13,7 @@ import os
 import pandas as pd
 
 from ecomap.errors import StoreError
+from ecomap.i18n import tr
 from ecomap.store import open_store
 from ecomap.store.base import Store
 
@@ -40,8 +41,9 @@ def _load_gpkg(store, dump: dict) -> None:
     with store._transaction() as con:
         n = con.execute("SELECT COUNT(*) FROM batches").fetchone()[0]
         if n:
-            raise StoreError(f"{store.location} already holds {n} batches; copy into a new "
-                             ".gpkg file")
+            raise StoreError(tr("{location} 中已有 {n} 个批次; 请复制到新的 .gpkg 文件",
+                                "{location} already holds {n} batches; copy into a new "
+                                ".gpkg file", location=store.location, n=n))
         store._insert(con, "batches", dump["batches"].rename(columns={"batch_id": "fid"}))
         for layer in ("county", "townships", "plots", "water_sites"):
             gdf = dump[layer]
@@ -59,8 +61,9 @@ def copy_store(source: str | os.PathLike, target: str | os.PathLike) -> dict:
     one that already holds batches is refused, and a failed copy leaves it empty.
     """
     if os.fspath(source) == os.fspath(target):
-        raise StoreError(f"source and target are the same store ({source}); name another "
-                         "target")
+        raise StoreError(tr("源和目标是同一个数据库 ({source}); 请指定另一个目标",
+                            "source and target are the same store ({source}); name another "
+                            "target", source=source))
     with open_store(source) as src:
         dump = read_dump(src)
     with open_store(target, create=True) as dst:

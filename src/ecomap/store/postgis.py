@@ -136,12 +136,18 @@ class PostGISStore(Store):
         try:
             import psycopg
         except ImportError as exc:
-            raise StoreError(f"the PostGIS store {self.location} needs psycopg; install it "
-                             "with: pip install 'ecomap[postgis]'") from exc
+            raise StoreError(tr("PostGIS 数据库 {location} 需要 psycopg; 请运行 "
+                                "pip install 'ecomap[postgis]' 安装",
+                                "the PostGIS store {location} needs psycopg; install it "
+                                "with: pip install 'ecomap[postgis]'",
+                                location=self.location)) from exc
         conninfo, schema = split_url(url)
         if schema is not None and not _NAME.match(schema):
-            raise StoreError(f"schema {schema!r} in {self.location} is not a plain SQL name; "
-                             "use letters, digits and _ only")
+            raise StoreError(tr("{location} 中的模式名 {schema!r} 不是普通的 SQL 名称; "
+                                "只能用字母、数字和 _",
+                                "schema {schema!r} in {location} is not a plain SQL name; "
+                                "use letters, digits and _ only", schema=schema,
+                                location=self.location))
         self.schema = schema or "public"
         try:
             self._con = psycopg.connect(conninfo, autocommit=True, application_name="ecomap")
@@ -177,8 +183,12 @@ class PostGISStore(Store):
                     location=self.location, schema=self.schema))
             self._create()
         elif missing := [t for t in [*_SCHEMA, "batches"] if t not in have]:
-            raise StoreError(f"{self.location} (schema {self.schema}) is not an ecomap store "
-                             f"(missing tables: {', '.join(missing)}); use another schema")
+            raise StoreError(tr("{location} (模式 {schema}) 不是 ecomap 数据库 "
+                                "(缺少表: {missing}); 请换一个模式",
+                                "{location} (schema {schema}) is not an ecomap store "
+                                "(missing tables: {missing}); use another schema",
+                                location=self.location, schema=self.schema,
+                                missing=", ".join(missing)))
 
     def _tables(self) -> set[str]:
         rows = self._con.execute(
@@ -309,8 +319,11 @@ class PostGISStore(Store):
         with self._transaction(lock="townships") as con:
             con.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (f"{self.schema}:water",))
             if con.execute("SELECT EXISTS (SELECT 1 FROM batches)").fetchone()[0]:
-                raise StoreError(f"{self.location} already holds batches; copy into an "
-                                 "empty store (a new database or ?schema=NAME)")
+                raise StoreError(tr("{location} 中已有批次; 请复制到空的数据库 "
+                                    "(新建数据库或 ?schema=模式名)",
+                                    "{location} already holds batches; copy into an "
+                                    "empty store (a new database or ?schema=NAME)",
+                                    location=self.location))
             batches = dump["batches"].rename(columns={"batch_id": "fid"})
             cols = ["fid", *_BATCH_COLUMNS]
             with con.cursor() as cur, cur.copy(

@@ -238,7 +238,9 @@ def annual_site_classes(samples: pd.DataFrame, sites: pd.DataFrame | None = None
     data = samples.assign(year=years.astype("Int64"))
     if year is not None:
         if undated := int(data["year"].isna().sum()):
-            log.warning("%d sample(s) without a 采样日期 left out of year %s", undated, year)
+            log.warning("%s", tr("{n} 个样品没有采样日期, 未计入 {year} 年",
+                                 "{n} sample(s) without a 采样日期 left out of year {year}",
+                                 n=undated, year=year))
         data = data[data["year"].eq(year).fillna(False).astype(bool)]
     parts = {}
     for code in (c for c in MEASURES if c in data):

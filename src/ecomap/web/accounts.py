@@ -86,14 +86,18 @@ def check_name(name: str) -> str:
     name = unicodedata.normalize("NFC", str(name)).strip()
     if not 1 <= len(name) <= 64 or any(unicodedata.category(c).startswith("C") or
                                        c in "/\\" for c in name):
-        raise InputError(f"account name {name!r}: use 1 to 64 letters, digits or Chinese "
-                         "characters, without slashes or control characters")
+        raise InputError(tr("账号名 {name!r}: 请用 1 到 64 个字母、数字或汉字, "
+                            "不要含斜杠或控制字符",
+                            "account name {name!r}: use 1 to 64 letters, digits or Chinese "
+                            "characters, without slashes or control characters", name=name))
     return name
 
 
 def check_role(role: str) -> str:
     if role not in ROLES:
-        raise InputError(f"role {role!r} does not exist; use one of {', '.join(ROLES)}")
+        raise InputError(tr("角色 {role!r} 不存在; 可选: {choices}",
+                            "role {role!r} does not exist; use one of {choices}", role=role,
+                            choices=", ".join(ROLES)))
     return role
 
 
@@ -131,22 +135,26 @@ class Accounts:
     def add(self, name: str, password: str, role: str = "viewer") -> User:
         name, role = check_name(name), check_role(role)
         if len(password) < MIN_PASSWORD:
-            raise InputError(f"the password of {name!r} is too short: use at least "
-                             f"{MIN_PASSWORD} characters")
+            raise InputError(tr("账号 {name!r} 的密码太短: 至少要 {n} 个字符",
+                                "the password of {name!r} is too short: use at least "
+                                "{n} characters", name=name, n=MIN_PASSWORD))
         try:
             self._run("INSERT INTO users (name, role, password_hash, created_at) "
                       "VALUES (?, ?, ?, ?)",
                       (name, role, self._hasher.hash(password),
                        _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds")))
         except sqlite3.IntegrityError as exc:
-            raise InputError(f"account {name!r} exists already; pick another name or "
-                             "remove it first") from exc
+            raise InputError(tr("账号 {name!r} 已存在; 请换一个名字, 或先删除原账号",
+                                "account {name!r} exists already; pick another name or "
+                                "remove it first", name=name)) from exc
         return User(name, role)
 
     def get(self, name: str) -> User:
         rows = self._run("SELECT name, role FROM users WHERE name = ?", (name,))
         if not rows:
-            raise NotFoundError(f"no account {name!r}; 'ecomap user list' lists them")
+            raise NotFoundError(tr("没有账号 {name!r}; 'ecomap user list' 可列出所有账号",
+                                   "no account {name!r}; 'ecomap user list' lists them",
+                                   name=name))
         return User(*rows[0])
 
     def list(self) -> list[dict]:
@@ -161,8 +169,9 @@ class Accounts:
     def set_password(self, name: str, password: str) -> None:
         self.get(name)
         if len(password) < MIN_PASSWORD:
-            raise InputError(f"the password of {name!r} is too short: use at least "
-                             f"{MIN_PASSWORD} characters")
+            raise InputError(tr("账号 {name!r} 的密码太短: 至少要 {n} 个字符",
+                                "the password of {name!r} is too short: use at least "
+                                "{n} characters", name=name, n=MIN_PASSWORD))
         with self._db() as con:
             con.execute("UPDATE users SET password_hash = ? WHERE name = ?",
                         (self._hasher.hash(password), name))
@@ -194,7 +203,7 @@ class Accounts:
         except (VerificationError, InvalidHashError):
             rows = []
         if not rows:
-            raise AuthError("wrong account name or password")
+            raise AuthError(tr("账号名或密码错误", "wrong account name or password"))
         if self._hasher.check_needs_rehash(stored):
             self._run("UPDATE users SET password_hash = ? WHERE name = ?",
                       (self._hasher.hash(password), rows[0][0]))

@@ -296,7 +296,9 @@ async def _on_http(request: Request, exc: StarletteHTTPException):
                                             "no page {path}; start from the overview (/)",
                                             path=request.url.path))
     else:
-        err = InputError(f"{request.method} {request.url.path}: {exc.detail}")
+        err = InputError(tr("{method} {path}: 请求无法处理 (HTTP {status} {detail})",
+                            "{method} {path}: {detail}", method=request.method,
+                            path=request.url.path, status=exc.status_code, detail=exc.detail))
     return error_response(request, err, status=exc.status_code)
 
 

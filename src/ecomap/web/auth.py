@@ -14,6 +14,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 
 from ecomap.errors import AuthError, PermissionDenied
+from ecomap.i18n import tr
 from ecomap.web.accounts import Accounts, Session, User, device_digest
 
 __all__ = ["DEVICE_COOKIE", "LOGIN_CSRF_COOKIE", "SESSION_COOKIE", "Admin", "Editor",
@@ -49,9 +50,11 @@ def need(request: Request, role: str = "viewer") -> Session:
     """The caller's session when it has ``role``; AuthError / PermissionDenied otherwise."""
     s = session_of(request)
     if s is None:
-        raise AuthError("please sign in first" if not is_api(request) else
-                        "sign in first: POST /api/login, then send the token as "
-                        "'Authorization: Bearer <token>'")
+        raise AuthError(tr("请先登录", "please sign in first") if not is_api(request) else
+                        tr("请先登录: POST /api/login, 然后以 'Authorization: Bearer <令牌>' "
+                           "发送令牌",
+                           "sign in first: POST /api/login, then send the token as "
+                           "'Authorization: Bearer <token>'"))
     if not s.user.can(role):
         raise PermissionDenied(
             f"account {s.user.name!r} ({s.user.role}) may not do this; it needs the "

@@ -125,7 +125,9 @@ def rollback_batch(request: Request, s: Session, batch_id: int) -> dict:
         b = st.batches()
         row = b[b["batch_id"] == int(batch_id)]
         if row.empty:
-            raise NotFoundError(f"no batch {batch_id}; the batch list shows those stored")
+            raise NotFoundError(tr("没有批次 {batch}; 批次列表中列出了已入库的批次",
+                                   "no batch {batch}; the batch list shows those stored",
+                                   batch=batch_id))
         owner = row["user"].iloc[0]
         if not s.user.can("admin") and (owner != s.user.name or
                                         row["kind"].iloc[0] != "plots"):

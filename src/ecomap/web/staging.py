@@ -107,17 +107,25 @@ class Staging:
         name = safe_name(filename)
         suffix = PurePath(name).suffix.lower()
         if suffix not in ACCEPTED:
-            raise InputError(f"{name}: files of type {suffix or '(none)'} are not accepted; "
-                             f"send one of {', '.join(ACCEPTED)}")
+            raise InputError(tr("{name}: 不接受 {suffix} 类型的文件; 请发送以下格式之一: "
+                                "{choices}",
+                                "{name}: files of type {suffix} are not accepted; send one of "
+                                "{choices}", name=name, suffix=suffix or tr("(无)", "(none)"),
+                                choices=", ".join(ACCEPTED)))
         if suffix == ".shp":
-            raise InputError(f"{name}: a Shapefile is several files; zip the .shp together "
-                             "with its .dbf, .shx, .prj and .cpg and upload the .zip")
+            raise InputError(tr("{name}: Shapefile 由多个文件组成; 请把 .shp 和它的 .dbf、.shx、"
+                                ".prj、.cpg 一起压缩成 .zip 再上传",
+                                "{name}: a Shapefile is several files; zip the .shp together "
+                                "with its .dbf, .shx, .prj and .cpg and upload the .zip",
+                                name=name))
         self.expire()
         with self._lock:
             waiting = sum(1 for i in self._items.values() if i.owner == owner)
         if waiting >= self.per_user:
-            raise InputError(f"{waiting} uploads of yours are already waiting for review; "
-                             "confirm or discard them first (on the upload page)")
+            raise InputError(tr("您已有 {waiting} 个上传在等待确认; 请先在上传页面确认或放弃",
+                                "{waiting} uploads of yours are already waiting for review; "
+                                "confirm or discard them first (on the upload page)",
+                                waiting=waiting))
         token = secrets.token_urlsafe(16)
         self.root.mkdir(parents=True, exist_ok=True)  # again after close(): a restarted app
         folder = Path(tempfile.mkdtemp(prefix="upload-", dir=self.root))
@@ -188,8 +196,10 @@ class Staging:
     @staticmethod
     def _allowed(item: Staged | None, user) -> Staged:
         if item is None:
-            raise NotFoundError("this upload is no longer waiting for review (it was "
-                                "confirmed, discarded or expired); upload the file again")
+            raise NotFoundError(tr("这次上传已不在等待确认 (已确认、已放弃或已过期); "
+                                   "请重新上传文件",
+                                   "this upload is no longer waiting for review (it was "
+                                   "confirmed, discarded or expired); upload the file again"))
         if item.owner != user.name and not user.can("admin"):
             raise PermissionDenied("this upload belongs to another account")
         return item

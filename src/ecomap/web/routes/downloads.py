@@ -9,6 +9,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from ecomap.errors import NotFoundError
+from ecomap.i18n import tr
 from ecomap.web.auth import Viewer
 from ecomap.web.data import known_township, store_of, summary_frame
 from ecomap.web.deps import Lang
@@ -27,7 +28,9 @@ def download_summary(request: Request, fmt: str, s: Viewer, lang: Lang, year: Ye
     from ecomap.io.export import table_bytes
 
     if fmt not in ("csv", "xlsx"):
-        raise NotFoundError(f"no summary as .{fmt}; use summary.csv or summary.xlsx")
+        raise NotFoundError(tr("没有 .{fmt} 格式的汇总表; 请用 summary.csv 或 summary.xlsx",
+                               "no summary as .{fmt}; use summary.csv or summary.xlsx",
+                               fmt=fmt))
     with store_of(request) as st:
         shown = display_table(summary_frame(request, st, year), lang=lang)
     media = "text/csv; charset=utf-8" if fmt == "csv" else \

@@ -105,7 +105,9 @@ def review_preview(request: Request, token: str, s: Editor, lang: Lang,
                    staging: StagingDep, uploads: UploadsDep):
     item = staging.get(token, s.user)
     if not item.has_preview:
-        raise NotFoundError(f"{item.name}: nothing to draw (the file could not be read)")
+        raise NotFoundError(tr("{name}: 没有可绘制的内容 (文件无法读取)",
+                               "{name}: nothing to draw (the file could not be read)",
+                               name=item.name))
     return map_response(request, Rendered.of(uploads.preview_html(item, lang)))
 
 

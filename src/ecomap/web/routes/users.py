@@ -35,7 +35,8 @@ router = APIRouter()
 
 def remove_user(accounts: Accounts, s: Session, name: str) -> None:
     if name == s.user.name:
-        raise InputError("you cannot remove your own account while signed in with it")
+        raise InputError(tr("不能删除当前登录使用的账号",
+                            "you cannot remove your own account while signed in with it"))
     accounts.remove(name)
 
 
