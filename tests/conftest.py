@@ -84,3 +84,23 @@ def english(monkeypatch):
     """Messages rendered in English (ECOMAP_LANG=en), for tests that check English words;
     Simplified Chinese is the default."""
     monkeypatch.setenv("ECOMAP_LANG", "en")
+
+
+# --- the web app of a test store, with its accounts (tests/webapp.py) -----------------------
+@pytest.fixture
+def settings(tmp_path):
+    """Settings of a fresh test store and accounts file under ``tmp_path``."""
+    from tests.webapp import make_settings
+
+    return make_settings(tmp_path)
+
+
+@pytest.fixture
+def app(settings, tmp_path):
+    """The web app on that store, with the test accounts."""
+    from ecomap.web import create_app
+    from tests.webapp import add_accounts
+
+    app = create_app(settings, staging_root=tmp_path / "staging")
+    add_accounts(app)
+    return app

@@ -17,39 +17,15 @@ from pathlib import Path
 import pyogrio
 import pytest
 from click.testing import CliRunner
-from fastapi.testclient import TestClient
 
 from ecomap.cli import cli
 from ecomap.store import open_store
 from ecomap.web import create_app
 from ecomap.web.accounts import Accounts
 from tests.uploads import frame, plot, standard_rows, zip_files
-from tests.webapp import PASSWORD, add_accounts, csrf_of, gbk_zip, make_settings, sign_in
+from tests.webapp import PASSWORD, add_accounts, bearer, client, csrf_of, gbk_zip, make_settings, sign_in
 
 MU = 10000 / 15  # m² per mu
-
-
-@pytest.fixture
-def settings(tmp_path):
-    return make_settings(tmp_path)
-
-
-@pytest.fixture
-def app(settings, tmp_path):
-    app = create_app(settings, staging_root=tmp_path / "staging")
-    add_accounts(app)
-    return app
-
-
-def client(app) -> TestClient:
-    return TestClient(app, base_url="http://ecomap.local")
-
-
-def bearer(app, name: str) -> dict:
-    with client(app) as c:
-        r = c.post("/api/login", data={"username": name, "password": PASSWORD})
-    assert r.status_code == 200, r.text
-    return {"Authorization": f"Bearer {r.json()['token']}"}
 
 
 def snapshot(settings) -> tuple:

@@ -10,34 +10,9 @@ from __future__ import annotations
 import re
 
 import pytest
-from fastapi.testclient import TestClient
 
 from ecomap.store import open_store
-from ecomap.web import create_app
-from tests.webapp import PASSWORD, add_accounts, csrf_of, gbk_zip, make_settings, sign_in
-
-
-@pytest.fixture
-def settings(tmp_path):
-    return make_settings(tmp_path)
-
-
-@pytest.fixture
-def app(settings, tmp_path):
-    app = create_app(settings, staging_root=tmp_path / "staging")
-    add_accounts(app)
-    return app
-
-
-def client(app) -> TestClient:
-    return TestClient(app, base_url="http://ecomap.local")
-
-
-def bearer(app, name: str) -> dict:
-    with client(app) as c:
-        r = c.post("/api/login", data={"username": name, "password": PASSWORD})
-    assert r.status_code == 200, r.text
-    return {"Authorization": f"Bearer {r.json()['token']}"}
+from tests.webapp import bearer, client, csrf_of, gbk_zip, sign_in
 
 
 def api_upload(c, path, headers, **fields):

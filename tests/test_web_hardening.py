@@ -18,7 +18,6 @@ from pathlib import Path
 
 import openpyxl
 import pyogrio
-import pytest
 from click.testing import CliRunner
 from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
@@ -29,18 +28,6 @@ from ecomap.web import create_app
 from tests.webapp import PASSWORD, LiveServer, add_accounts, gbk_zip, make_settings, sign_in
 
 MB = 1_000_000
-
-
-@pytest.fixture
-def settings(tmp_path):
-    return make_settings(tmp_path)
-
-
-@pytest.fixture
-def app(settings, tmp_path):
-    app = create_app(settings, staging_root=tmp_path / "staging")
-    add_accounts(app)
-    return app
 
 
 def client(app, address: str = "testclient", **options) -> TestClient:

@@ -100,3 +100,18 @@ class LiveServer:
     def __exit__(self, *exc) -> None:
         self.server.should_exit = True
         self.thread.join(timeout=30)
+
+
+def client(app):
+    """A TestClient of ``app`` (at http://ecomap.local)."""
+    from fastapi.testclient import TestClient
+
+    return TestClient(app, base_url="http://ecomap.local")
+
+
+def bearer(app, name: str) -> dict:
+    """The Authorization header of a bearer token of account ``name``."""
+    with client(app) as c:
+        r = c.post("/api/login", data={"username": name, "password": PASSWORD})
+    assert r.status_code == 200, r.text
+    return {"Authorization": f"Bearer {r.json()['token']}"}
