@@ -34,6 +34,16 @@ def two_townships() -> gpd.GeoDataFrame:
          segmentize(box(X0, Y0, X0 + 10_000, Y0 + 10_000), 50)])
 
 
+def write_county_and_townships(store, towns: gpd.GeoDataFrame | None = None, *,
+                               county: str = "测试县", adcode: str = "000000") -> None:
+    """Store ``towns`` (default :func:`two_townships`) and the county as their union."""
+    towns = two_townships() if towns is None else towns
+    outline = towns.dissolve().assign(name=county, adcode=adcode)[["name", "adcode",
+                                                                   "geometry"]]
+    store.write_county(outline, provenance=Provenance("county.geojson"))
+    store.write_townships(towns, provenance=Provenance("towns.geojson"))
+
+
 def plot(x, y, w, h) -> Polygon:
     return box(X0 + x, Y0 + y, X0 + x + w, Y0 + y + h)
 

@@ -14,19 +14,15 @@ import openpyxl
 from click.testing import CliRunner
 
 from ecomap.cli import cli
-from ecomap.store import Provenance, open_store
-from tests.conftest import two_townships
+from ecomap.store import open_store
+from tests.conftest import write_county_and_townships
 from tests.uploads import frame, plot, shp_members, standard_rows, write_shp, zip_files
 
 
 def make_store(path: Path) -> Path:
     """A store with the two test townships and the county as their union."""
     with open_store(path, create=True) as st:
-        towns = two_townships()
-        county = towns.dissolve().assign(name="测试县", adcode="000000")[
-            ["name", "adcode", "geometry"]]
-        st.write_county(county, provenance=Provenance("county.geojson"))
-        st.write_townships(towns, provenance=Provenance("towns.geojson"))
+        write_county_and_townships(st)
     return path
 
 

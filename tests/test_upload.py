@@ -12,8 +12,8 @@ from shapely.geometry import box
 from ecomap.cli import cli
 from ecomap.crs import transform_geometries
 from ecomap.ingest import ingest_file, validate_file
-from ecomap.store import Provenance, open_store
-from tests.conftest import X0, Y0, two_townships
+from ecomap.store import open_store
+from tests.conftest import X0, Y0, write_county_and_townships
 from tests.uploads import (
     bowtie,
     frame,
@@ -32,11 +32,7 @@ MU = 10000 / 15  # m² per mu
 def store(tmp_path):
     """Townships 甲镇 | 乙镇 and the county as their union (20 km × 10 km)."""
     st = open_store(tmp_path / "ecomap.gpkg", create=True)
-    towns = two_townships()
-    county = towns.dissolve().assign(name="测试县", adcode="000000")[["name", "adcode",
-                                                                    "geometry"]]
-    st.write_county(county, provenance=Provenance("county.geojson"))
-    st.write_townships(towns, provenance=Provenance("towns.geojson"))
+    write_county_and_townships(st)
     yield st
     st.close()
 

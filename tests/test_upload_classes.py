@@ -13,9 +13,9 @@ from click.testing import CliRunner
 from ecomap.cli import cli
 from ecomap.i18n import use_lang
 from ecomap.ingest import ingest_file, validate_file
-from ecomap.store import Provenance, open_store
+from ecomap.store import open_store
 from ecomap.townnames import match_township
-from tests.conftest import two_townships
+from tests.conftest import two_townships, write_county_and_townships
 from tests.uploads import (
     frame,
     kml_folder,
@@ -41,11 +41,8 @@ TOWNS = ["黄龙镇", "内良乡"]  # west of 114°E, east of it (the test towns
 def store(tmp_path):
     """Townships 黄龙镇 | 内良乡 of 大余县 (the county is their union, 20 km × 10 km)."""
     st = open_store(tmp_path / "ecomap.gpkg", create=True)
-    towns = two_townships().assign(name=TOWNS)
-    county = towns.dissolve().assign(name="大余县", adcode="360723")[["name", "adcode",
-                                                                    "geometry"]]
-    st.write_county(county, provenance=Provenance("county.geojson"))
-    st.write_townships(towns, provenance=Provenance("towns.geojson"))
+    write_county_and_townships(st, two_townships().assign(name=TOWNS), county="大余县",
+                               adcode="360723")
     yield st
     st.close()
 

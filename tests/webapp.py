@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from ecomap.settings import Settings
-from ecomap.store import Provenance, open_store
-from tests.conftest import two_townships
+from ecomap.store import open_store
+from tests.conftest import write_county_and_townships
 from tests.uploads import frame, plot, shp_members, standard_rows, write_shp, zip_files
 
 PASSWORD = "correct horse 8"
@@ -21,13 +21,8 @@ ACCOUNTS = {"admin": "admin", "编辑甲": "editor", "编辑乙": "editor", "vie
 
 def make_store(path: Path) -> Path:
     """Townships 甲镇 | 乙镇 and the county as their union (see tests/conftest)."""
-    st = open_store(path, create=True)
-    towns = two_townships()
-    county = towns.dissolve().assign(name="测试县", adcode="000000")[["name", "adcode",
-                                                                    "geometry"]]
-    st.write_county(county, provenance=Provenance("county.geojson"))
-    st.write_townships(towns, provenance=Provenance("towns.geojson"))
-    st.close()
+    with open_store(path, create=True) as st:
+        write_county_and_townships(st)
     return path
 
 
