@@ -35,11 +35,13 @@ def test_report_sentences_fill_in_the_figures():
     summary["area_ha"] = summary["area_m2"] / 1e4
     lead, done, rank = report_sentences(summary, county="大余县", year=2023,
                                         townships=["甲镇", "乙镇"])
-    assert lead == "2023年，大余县共上图生态修复小班482个。"
+    # Restoration plots only: 40 + 22 + 9; patches and patrol areas are not works.
+    assert lead == "2023年，大余县共上图生态修复小班71个。"
     assert done == ("完成人工造林6460亩、小流域水土流失治理6.25平方公里、森林督查问题图斑35个、"
                     "生态护林员巡护区376个。")
-    # Patrol areas are left out of the ranking: 甲 has 6000 + 9375 mu, 乙 460 + 317.9.
-    assert rank.startswith("按乡镇统计(不含生态护林员巡护区)，修复面积最大的是甲镇(1.54万亩)，其次是乙镇")
+    # Only restoration work is ranked: 甲 has 6000 + 9375 mu, 乙 460 (its 317.9 mu of
+    # inspection patches and the patrol areas are not restoration).
+    assert rank == "按乡镇统计，修复面积最大的是甲镇(1.54万亩)，其次是乙镇(460亩)。"
 
 
 def test_briefing_holds_sentences_tables_charts_and_every_map(filled_store):

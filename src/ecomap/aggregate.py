@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import pandas as pd
 
-from ecomap.schema import CATEGORIES, category_label, label
-from ecomap.units import ha_from_m2, km2_from_m2, mu_from_m2
+from ecomap.schema import CATEGORIES, RESTORATION, category_label, kind_of, label
+from ecomap.units import DECIMALS, JSON_DECIMALS, ha_from_m2, km2_from_m2, mu_from_m2
 
 __all__ = [
     "OUTSIDE",
@@ -18,6 +18,7 @@ __all__ = [
     "display_table",
     "summary_records",
     "summary_table",
+    "township_pivot",
     "township_totals",
 ]
 
@@ -70,24 +71,69 @@ def county_totals(summary: pd.DataFrame) -> pd.DataFrame:
 
 
 def township_totals(summary: pd.DataFrame, *, townships=None,
-                    exclude=("forest_ranger",)) -> pd.DataFrame:
-    """Restoration area per township (mu), all categories but ``exclude`` added up.
+                    kind: str = "restoration") -> pd.DataFrame:
+    """Area (mu) and plot count per township of one kind of category (``schema.KINDS``).
 
-    Patrol areas are excluded by default: they tile the forest and are not works.
-    Every township in ``townships`` appears, with 0 where nothing was done.
+    By default restoration work only — 修复面积: inspection patches, patrol areas and
+    compensation are never added to it.  Every township in ``townships`` appears, with
+    0 where nothing was done.
     """
-    sel = summary[~summary["category"].isin(exclude)]
+    sel = summary[summary["category"].map(kind_of) == kind]
     g = sel.groupby("township", sort=False)[["area_mu", "count"]].sum()
     if townships is not None:
         g = g.reindex(list(townships), fill_value=0)
     return g.reset_index().rename(columns={"index": "township"})
 
 
+def township_pivot(summary: pd.DataFrame, *, townships=None, lang: str = "zh",
+                   total_row: bool = True) -> pd.DataFrame:
+    """Townships as rows, restoration categories as columns (亩), their total, then the
+    other kinds apart: inspection patches (count and 亩) and patrol areas (count).
+
+    Only categories present in ``summary`` get a column; every township in
+    ``townships`` gets a row (others, e.g. area outside every township, only when they
+    hold something).  ``total_row`` closes the table with the county (全县) row.  Values
+    are unrounded floats (counts as integers); headers are for people (``lang``).
+    """
+    present = set(summary["category"])
+    codes = [c for c in RESTORATION if c in present]
+    towns = list(townships) if townships is not None else []
+    extra = [t for t in dict.fromkeys(summary["township"]) if t not in towns]
+    index = pd.Index(towns + extra, name=label("township", lang))
+
+    def by_town(sel: pd.DataFrame, value: str) -> pd.Series:
+        return sel.groupby("township")[value].sum().reindex(index, fill_value=0)
+
+    cols: dict[str, pd.Series] = {}
+    for code in codes:
+        cols[category_label(code, lang)] = by_town(summary[summary["category"] == code],
+                                                   "area_mu")
+    cols[label("restoration_mu", lang)] = (pd.concat(list(cols.values()), axis=1).sum(axis=1)
+                                           if codes else pd.Series(0.0, index=index))
+    kinds = summary["category"].map(kind_of)
+    if (kinds == "inspection").any():
+        patches = summary[kinds == "inspection"]
+        cols[label("patches", lang)] = by_town(patches, "count").astype("int64")
+        cols[label("patch_mu", lang)] = by_town(patches, "area_mu")
+    if (kinds == "patrol").any():
+        cols[label("patrol_areas", lang)] = by_town(summary[kinds == "patrol"],
+                                                    "count").astype("int64")
+    if (kinds == "compensation").any():
+        cols[label("compensation_mu", lang)] = by_town(summary[kinds == "compensation"],
+                                                       "area_mu")
+    table = pd.DataFrame(cols, index=index)
+    keep = [t in towns or bool((table.loc[t] != 0).any()) for t in table.index]
+    table = table[keep]
+    if total_row:
+        table.loc[label("county", lang)] = table.sum(axis=0)
+    return table
+
+
 def summary_records(summary: pd.DataFrame) -> list[dict]:
     """JSON-ready records with codes, not labels (``category`` is the report code)."""
     out = summary[["township", "category", "year", "count", "area_mu", "area_ha"]].copy()
-    out["area_mu"] = out["area_mu"].round(2)
-    out["area_ha"] = out["area_ha"].round(4)
+    out["area_mu"] = out["area_mu"].round(JSON_DECIMALS["mu"])
+    out["area_ha"] = out["area_ha"].round(JSON_DECIMALS["ha"])
     return [{k: (v.item() if hasattr(v, "item") else v) for k, v in rec.items()}
             for rec in out.to_dict(orient="records")]
 
@@ -96,7 +142,9 @@ def display_table(summary: pd.DataFrame, *, lang: str = "zh", total: bool = True
                   ) -> pd.DataFrame:
     """The summary with category names and headers for people (CSV, XLSX, terminal).
 
-    With ``total``, county total rows (全县) close the table, one per category and year.
+    With ``total``, county total rows (全县) close the table, one per category and year
+    (categories are never added together: see :func:`township_pivot` for 修复面积).
+    亩 to one decimal, hectares to two, as a report prints them.
     """
     df = summary[["township", "category", "year", "count", "area_mu", "area_ha"]].copy()
     if total and len(df):
@@ -104,6 +152,6 @@ def display_table(summary: pd.DataFrame, *, lang: str = "zh", total: bool = True
         tot.insert(0, "township", label("county", lang))
         df = pd.concat([df, tot[df.columns]], ignore_index=True)
     df["category"] = df["category"].map(lambda c: category_label(c, lang))
-    df["area_mu"] = df["area_mu"].round(2)
-    df["area_ha"] = df["area_ha"].round(4)
+    df["area_mu"] = df["area_mu"].round(DECIMALS["mu"])
+    df["area_ha"] = df["area_ha"].round(DECIMALS["ha"])
     return df.rename(columns={c: label(c, lang) for c in df.columns})

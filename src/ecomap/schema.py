@@ -13,28 +13,50 @@ from ecomap.i18n import tr
 
 __all__ = [
     "CATEGORIES",
+    "KINDS",
+    "RESTORATION",
     "PLOT_FIELDS",
     "Category",
     "category_label",
     "field_label",
     "get_category",
+    "is_restoration",
+    "kind_of",
     "label",
 ]
 
 
+#: What a category counts as.  Only restoration work adds up into 修复面积 (totals,
+#: choropleths, bars, 合计); inspection patches are violations found and counted in
+#: patches, patrol areas tile the forest, compensation areas are owed elsewhere — each is
+#: reported in rows of its own and never added to another kind.
+KINDS: dict[str, tuple[str, str]] = {
+    "restoration": ("生态修复", "Restoration work"),
+    "inspection": ("森林督查问题图斑", "Forest-inspection patches"),
+    "patrol": ("护林巡护区", "Patrol areas"),
+    "compensation": ("森林植被恢复补偿", "Compensation areas"),
+}
+
+
 @dataclass(frozen=True)
 class Category:
-    """A kind of restoration work mapped as polygons."""
+    """A category of plots mapped as polygons, and what it counts as (``kind``)."""
 
     code: str
     zh: str
     en: str
     color: str
-    #: Unit the county reports it in: "mu", "km2" or "patches" (area is always kept too).
+    #: Unit the county reports it in: "mu", "km2", "patches" or "areas" (area is kept too).
     report_unit: str = "mu"
+    #: One of :data:`KINDS`; only "restoration" is added into restoration totals.
+    kind: str = "restoration"
 
     def name(self, lang: str = "zh") -> str:
         return self.zh if lang == "zh" else self.en
+
+    @property
+    def is_restoration(self) -> bool:
+        return self.kind == "restoration"
 
 
 _CATEGORY_LIST = [
@@ -51,13 +73,16 @@ _CATEGORY_LIST = [
     Category("camellia_planting", "油茶新造", "Camellia planting", "#d81b60"),
     Category("understory_planting", "林下种植", "Understory planting", "#7e57c2"),
     Category("forest_inspection_patch", "森林督查问题图斑", "Forest-inspection patch", "#e53935",
-             "patches"),
+             "patches", "inspection"),
     Category("forest_ranger", "生态护林员巡护区", "Forest-ranger patrol area", "#90a4ae",
-             "areas"),
+             "areas", "patrol"),
 ]
 
 #: Categories by code, in report order.
 CATEGORIES: dict[str, Category] = {c.code: c for c in _CATEGORY_LIST}
+#: Codes of the restoration categories, in report order: what 修复面积 adds up.
+RESTORATION: tuple[str, ...] = tuple(c.code for c in _CATEGORY_LIST if c.is_restoration)
+assert all(c.kind in KINDS for c in _CATEGORY_LIST)
 _BY_NAME = {**{c.zh: c for c in _CATEGORY_LIST}, **{c.en.lower(): c for c in _CATEGORY_LIST}}
 
 
@@ -71,6 +96,17 @@ def get_category(value: str) -> Category:
                             "unknown category {value!r}; use one of: {choices}",
                             value=value, choices=choices))
     return cat
+
+
+def kind_of(code: str) -> str:
+    """What a category code counts as (:data:`KINDS`); the store holds known codes only."""
+    cat = CATEGORIES.get(code)
+    return cat.kind if cat else "restoration"
+
+
+def is_restoration(code: str) -> bool:
+    """True when a category code adds up into restoration totals (修复面积)."""
+    return kind_of(code) == "restoration"
 
 
 def category_label(code: str, lang: str = "zh") -> str:
@@ -113,6 +149,11 @@ _LABELS = {
     "area_ha": ("面积(公顷)", "Area (ha)"),
     "area_km2": ("面积(平方公里)", "Area (km²)"),
     "total": ("合计", "Total"),
+    "restoration_mu": ("修复面积(亩)", "Restoration area (mu)"),
+    "patches": ("问题图斑(个)", "Inspection patches"),
+    "patch_mu": ("问题图斑面积(亩)", "Inspection-patch area (mu)"),
+    "patrol_areas": ("巡护区(片)", "Patrol areas"),
+    "compensation_mu": ("补偿面积(亩)", "Compensation area (mu)"),
     "county": ("全县", "County"),
     "sites": ("监测点数", "Sites"),
     "compliant": ("达标点数", "Compliant sites"),

@@ -68,6 +68,12 @@ class Settings:
     #: Uploads the web service checks at once, in all and per account (more: 429).
     max_parallel_uploads: int = 4
     max_parallel_uploads_per_user: int = 2
+    #: Issuing unit printed on briefings (编制单位), e.g. "大余县林业局"; empty: none.
+    issuer: str = ""
+    #: Date printed on briefings (YYYY-MM-DD); empty: the day it is made.
+    date: str = ""
+    #: Time zone of times shown to people (batches, reports): IANA name.
+    timezone: str = "Asia/Shanghai"
 
     @property
     def users_path(self) -> str:

@@ -209,8 +209,8 @@ def _left_uncut(plot_geoms, p_idx: np.ndarray, p_town: np.ndarray, town_geoms) -
     When the townships do not overlap and a plot lies inside their union, its pieces
     add up to the whole plot, so one township's share is the plot's area less the
     others': the township with the most candidate pieces (pairs ``p_idx``, ``p_town``)
-    is left out.  Plots touching one township only, or reaching outside the union, are
-    cut in full.
+    is left out.  Plots touching one township only, or reaching outside the union (a
+    plot on its border is inside), are cut in full.
     """
     n, k = len(plot_geoms), len(town_geoms)
     out = np.full(n, -1, dtype=np.int64)
@@ -223,7 +223,7 @@ def _left_uncut(plot_geoms, p_idx: np.ndarray, p_town: np.ndarray, town_geoms) -
     first = order[np.r_[True, plot[order][1:] != plot[order][:-1]]] if len(order) else order
     out[plot[first]] = town[first]
     shapely.prepare(union)
-    out[(np.bincount(plot, minlength=n) < 2) | ~shapely.contains_properly(union, plot_geoms)] = -1
+    out[(np.bincount(plot, minlength=n) < 2) | ~shapely.covers(union, plot_geoms)] = -1
     return out
 
 
@@ -286,6 +286,10 @@ def split_by_township(
     # Prepared contains_properly is the cheapest exact test; a plot that only touches a
     # border from inside falls through to the intersection below, which is also exact.
     covered = shapely.contains_properly(town_geoms[town_idx], geoms[plot_idx])
+    # A plot sharing the township's border (a patrol area along the county line) is
+    # covered too: measured whole, not as pieces whose densified edges may stray a hair.
+    maybe = np.flatnonzero(~covered)
+    covered[maybe] = shapely.covers(town_geoms[town_idx[maybe]], geoms[plot_idx[maybe]])
 
     # Plots inside one township keep their whole stored area.
     boxed = np.flatnonzero(boxed_town >= 0)

@@ -16,15 +16,14 @@ import pandas as pd
 from branca.element import Figure
 
 from ecomap import __version__
-from ecomap.aggregate import county_totals, township_totals
+from ecomap.aggregate import county_totals, township_pivot, township_totals
 from ecomap.maps import _style
 from ecomap.maps._furniture import RawMacro
-from ecomap.schema import CATEGORIES, category_label, label
+from ecomap.maps.charts import bar_chart, chart_legend
+from ecomap.schema import CATEGORIES, RESTORATION, category_label, label
+from ecomap.units import DECIMALS, report_area
 
 __all__ = ["area_text", "briefing_page", "report_sentences"]
-
-# Patrol areas tile the forest: they are not works and would dwarf every other figure.
-_NOT_WORKS = ("forest_ranger",)
 
 _TEXT = {
     "title": ("{county}{year}年生态修复“落地上图”简报", "{county} ecological restoration briefing, {year}"),
@@ -35,17 +34,18 @@ _TEXT = {
     "by_category": ("三、分类别统计", "3. By category"),
     "by_township": ("四、分乡镇统计", "4. By township"),
     "townships": ("五、各乡镇修复小班图", "5. Township maps"),
-    "chart_township": ("各乡镇修复面积(亩，不含生态护林员巡护区)",
-                       "Restoration area by township (mu, patrol areas excluded)"),
-    "chart_category": ("各类别修复面积(亩，不含生态护林员巡护区)",
-                       "Restoration area by category (mu, patrol areas excluded)"),
+    "chart_township": ("各乡镇修复面积(亩)", "Restoration area by township (mu)"),
+    "chart_category": ("各类别修复面积(亩)", "Restoration area by category (mu)"),
+    "works_only": ("修复面积仅计生态修复类别；森林督查问题图斑、生态护林员巡护区单列，不计入修复面积。",
+                   "Restoration area counts restoration work only; forest-inspection patches "
+                   "and patrol areas are listed apart and never added to it."),
     "total": ("合计", "Total"),
     "lead": ("{year}年，{county}共上图生态修复小班{n}个。", "In {year}, {county} mapped {n} plots."),
     "done": ("完成{items}。", "Work done: {items}."),
-    "rank": ("按乡镇统计(不含生态护林员巡护区)，修复面积最大的是{first}，其次是{rest}。",
-             "By township (patrol areas excluded), the largest area is in {first}, then {rest}."),
-    "town_lead": ("{town}上图小班{n}个，修复面积{area}(不含生态护林员巡护区)。",
-                  "{town}: {n} plots, {area} of restoration (patrol areas excluded)."),
+    "rank": ("按乡镇统计，修复面积最大的是{first}，其次是{rest}。",
+             "By township, the largest restoration area is in {first}, then {rest}."),
+    "town_lead": ("{town}上图生态修复小班{n}个，修复面积{area}。",
+                  "{town}: {n} restoration plots, {area} of restoration."),
     "illustrative": ("注：乡镇界为示意(泰森多边形)，非正式行政区划；乡镇统计随之为示意。",
                      "Note: township boundaries are illustrative (Voronoi cells), "
                      "and so are the township figures."),
@@ -62,13 +62,7 @@ def _num(value: float, decimals: int = 1) -> str:
     return text or "0"
 
 
-def area_text(mu: float, *, lang: str = "zh") -> str:
-    """An area the way the county's report writes it: 6460亩, 1.47万亩, 5312.3亩."""
-    if lang != "zh":
-        return f"{mu:,.1f} mu".replace(".0 mu", " mu")
-    if mu >= 10_000:
-        return f"{_num(mu / 10_000, 2)}万亩"
-    return f"{_num(mu, 1)}亩"
+area_text = report_area  # the name this module has always exported
 
 
 def _amount(row, lang: str) -> str:
@@ -94,9 +88,9 @@ def report_sentences(summary: pd.DataFrame, *, county: str, year, lang: str = "z
     sep = "、" if lang == "zh" else ", "
     items = [f"{category_label(r['category'], lang)}{'' if lang == 'zh' else ' '}"
              f"{_amount(r, lang)}" for _, r in totals.iterrows()]
-    n = int(totals["count"].sum())
+    n = int(totals.loc[totals["category"].isin(RESTORATION), "count"].sum())
     out = [_t("lead", lang, year=year, county=county, n=n), _t("done", lang, items=sep.join(items))]
-    towns = township_totals(summary, townships=townships, exclude=_NOT_WORKS)
+    towns = township_totals(summary, townships=townships)
     towns = towns[towns["area_mu"] > 0].sort_values("area_mu", ascending=False)
     if len(towns) >= 2:
         named = [f"{r['township']}({area_text(r['area_mu'], lang=lang)})"
@@ -108,56 +102,22 @@ def report_sentences(summary: pd.DataFrame, *, county: str, year, lang: str = "z
 # ----------------------------------------------------------------------------- charts
 
 
-def _bar_chart(rows: list[tuple[str, list[tuple[str, float]]]], colors: dict[str, str],
-               *, width: int = 680, bar: int = 18, label_w: int = 150) -> str:
-    """Horizontal (stacked) bars as inline SVG: ``[(label, [(series, value), …]), …]``."""
-    top = max((sum(v for _, v in parts) for _, parts in rows), default=0.0) or 1.0
-    plot_w = width - label_w - 90
-    height = len(rows) * (bar + 8) + 10
-    out = [f'<svg class="ecomap-chart" width="{width}" height="{height}" '
-           f'viewBox="0 0 {width} {height}" role="img">']
-    for i, (name, parts) in enumerate(rows):
-        y = 5 + i * (bar + 8)
-        out.append(f'<text x="{label_w - 6}" y="{y + bar - 5}" text-anchor="end" '
-                   f'font-size="12">{html.escape(name)}</text>')
-        x = float(label_w)
-        for series, value in parts:
-            w = plot_w * value / top
-            if w <= 0:
-                continue
-            out.append(f'<rect x="{x:.1f}" y="{y}" width="{w:.1f}" height="{bar}" '
-                       f'fill="{colors.get(series, "#607d8b")}"><title>{html.escape(series)}: '
-                       f"{value:,.1f}</title></rect>")
-            x += w
-        total = sum(v for _, v in parts)
-        out.append(f'<text x="{x + 5:.1f}" y="{y + bar - 5}" font-size="11" fill="#333">'
-                   f"{total:,.0f}</text>")
-    out.append("</svg>")
-    return "".join(out)
-
-
-def _chart_legend(codes: list[str], lang: str) -> str:
-    return '<div class="ecomap-chart-legend">' + "".join(
-        f'<span><i style="background:{_style.category_color(c)}"></i>'
-        f"{html.escape(category_label(c, lang))}</span>" for c in codes) + "</div>"
-
-
 def _charts(summary: pd.DataFrame, towns: list[str], lang: str) -> str:
-    works = summary[~summary["category"].isin(_NOT_WORKS)]
-    codes = [c for c in CATEGORIES if c in set(works["category"])]
+    works = summary[summary["category"].isin(RESTORATION)]
+    codes = [c for c in RESTORATION if c in set(works["category"])]
     labels = {c: category_label(c, lang) for c in codes}
     colors = {labels[c]: _style.category_color(c) for c in codes}
     by_town = works.groupby(["township", "category"])["area_mu"].sum()
-    order = township_totals(summary, townships=towns, exclude=_NOT_WORKS).sort_values(
+    order = township_totals(summary, townships=towns).sort_values(
         "area_mu", ascending=False)["township"]
     town_rows = [(t, [(labels[c], float(by_town.get((t, c), 0.0))) for c in codes])
                  for t in order]
     by_cat = works.groupby("category")["area_mu"].sum()
     cat_rows = [(labels[c], [(labels[c], float(by_cat.get(c, 0.0)))]) for c in codes]
     return (f"<figure><figcaption>{html.escape(_t('chart_township', lang))}</figcaption>"
-            f"{_bar_chart(town_rows, colors)}{_chart_legend(codes, lang)}</figure>"
+            f"{bar_chart(town_rows, colors)}{chart_legend(codes, lang)}</figure>"
             f"<figure><figcaption>{html.escape(_t('chart_category', lang))}</figcaption>"
-            f"{_bar_chart(cat_rows, colors, label_w=190)}</figure>")
+            f"{bar_chart(cat_rows, colors, label_w=190)}</figure>")
 
 
 # ----------------------------------------------------------------------------- tables
@@ -168,29 +128,27 @@ def _category_table(summary: pd.DataFrame, lang: str) -> str:
     df = pd.DataFrame({
         label("category", lang): [category_label(c, lang) for c in t["category"]],
         label("count", lang): t["count"].astype(int),
-        label("area_mu", lang): t["area_mu"].round(2),
-        label("area_ha", lang): t["area_ha"].round(2),
+        label("area_mu", lang): t["area_mu"].map(lambda v: f"{v:,.{DECIMALS['mu']}f}"),
+        label("area_ha", lang): t["area_ha"].map(lambda v: f"{v:,.{DECIMALS['ha']}f}"),
         ("上报口径" if lang == "zh" else "As reported"): [_amount(r, lang)
                                                       for _, r in t.iterrows()],
     })
-    return df.to_html(index=False, border=0, classes="ecomap-table", float_format="{:,.2f}".format)
+    return df.to_html(index=False, border=0, classes="ecomap-table")
 
 
 def _township_table(summary: pd.DataFrame, towns: list[str], lang: str) -> str:
-    codes = [c for c in CATEGORIES if c in set(summary["category"])]
-    pivot = summary.pivot_table(index="township", columns="category", values="area_mu",
-                                aggfunc="sum", fill_value=0.0)
-    pivot = pivot.reindex(index=[t for t in towns if t in pivot.index] +
-                          [t for t in pivot.index if t not in towns], columns=codes,
-                          fill_value=0.0)
-    works = [c for c in codes if c not in _NOT_WORKS]
-    pivot[_t("total", lang)] = pivot[works].sum(axis=1)
-    pivot = pivot[(pivot != 0).any(axis=1)]  # e.g. no area outside every township
-    pivot.loc[_t("total", lang)] = pivot.sum(axis=0)
-    pivot.columns = [category_label(c, lang) if c in CATEGORIES else c for c in pivot.columns]
-    table = pivot.round(1).rename_axis(index=label("township", lang), columns=None)
-    return table.reset_index().to_html(index=False, border=0, classes="ecomap-table ecomap-wide",
-                                       float_format="{:,.1f}".format)
+    """Townships × restoration categories (亩) with 修复面积, inspection patches and
+    patrol areas in columns of their own (:func:`ecomap.aggregate.township_pivot`)."""
+    pivot = township_pivot(summary, townships=towns, lang=lang)
+    shown = pivot.copy()
+    for col in shown.columns:
+        if pd.api.types.is_float_dtype(shown[col]):
+            shown[col] = shown[col].map(lambda v: f"{v:,.{DECIMALS['mu']}f}")
+        else:
+            shown[col] = shown[col].map(lambda v: f"{int(v):,d}")
+    note = f'<p class="ecomap-note-text">{html.escape(_t("works_only", lang))}</p>'
+    return shown.reset_index().to_html(index=False, border=0,
+                                       classes="ecomap-table ecomap-wide") + note
 
 
 _CSS = """
@@ -291,7 +249,7 @@ def briefing_page(county: gpd.GeoDataFrame, townships: gpd.GeoDataFrame,
         f"{_charts(summary, towns, lang)}"
         f"<h2>{html.escape(_t('by_township', lang))}</h2>"
         f"{_township_table(summary, towns, lang)}"))
-    by_town = township_totals(summary, townships=towns, exclude=_NOT_WORKS).set_index(
+    by_town = township_totals(summary, townships=towns).set_index(
         "township")
     for i, name in enumerate(names):
         sel = plots[plots["township"] == name] if "township" in plots else plots.iloc[:0]
