@@ -340,9 +340,13 @@
     var placed = [];
     labels.forEach(function (el) {
       var r0 = rect(el), h = r0.bottom - r0.top, w = r0.right - r0.left;
-      var cands = [[0, 0], [0, -0.8 * h], [0, 0.8 * h], [0, -1.4 * h], [0, 1.4 * h],
-                   [0.6 * w, 0], [-0.6 * w, 0], [0.6 * w, -h], [-0.6 * w, -h],
-                   [0.6 * w, h], [-0.6 * w, h], [0, -2 * h], [0, 2 * h]];
+      // Near first: above, below, beside, then the diagonals, up to about 2.5 lines away.
+      var cands = [[0, 0]];
+      [0.8, 1.4, 2, 2.6].forEach(function (k) {
+        cands.push([0, -k * h], [0, k * h], [k * 0.4 * w, 0], [-k * 0.4 * w, 0],
+                   [k * 0.4 * w, -k * h], [-k * 0.4 * w, -k * h], [k * 0.4 * w, k * h],
+                   [-k * 0.4 * w, k * h]);
+      });
       var best = null;
       for (var i = 0; i < cands.length; i++) {
         var r = shifted(r0, cands[i][0], cands[i][1]);
