@@ -11,6 +11,8 @@ furniture either.  A printed map cannot be panned: what is covered there is lost
 
 from __future__ import annotations
 
+import json
+import re
 import tempfile
 from pathlib import Path
 
@@ -225,3 +227,61 @@ def test_briefing_county_map_is_not_covered(pages, browser):
         page.evaluate("window.dispatchEvent(new Event('beforeprint'))")
         check_layout(page, "briefing PDF", index=0)
         assert page.errors() == []
+
+
+def test_legend_section_shows_with_its_layer(pages, browser, tmp_path):
+    """The choropleth legend hides with the township layer, and comes back with it."""
+    path = tmp_path / "county.html"
+    path.write_text(pages["landscape"], encoding="utf-8")
+    page = browser.new_page(offline=True)
+    page.call("Emulation.setDeviceMetricsOverride", {
+        "width": 1366, "height": 768, "deviceScaleFactor": 1, "mobile": False})
+    page.goto(path.as_uri())
+    page.wait_for(READY, timeout=60)
+    shown = ("(function () { var el = document.querySelector('.ecomap-legend-choropleth');"
+             "return !!el.offsetWidth && !!el.closest('.ecomap-box').offsetWidth; })()")
+    row = ("(function () { var r = Array.from(document.querySelectorAll("
+           "'.ecomap-legend [data-ecomap-row]')).filter(function (e) {"
+           "return e.textContent.indexOf('乡镇界') >= 0; })[0].getBoundingClientRect();"
+           "return [r.x + r.width / 2, r.y + r.height / 2]; })()")
+    assert page.evaluate(shown)
+    page.click_at(*page.evaluate(row))  # the township boundary row toggles the layer
+    page.wait_for(f"!{shown}", timeout=5)
+    assert page.evaluate("document.querySelectorAll('.ecomap-label').length") == 0
+    page.click_at(*page.evaluate(row))
+    page.wait_for(shown, timeout=5)
+    assert page.evaluate("document.querySelectorAll('.ecomap-label').length") == TOWNSHIPS
+    assert page.errors() == []
+
+
+def test_class_breaks_fall_on_round_numbers():
+    from ecomap.maps._layers import class_labels, classify
+
+    # The demo's spread (0 to 11,832 mu): steps of 2,000, a value on a bound goes below.
+    classes, bins = classify([0, 4054, 4000, 5513, 11832])
+    assert bins == [2000, 4000, 6000, 8000, 10000, 12000]
+    assert classes.tolist() == [0, 2, 1, 2, 5]
+    assert class_labels(bins, lang="zh")[:2] == ["0 – 2,000", "2,000 – 4,000"]
+    # A few small values: 0 – 10 in fives of 2, not "0 – 0, 0 – 10".
+    classes, bins = classify([0, 10])
+    assert bins == [2, 4, 6, 8, 10] and classes.tolist() == [0, 4]
+    assert class_labels(bins, lang="en") == ["0 – 2", "2 – 4", "4 – 6", "6 – 8", "8 – 10"]
+    # Fractions get the decimals their step needs.
+    assert class_labels(classify([0.4, 0.1])[1], lang="zh") == [
+        "0.0 – 0.1", "0.1 – 0.2", "0.2 – 0.3", "0.3 – 0.4"]
+    # Nothing restored anywhere: one class "0"; no township at all: "无数据".
+    classes, bins = classify([0, 0, 0])
+    assert bins == [0] and classes.tolist() == [0, 0, 0]
+    assert class_labels(bins, lang="zh") == ["0"]
+    assert class_labels(classify([])[1], lang="zh", empty=True) == ["无数据"]
+
+
+def test_choropleth_legend_of_a_year_without_plots(filled_store):
+    from ecomap import api
+
+    html = maps.to_html(api.township_map(filled_store, "乙镇", year=1999))
+    call = next(line for line in html.splitlines()
+                if "ecomap.box(" in line and "ecomap-legend-choropleth" in line)
+    legend = json.loads(re.findall(r'"(?:[^"\\]|\\.)*"', call)[2])  # position, css, inner
+    assert "0 – 0" not in legend and "0 – 10" not in legend
+    assert legend.count("ecomap-swatch") == 1 and legend.endswith("</span>0</div></div>")

@@ -153,6 +153,8 @@ class LegendSection:
 
     ``layers``: the section shows only while one of these layers is on the map (the
     layer control and the rows' own toggles hide and show it); empty: always shown.
+    Rows that toggle a layer themselves are dimmed instead when it is off, so that they
+    stay there to be clicked on again: tie a section of toggles to nothing.
     """
 
     title: str
@@ -212,11 +214,11 @@ def add_legend(m: folium.Map, sections: list[LegendSection], position: str, *,
             tied[key] = list(sec.layers)
         rows = []
         for row in sec.rows:
-            key = f"r{len(links)}"
+            row_key = f"r{len(links)}"
             attr = ""
             if row.layer is not None:
-                attr = f' data-ecomap-row="{key}"'
-                links[key] = row.layer
+                attr = f' data-ecomap-row="{row_key}"'
+                links[row_key] = row.layer
             rows.append(f"<div{attr}>{row.symbol}{html.escape(row.label)}</div>")
         attr = f' data-ecomap-section="{key}"' if key else ""
         parts.append(f'<div class="ecomap-section {sec.css_class}"{attr}>'

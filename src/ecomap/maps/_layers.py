@@ -246,6 +246,7 @@ def add_townships(m: folium.Map, towns: gpd.GeoDataFrame, totals: pd.Series, *, 
     line = LegendRow(f'<span class="ecomap-line" style="{_style.TOWNSHIP_LINE}"></span>',
                      _style.text("township_line" if illustrative else "township_line_official",
                                  lang), group)
+    # Shown while the township layer is on (its rows are not toggles: nothing to dim).
     return line, LegendSection(_style.text("choropleth", lang), rows,
                                "ecomap-legend-choropleth", layers=[group])
 
@@ -330,7 +331,6 @@ def add_plots(m: folium.Map, plots: gpd.GeoDataFrame, *, lang: str, grid: Grid,
         layer.add_to(m)
         section.rows.append(LegendRow(f'<span class="ecomap-swatch" style="{_swatch(code)}">'
                                       "</span>", title, layer))
-        section.layers.append(layer)
     return section
 
 
@@ -377,5 +377,4 @@ def add_water_sites(m: folium.Map, sites: gpd.GeoDataFrame, *, lang: str) -> Leg
         section.rows.append(LegendRow(
             f'<span class="ecomap-dot" style="background:{_style.WATER_COLORS[None]}"></span>',
             _style.text("no_class", lang), layer))
-    section.layers.append(layer)
     return section

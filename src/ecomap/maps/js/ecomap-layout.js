@@ -56,7 +56,7 @@
 
   function rank(el) {
     var c = el.classList;
-    if (c.contains('ecomap-legend')) return c.contains('ecomap-legend-choropleth') ? 1 : 0;
+    if (c.contains('ecomap-legend')) return c.contains('ecomap-legend-main') ? 0 : 1;
     if (c.contains('leaflet-control-minimap')) return 4;
     if (c.contains('leaflet-control-scale')) return 5;
     if (c.contains('ecomap-note')) return 6;
