@@ -167,9 +167,16 @@
       var rest = this.items.filter(function (el) { return feet.indexOf(el) < 0; });
       feet.forEach(function (el) { self.foot.appendChild(el); });
       if (mode === 'collapsed') {
+        // Opened over the map: below the top-right controls, above the button.
         rest.forEach(function (el) { self.body.appendChild(el); });
-        var room = this.map.getSize().y - 2 * GAP - 80;
-        this.body.style.maxHeight = Math.max(120, room) + 'px';
+        var cbox = rect(c), top = GAP, trc = c.querySelector('.leaflet-top.leaflet-right');
+        if (trc) {
+          Array.prototype.forEach.call(trc.children, function (el) {
+            if (visible(el)) top = Math.max(top, rect(el).bottom - cbox.top + GAP);
+          });
+        }
+        var below = rect(this.button).height + rect(this.foot).height + 2 * 6 + GAP;
+        this.body.style.maxHeight = Math.max(120, cbox.height - top - below) + 'px';
         return;
       }
       this.body.style.maxHeight = '';
