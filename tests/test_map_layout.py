@@ -285,3 +285,19 @@ def test_choropleth_legend_of_a_year_without_plots(filled_store):
     legend = json.loads(re.findall(r'"(?:[^"\\]|\\.)*"', call)[2])  # position, css, inner
     assert "0 – 0" not in legend and "0 – 10" not in legend
     assert legend.count("ecomap-swatch") == 1 and legend.endswith("</span>0</div></div>")
+
+
+def test_choropleth_is_grey_and_plots_are_outlined(filled_store):
+    """The plots own every hue: the choropleth under them is grey, plots have a darker rim."""
+    from ecomap import api
+    from ecomap.maps import _style
+    from ecomap.schema import CATEGORIES
+
+    html = maps.to_html(api.county_map(filled_store, year=2023))
+    fills = set(re.findall(r'"_color": "(#[0-9a-f]{6})"', html))
+    assert fills and fills <= set(_style.CHOROPLETH_COLORS)
+    for color in _style.CHOROPLETH_COLORS:
+        assert color[1:3] == color[3:5] == color[5:7]  # grey: r = g = b
+    green = CATEGORIES["afforestation"].color  # "#2e7d32"
+    assert _style.darker("#2e7d32") == "#1c4b1e"  # 0.6 × (46, 125, 50) = (28, 75, 30)
+    assert f'"style":{{"color":"{_style.darker(green)}","weight":0.8,"fillColor":"{green}"' in html

@@ -105,7 +105,7 @@
   }
 
   Layout.prototype = {
-    /** Move the bottom corners' controls into the panel; true if any moved. */
+    /** Take the bottom corners' controls as panel items (placed by place); true if any. */
     collect: function () {
       var c = this.map.getContainer(), moved = false, self = this;
       c.querySelectorAll('.leaflet-bottom > .leaflet-control').forEach(function (el) {
@@ -303,7 +303,7 @@
     if (!lay) {
       lay = map._ecoLayout = new Layout(map, options || {});
       map.on('resize', function () { lay.arrange(isPrint()); });
-      map.on('zoomend', function () { ecomap.placeLabels(map); });
+      map.on('zoomend moveend', function () { ecomap.placeLabels(map); });
     }
     lay.arrange(true);
     return lay;
