@@ -231,3 +231,12 @@ def test_log_level_is_put_back_after_the_run(workdir):
     assert run("summary", "-vv").exit_code == 0
     assert run("-q", "summary").exit_code == 0
     assert logging.getLogger().level == before
+
+
+def test_json_numbers_carry_no_binary_noise():
+    from ecomap.cli._output import jsonable
+
+    # 0.1 + 0.2 is 0.30000000000000004 in binary; 0.0033 stays 0.0033; an area in m²
+    # keeps its centimetres; NaN is null.
+    assert jsonable([0.1 + 0.2, 0.0011 * 3, 1346156262.4641, float("nan")]) == [
+        0.3, 0.0033, 1346156262.46, None]
