@@ -238,8 +238,8 @@ def _title_block(title: str, *, issuer: str, day: dt.date, source: str, lang: st
                   f"</span>{when}</p>")
     else:  # no empty 编制单位 line
         issued = f'<p class="ecomap-issued ecomap-date-only">{when}</p>'
-    made = (_t("source", lang, source=source) + " " if source else "") + _t(
-        "made", lang, version=__version__)
+    made = (_t("source", lang, source=source) + ("" if lang == "zh" else " ")
+            if source else "") + _t("made", lang, version=__version__)
     return (f'<header class="ecomap-titleblock"><h1>{esc(title)}</h1>{issued}</header>'
             f'<p class="ecomap-made">{esc(made)}</p>')
 
