@@ -155,6 +155,22 @@ def test_title_block_has_issuer_and_date_and_none_without_issuer(filled_store):
     assert "7 December 2026" in page and "Page <span" in page
 
 
+def test_issuer_and_date_from_the_environment_and_the_options(small_store, tmp_path):
+    env = {"ECOMAP_ISSUER": "环境林业局", "ECOMAP_DATE": "2026-01-02"}
+    r = CliRunner().invoke(cli, ["briefing", "--store", str(small_store), "-o", str(tmp_path)],
+                           env=env, catch_exceptions=False)
+    assert r.exit_code == 0, r.output
+    html = (tmp_path / "briefing.html").read_text(encoding="utf-8")
+    assert "编制单位：环境林业局" in html and "2026年1月2日" in html
+    r = CliRunner().invoke(cli, ["briefing", "--store", str(small_store), "-o", str(tmp_path),
+                                 "--issuer", "", "--date", "2026-02-03"], env=env)
+    html = (tmp_path / "briefing.html").read_text(encoding="utf-8")
+    assert "编制单位" not in html and "2026年2月3日" in html
+    r = CliRunner().invoke(cli, ["briefing", "--store", str(small_store), "-o", str(tmp_path),
+                                 "--date", "3.2.2026"], env=env)
+    assert r.exit_code != 0 and "YYYY-MM-DD" in r.output
+
+
 # --------------------------------------------------- 修复面积 agrees with `ecomap summary`
 
 

@@ -187,14 +187,14 @@ body { margin: 0; background: #fff; color: #222;
 @page { size: A4 portrait; margin: 12mm 12mm 16mm 12mm; }
 @media print {
   .ecomap-briefing { max-width: none; padding: 0; }
-  .ecomap-briefing .folium-map { width: 186mm !important; height: 140mm !important; }
+  .ecomap-briefing .folium-map { width: 186mm !important; height: 130mm !important; }
   .ecomap-township .folium-map { height: 150mm !important; }
   .ecomap-briefing figure, .ecomap-table, .ecomap-briefing .folium-map, .ecomap-keep
     { break-inside: avoid; }
   .ecomap-briefing h2, .ecomap-briefing h3, .ecomap-briefing h4 { break-after: avoid; }
 }
 html.ecomap-print .ecomap-briefing { max-width: none; padding: 0; }
-html.ecomap-print .ecomap-briefing .folium-map { width: 186mm !important; height: 140mm !important; }
+html.ecomap-print .ecomap-briefing .folium-map { width: 186mm !important; height: 130mm !important; }
 html.ecomap-print .ecomap-township .folium-map { height: 150mm !important; }
 html.ecomap-png body { padding: 12mm !important; }
 """

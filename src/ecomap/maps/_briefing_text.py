@@ -105,7 +105,7 @@ def apart_text(totals: pd.DataFrame, lang: str) -> str:
         text = f"{name}{'' if lang == 'zh' else ' '}{amount_text(r, lang)}"
         if kind_of(r["category"]) in ("inspection", "compensation") and \
                 CATEGORIES[r["category"]].report_unit != "mu":
-            text += f"({report_area(r['area_mu'], lang=lang)})"
+            text += f"{'' if lang == 'zh' else ' '}({report_area(r['area_mu'], lang=lang)})"
         items.append(text)
     return ("、" if lang == "zh" else ", ").join(items)
 
@@ -134,7 +134,8 @@ def report_sentences(summary: pd.DataFrame, *, county: str, year, lang: str = "z
     towns = township_totals(summary, townships=townships)
     towns = towns[towns["area_mu"] > 0].sort_values("area_mu", ascending=False)
     if len(towns) >= 2:
-        named = [f"{r['township']}({report_area(r['area_mu'], lang=lang)})"
+        named = [f"{r['township']}{'' if lang == 'zh' else ' '}"
+                 f"({report_area(r['area_mu'], lang=lang)})"
                  for _, r in towns.head(3).iterrows()]
         out.append(t("rank", lang, first=named[0], rest=sep.join(named[1:])))
     return out
