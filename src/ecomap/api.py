@@ -67,7 +67,8 @@ def county_map(store: Store, *, year: int | None = None, lang: str = "zh",
     return maps.county_map(
         county, store.townships(), store.plots(year=year), summary(store, year=year),
         water_sites=water_site_classes(store, year=year), year=year or "",
-        county_name=name, source=_source(store), lang=lang, basemap=basemap,
+        county_name=name, source=briefing_source(store, year=year, lang=lang, short=True),
+        lang=lang, basemap=basemap,
         tianditu_key=tianditu_key, renderer=renderer)
 
 
@@ -86,7 +87,8 @@ def township_map(store: Store, township: str, *, year: int | None = None, lang: 
     return maps.township_map(
         township, store.townships(), store.plots(year=year, township=township),
         summary(store, year=year), water_sites=_township_sites(store, township, year),
-        year=year or "", source=_source(store), lang=lang, county=store.county(),
+        year=year or "", source=briefing_source(store, year=year, lang=lang, short=True),
+        lang=lang, county=store.county(),
         basemap=basemap, tianditu_key=tianditu_key, renderer=renderer)
 
 
