@@ -5,10 +5,12 @@ with page numbers, the issuer, and no heading left alone at the foot of a page."
 from __future__ import annotations
 
 import datetime as dt
+import io
 import json
 import re
 import shutil
 import subprocess
+import zipfile
 from html.parser import HTMLParser
 
 import pandas as pd
@@ -22,7 +24,7 @@ from ecomap.maps._briefing_text import date_text, source_text
 from ecomap.schema import CATEGORIES, category_label, is_restoration, kind_of
 from ecomap.store import Provenance, open_store
 from tests.components import need_chromium, need_component
-from tests.conftest import gk_frame, plot, write_county_and_townships
+from tests.conftest import gk_frame, known_plots, plot, write_county_and_townships
 
 # ------------------------------------------------------------------------- a small store
 
@@ -291,3 +293,23 @@ def test_tables_fit_the_printed_page_width(small_store, tmp_path):
                                "function (t) { return t.getBoundingClientRect().right; })")
         assert len(rights) >= 5  # categories, two township tables, a table per township
         assert max(rights) <= width + 0.5, rights
+
+
+def test_web_briefing_bundle_carries_the_issuer_setting(tmp_path):
+    pytest.importorskip("fastapi")
+    from fastapi.testclient import TestClient
+
+    from ecomap.web import create_app
+    from tests.webapp import add_accounts, make_settings, sign_in
+
+    settings = make_settings(tmp_path, issuer="网页林业局", date="2026-12-07")
+    with open_store(settings.store) as st:
+        st.add_plots(known_plots(), provenance=Provenance("plots.geojson"))
+    app = create_app(settings)
+    add_accounts(app)
+    with TestClient(app) as c:
+        sign_in(c, "viewer")
+        r = c.get("/downloads/briefing.zip?year=2023")
+        assert r.status_code == 200, r.text
+    html = zipfile.ZipFile(io.BytesIO(r.content)).read("briefing.html").decode("utf-8")
+    assert "编制单位：网页林业局" in html and "2026年12月7日" in html
