@@ -37,7 +37,7 @@ UNIT_TEXT = {"mu": "亩", "km2": "平方公里"}
 #: A township's target is its 2023 done rounded down to this many 亩.
 TARGET_STEP_MU = 10
 COUNTY_ROW_NOTE = "全县统筹实施，不分解到乡镇"
-REST_ROW_NOTE = "县本级（县直单位、国有林场）实施，不分解到乡镇"
+SPLIT_NOTE = "全县任务；已分解到乡镇{split}亩，其余{rest}亩由县级统筹安排"
 FIXED_TIME = datetime(2023, 1, 10, 9, 0, 0)  # workbook created/modified (fixed)
 ZIP_TIME = (2023, 1, 10, 9, 0, 0)
 
@@ -140,9 +140,12 @@ def write_prior_years(gen, ctx, out: Path, done: dict) -> dict:
 def target_rows(names: list[str], report, done: dict) -> list[list]:
     """Rows (乡镇, 任务类别, 年度, 任务量, 单位, 备注) of the 2023 targets.
 
-    A split category gives each township with 2023 plots its done rounded down to
-    ``TARGET_STEP_MU`` 亩, and the rest of the report's figure to one 县本级 row, so that
-    every township's target is at most its done and the rows add up to the report.
+    Every category has one 全县 row, the county's task: the report's figure.  A split
+    category then gives each township with 2023 plots its done rounded down to
+    ``TARGET_STEP_MU`` 亩, so every township's target is at most its done; the few 亩
+    the townships are not given stay with the county (县级统筹), as the 备注 says.  (The
+    townships' done adds up to the report's figure, so round township targets adding up
+    to it exactly could not all be met.)
     """
     rows = []
     for code in RESTORATION:
@@ -150,19 +153,20 @@ def target_rows(names: list[str], report, done: dict) -> list[list]:
             continue
         cat, q = CATEGORIES[code], report.loc[code]
         unit, qty = str(q.unit), float(q.quantity)
+        qty = int(qty) if qty == int(qty) else qty
         if code in COUNTY_ONLY:
             rows.append(["全县", cat.zh, 2023, qty, UNIT_TEXT[unit], COUNTY_ROW_NOTE])
             continue
         assert unit == "mu", code
         split = np.floor(done[code] / TARGET_STEP_MU) * TARGET_STEP_MU
+        rest = round(qty - split.sum(), 1)
+        assert 0 <= rest, code
+        rest = int(rest) if rest == int(rest) else rest
+        rows.append(["全县", cat.zh, 2023, qty, "亩", SPLIT_NOTE.format(
+            split=int(split.sum()), rest=rest)])
         for name, mu in zip(names, split, strict=True):
             if mu > 0:
                 rows.append([name, cat.zh, 2023, int(mu), "亩", None])
-        rest = round(qty - split.sum(), 1)
-        assert 0 <= rest, code
-        if rest:
-            rows.append(["县本级", cat.zh, 2023, int(rest) if rest == int(rest) else rest, "亩",
-                         REST_ROW_NOTE])
     return rows
 
 
