@@ -49,10 +49,9 @@ def township_done_mu(ctx, geoms) -> np.ndarray:
     township cells and measured with ``ecomap.crs.areas_m2`` (a border plot counts in
     every township by the area of its piece there)."""
     geoms = np.asarray(geoms, dtype=object)
-    p_idx, t_idx = shapely.STRtree(geoms).query(ctx.towns, predicate="intersects")
-    pieces = shapely.intersection(geoms[t_idx], ctx.towns[p_idx])
-    m2 = areas_m2(pieces, LL)
-    return mu_from_m2(np.bincount(p_idx, weights=m2, minlength=len(ctx.towns)))
+    town, plot = shapely.STRtree(geoms).query(ctx.towns, predicate="intersects")
+    m2 = areas_m2(shapely.intersection(geoms[plot], ctx.towns[town]), LL)
+    return mu_from_m2(np.bincount(town, weights=m2, minlength=len(ctx.towns)))
 
 
 # --- illustrative earlier years -----------------------------------------------------------
