@@ -287,6 +287,7 @@ def normalize_targets(df: pd.DataFrame, *, townships, county: str | None = None,
             file=name, n=len(problems)), problems)
     frame = pd.DataFrame(out, columns=["township", "category", "year", "quantity", "unit",
                                        "source_row"])
+    frame["township"] = pd.Series([r["township"] for r in out], dtype=object)
     frame.attrs["notes"] = notes
     return frame
 
