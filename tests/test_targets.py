@@ -32,8 +32,8 @@ from ecomap.targets import (
     store_year_over_year,
     year_over_year,
 )
-from tests.conftest import known_plots, write_county_and_townships
 from tests import test_store_backends as backends
+from tests.conftest import known_plots, write_county_and_townships
 
 # The fixtures of both backends (GeoPackage, and PostGIS when ECOMAP_TEST_POSTGIS is set).
 BACKENDS = backends.BACKENDS
