@@ -49,6 +49,11 @@ def import_cmd(file, year, sheet, encoding, store):
     Every bad row is listed with its row and column, and then nothing is stored.  A
     target already stored for the same township, category and year is refused: roll
     its batch back first ('ecomap rollback N').
+
+    \b
+    Examples:
+      ecomap targets import 2023年任务分解表.xlsx
+      ecomap targets import 任务.csv --year 2023 --store /data/dayu.gpkg
     """
     from ecomap.io.vector import file_sha256
     from ecomap.schema import category_label

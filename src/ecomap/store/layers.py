@@ -23,12 +23,13 @@ PLOT_COLUMNS = [
     "species", "area_mu_reported", "implementer",
 ]
 
-#: Layer names, as QGIS lists them.
+#: Layer names every ecomap store holds, as QGIS lists them.
 LAYERS = ("county", "townships", "plots", "plot_townships", "water_sites", "water_samples",
-          "targets", "batches")
+          "batches")
 
-#: Layers added after the first stores were made: a store without them is still a store,
-#: and gets them (empty) in the first transaction that writes to it.
+#: Layers added after the first stores were made (new stores have them too): a store
+#: without them is still a store, and gets them (empty) in the first transaction that
+#: writes to it.
 ADDED_LAYERS = ("targets",)
 
 # Every layer of a store: name -> (geometry type or None, {column: "int"|"float"|"str"}).
