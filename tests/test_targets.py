@@ -343,3 +343,25 @@ def test_a_store_made_before_targets_gets_the_table_when_written(location, bstor
         assert st.targets()["quantity"].tolist() == [10.0]
         st.rollback(batch)
         assert st.targets().empty
+
+
+def test_met_as_the_report_prints_it_and_the_largest_shortfall_first():
+    # 6.2499999 km² prints as 6.25: the 6.25 km² target is met.  甲 is 0.5 亩 short of
+    # 10 000 亩 (99.995 % would print as 100.0 %: shown as 99.9 %), 乙 20 亩 short of 100.
+    targets = pd.DataFrame([(None, "soil_erosion_control", 2023, 6.25, "km2"),
+                            ("甲镇", "afforestation", 2023, 10_000.0, "mu"),
+                            ("乙镇", "afforestation", 2023, 100.0, "mu")],
+                           columns=["township", "category", "year", "quantity", "unit"])
+    areas = pd.DataFrame([("甲镇", "soil_erosion_control", 2023, 1, 6_249_999.9),
+                          ("甲镇", "afforestation", 2023, 1, 9_999.5 * 10_000 / 15),
+                          ("乙镇", "afforestation", 2023, 1, 80.0 * 10_000 / 15)],
+                         columns=["township", "category", "year", "count", "area_m2"])
+    p = progress_table(targets, areas, year=2023, townships=["甲镇", "乙镇"])
+    got = {(r.township, r.category): r for r in p.itertuples()}
+    soil = got[(None, "soil_erosion_control")]
+    assert soil.met and soil.remaining == 0 and soil.rate == 100.0
+    jia = got[("甲镇", "afforestation")]
+    assert not jia.met and jia.rate == 99.9 and jia.remaining == pytest.approx(0.5)
+    assert progress_sentence(p) == (
+        "人工造林完成10,079.5亩，占任务的99.8%，差20.5亩（乙镇差20亩、甲镇差0.5亩）；"
+        "其余任务均已完成。")

@@ -110,7 +110,7 @@ def list_cmd(year, store, fmt, output, lang):
                                     for t in df["township"]],
         label("category", s.lang): [category_label(c, s.lang) for c in df["category"]],
         label("year", s.lang): df["year"].tolist(),
-        label("target", s.lang): df["quantity"].tolist(),
+        label("target", s.lang): pd.Series(df["quantity"].tolist(), dtype=object),
         label("unit", s.lang): [unit_label(u, s.lang) for u in df["unit"]],
         label("batch_id", s.lang): df["batch_id"].tolist(),
     })

@@ -33,8 +33,8 @@ YOY_COLUMNS = ["township", "category", "year", "unit", "done", "change", "change
 # Decimals of each report unit, on pages and in JSON.
 _SHOWN = {"mu": DECIMALS["mu"], "km2": DECIMALS["km2"], "patches": 0, "areas": 0}
 _KEPT = {"mu": JSON_DECIMALS["mu"], "km2": JSON_DECIMALS["km2"], "patches": 0, "areas": 0}
-# Below this, done counts as reaching its target (float sums of areas).
-_EPS = 1e-6
+# Float slack when comparing rounded figures.
+_EPS = 1e-9
 
 
 def _unit(code: str) -> str:
@@ -71,10 +71,16 @@ def _row(township, category, year, target, done) -> dict:
         return {"township": township, "category": category, "year": year,
                 "unit": _unit(category), "target": np.nan, "done": done, "rate": np.nan,
                 "remaining": np.nan, "met": None}
+    unit = _unit(category)
+    # Met as the report prints it: done, rounded as shown, reaches the target.
+    digits = _SHOWN.get(unit, 1)
+    met = round(done, digits) + _EPS >= round(float(target), digits)
     rate = round(done / target * 100, 1) if target > 0 else np.nan
-    return {"township": township, "category": category, "year": year,
-            "unit": _unit(category), "target": float(target), "done": done, "rate": rate,
-            "remaining": max(float(target) - done, 0.0), "met": bool(done + _EPS >= target)}
+    if not met and rate >= 100.0:  # short, yet rounding up to 100 %: say 99.9 %
+        rate = 99.9
+    return {"township": township, "category": category, "year": year, "unit": unit,
+            "target": float(target), "done": done, "rate": rate,
+            "remaining": 0.0 if met else float(target) - done, "met": bool(met)}
 
 
 def progress_table(targets: pd.DataFrame, areas: pd.DataFrame, *, year: int,
@@ -221,8 +227,11 @@ def progress_sentence(progress: pd.DataFrame, *, lang: str = "zh") -> str:
 
     "均已完成上级下达任务" when every target of ``progress`` (:func:`progress_table`,
     by township for the townships' shortfalls) is met; otherwise each category and
-    township short of its target and by how much, e.g. "人工造林完成6,200亩，占任务的
-    95.4%，差300亩（青龙镇差200亩、吉村镇差100亩）".  With no target at all: says so.
+    township short of its target and by how much (the largest shortfall first), e.g.
+    "人工造林完成6,200亩，占任务的95.4%，差300亩（青龙镇差200亩、吉村镇差100亩）", and
+    "其余任务均已完成" when other targets are met.  With no target at all: says so.
+    A target counts as met when the work done, rounded as the report prints it (亩 to
+    one decimal, km² to two), reaches it.
     """
     has = progress[progress["target"].notna()]
     if has.empty:
@@ -236,6 +245,7 @@ def progress_sentence(progress: pd.DataFrame, *, lang: str = "zh") -> str:
     for cat in _categories(has["category"]):
         c = county[county["category"] == cat]
         short = towns[(towns["category"] == cat) & ~towns["met"].astype(bool)]
+        short = short.sort_values("remaining", ascending=False, kind="stable")
         if c.empty or (bool(c["met"].iloc[0]) and short.empty):
             all_met_elsewhere = True
             continue
@@ -293,7 +303,17 @@ def progress_display(progress: pd.DataFrame, *, lang: str = "zh") -> pd.DataFram
             label("remaining", lang): "—" if no_target else _shown(r.remaining, r.unit),
             label("met", lang): "—" if r.met is None else (yes if r.met else no),
         })
-    return pd.DataFrame(rows, columns=[label(c, lang) for c in PROGRESS_COLUMNS])
+    return _each_as_written(pd.DataFrame(rows, columns=[label(c, lang)
+                                                        for c in PROGRESS_COLUMNS]))
+
+
+def _each_as_written(frame: pd.DataFrame) -> pd.DataFrame:
+    """Number columns as objects, so that a table shows each value with its own decimals
+    (6460.0 亩 beside 6.25 km²) rather than all with the most any of them has."""
+    for col in frame.columns:
+        if pd.api.types.is_float_dtype(frame[col]):
+            frame[col] = frame[col].astype(object)
+    return frame
 
 
 def _kept(value, unit: str):
@@ -330,7 +350,7 @@ def yoy_display(yoy: pd.DataFrame, *, lang: str = "zh") -> pd.DataFrame:
             label("change_pct", lang): "—" if pd.isna(r.change_pct) else
             round(float(r.change_pct), 1),
         })
-    return pd.DataFrame(rows, columns=[label(c, lang) for c in YOY_COLUMNS])
+    return _each_as_written(pd.DataFrame(rows, columns=[label(c, lang) for c in YOY_COLUMNS]))
 
 
 def yoy_records(yoy: pd.DataFrame) -> list[dict]:
