@@ -365,3 +365,17 @@ def test_met_as_the_report_prints_it_and_the_largest_shortfall_first():
     assert progress_sentence(p) == (
         "人工造林完成10,079.5亩，占任务的99.8%，差20.5亩（乙镇差20亩、甲镇差0.5亩）；"
         "其余任务均已完成。")
+
+
+def test_store_copy_keeps_the_targets(county_store, store_path, tmp_path):
+    from ecomap.store.copy import copy_store
+
+    batch = _store_targets(county_store, [("甲镇", "afforestation", 2023, 2000.0, "mu"),
+                                          (None, "camellia_planting", 2023, 50.0, "mu")])
+    counts = copy_store(store_path, tmp_path / "copy.gpkg")
+    assert counts["targets"] == 2
+    with open_store(tmp_path / "copy.gpkg") as st:
+        got = st.targets()
+        assert got["township"].tolist() == [None, "甲镇"]
+        assert got["batch_id"].tolist() == [batch, batch]
+        assert st.rollback(batch)["removed"] == {"targets": 2}
