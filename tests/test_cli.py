@@ -45,6 +45,34 @@ def test_summary_json_from_the_default_store(workdir):
     assert {x["year"] for x in recs} == {2023}
 
 
+def test_summary_by_township_keeps_inspection_patches_out_of_restoration(workdir):
+    # A 100 m × 100 m inspection patch in 乙镇 (15 mu) beside the known plots.
+    from tests.conftest import gk_frame, plot
+
+    patch = gk_frame([{"plot_id": "P1", "category": "forest_inspection_patch", "year": 2023}],
+                     [plot(3000, 8000, 100, 100)])
+    with open_store(workdir / "ecomap.gpkg") as st:
+        st.add_plots(patch, provenance=Provenance("patches.geojson"))
+    r = run("summary", "--year", "2023", "--by-township", "--format", "json")
+    assert r.exit_code == 0, r.output
+    rows = {x["township"]: x for x in json.loads(r.output)}
+    # 甲: 300 000 + 960 000 m² afforestation + 40 000 mine = 1 300 000 m² = 1950 mu.
+    assert rows["甲镇"]["restoration_mu"] == pytest.approx(1950.0, abs=0.01)
+    # 乙: 700 000 afforestation + 90 000 mine = 1185 mu; the patch is apart.
+    assert rows["乙镇"]["restoration_mu"] == pytest.approx(1185.0, abs=0.01)
+    assert rows["乙镇"]["patches"] == 1
+    assert rows["乙镇"]["patch_mu"] == pytest.approx(15.0, abs=0.01)
+    assert rows[None]["restoration_mu"] == pytest.approx(3135.0, abs=0.01)
+    assert run("summary", "--year", "2023", "--by-township", "-o", "t.xlsx").exit_code == 0
+    import openpyxl
+
+    ws = openpyxl.load_workbook(workdir / "t.xlsx").active
+    header = [c.value for c in ws[1]]
+    assert header == ["乡镇", "人工造林", "历史遗留废弃矿山生态修复", "修复面积(亩)", "问题图斑(个)",
+                      "问题图斑面积(亩)"]
+    assert [c.value for c in ws[4]][0] == "全县"
+
+
 def test_summary_table_csv_and_xlsx(workdir):
     r = run("summary")
     assert "甲镇" in r.output and "人工造林" in r.output and "全县" in r.output
@@ -203,3 +231,12 @@ def test_log_level_is_put_back_after_the_run(workdir):
     assert run("summary", "-vv").exit_code == 0
     assert run("-q", "summary").exit_code == 0
     assert logging.getLogger().level == before
+
+
+def test_json_numbers_carry_no_binary_noise():
+    from ecomap.cli._output import jsonable
+
+    # 0.1 + 0.2 is 0.30000000000000004 in binary; 0.0033 stays 0.0033; an area in m²
+    # keeps its centimetres; NaN is null.
+    assert jsonable([0.1 + 0.2, 0.0011 * 3, 1346156262.4641, float("nan")]) == [
+        0.3, 0.0033, 1346156262.46, None]

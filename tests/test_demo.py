@@ -2,6 +2,7 @@
 
 import csv
 import json
+import os
 import re
 import subprocess
 import sys
@@ -25,7 +26,9 @@ def reported() -> dict[str, tuple[float, str]]:
 def demo_dir(tmp_path_factory):
     """`ecomap demo` run once, as a user runs it, in a fresh working directory."""
     work = tmp_path_factory.mktemp("demo")
-    env = {"PATH": str(Path(sys.executable).parent), "HOME": str(work), "LANG": "C.UTF-8"}
+    env = {"PATH": str(Path(sys.executable).parent), "HOME": str(work), "LANG": "C.UTF-8",
+           # The ecomap under test, when it is not the installed one (a worktree).
+           "PYTHONPATH": os.environ.get("PYTHONPATH", "")}
     proc = subprocess.run([sys.executable, "-m", "ecomap", "demo", "--geodata",
                            str(ROOT / "geodata")], cwd=work, env=env, capture_output=True,
                           text=True, timeout=600)
@@ -62,6 +65,15 @@ def test_demo_prints_totals_and_writes_every_output(demo_dir):
     assert len(list((maps / "township").glob("*.html"))) == 11
     recs = json.loads((maps / "summary.json").read_text(encoding="utf-8"))
     assert {"township", "category", "year", "count", "area_mu", "area_ha"} <= set(recs[0])
+
+
+def test_demo_briefing_names_an_example_issuer_and_its_data(demo_dir):
+    html = (demo_dir / "maps" / "briefing.html").read_text(encoding="utf-8")
+    assert "编制单位：大余县林业局（示例）" in html
+    # Batches 1–2 are the county and townships; 3–12 the plots; 13 the water samples.
+    assert ("数据来源：大余县2023年生态修复小班数据（入库批次 3–5、8–12）、2023年森林督查问题图斑"
+            "（批次 6）、生态护林员巡护区（批次 7）、2023年水质监测数据（批次 13）。") in html
+    assert "数据来源：geodata" not in html
 
 
 def test_demo_water_sites_meet_their_targets(demo_dir):

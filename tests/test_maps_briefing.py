@@ -33,12 +33,15 @@ def test_report_sentences_fill_in_the_figures():
     ], columns=["township", "category", "year", "count", "area_m2"])
     summary["area_mu"] = summary["area_m2"] * 0.0015
     summary["area_ha"] = summary["area_m2"] / 1e4
-    lead, done, rank = report_sentences(summary, county="大余县", year=2023,
-                                        townships=["甲镇", "乙镇"])
-    # Restoration plots only: 40 + 22 + 9; patches and patrol areas are not works.
-    assert lead == "2023年，大余县共上图生态修复小班71个。"
-    assert done == ("完成人工造林6460亩、小流域水土流失治理6.25平方公里、森林督查问题图斑35个、"
-                    "生态护林员巡护区376个。")
+    lead, done, apart, rank = report_sentences(summary, county="大余县", year=2023,
+                                               townships=["甲镇", "乙镇"])
+    # Restoration plots only: 40 + 22 + 9, and 6000 + 460 + 9375 = 15 835 mu of them;
+    # patches and patrol areas are not works.
+    assert lead == "2023年，大余县共上图生态修复小班71个，修复面积1.58万亩。"
+    assert done == "完成人工造林6460亩、小流域水土流失治理6.25平方公里。"
+    # 211 933.5 m² of patches = 317.9 mu, named apart.
+    assert apart == ("另有森林督查问题图斑35个(317.9亩)、生态护林员巡护区376片，单列统计，"
+                     "不计入修复面积。")
     # Only restoration work is ranked: 甲 has 6000 + 9375 mu, 乙 460 (its 317.9 mu of
     # inspection patches and the patrol areas are not restoration).
     assert rank == "按乡镇统计，修复面积最大的是甲镇(1.54万亩)，其次是乙镇(460亩)。"

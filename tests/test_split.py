@@ -88,3 +88,28 @@ def test_long_straight_border_leaves_no_sliver_between_townships():
     np.testing.assert_allclose(west_share.to_numpy(),
                                areas_m2(shapely.intersection(plots, west), "EPSG:4490"),
                                rtol=1e-4)
+
+
+def test_plots_along_the_county_line_lie_wholly_inside():
+    # Patrol areas tile their townships and so share the county line, vertex for vertex,
+    # over long straight edges (here 0.4° of latitude, 44 km).  A patrol area in one
+    # township, and one across the border of two, lie wholly inside: nothing is left
+    # "outside every township" by the densified edges the cut is made with.
+    import shapely
+
+    west = shapely.Polygon([(114.10, 25.30), (114.40, 25.30), (114.40, 25.70), (114.10, 25.70)])
+    east = shapely.Polygon([(114.40, 25.30), (114.70, 25.30), (114.70, 25.70), (114.40, 25.70)])
+    inside_west = shapely.Polygon([(114.10, 25.30), (114.25, 25.30), (114.25, 25.70),
+                                   (114.10, 25.70)])
+    across = shapely.Polygon([(114.30, 25.30), (114.60, 25.30), (114.60, 25.70),
+                              (114.30, 25.70)])
+    df = split_by_township([inside_west, across], ["西镇", "东镇"], [west, east])
+    assert df["township"].notna().all()
+    whole = plot_areas_m2([inside_west, across])
+    np.testing.assert_allclose(df.groupby("plot")["area_m2"].sum().to_numpy(), whole,
+                               atol=1e-3)
+    # The one across the border: a third west of 114.40°, two thirds east — in longitude;
+    # Gauss-Kruger areas of 0.1° and 0.2° strips agree with that ratio to 1e-4.
+    shares = _areas(df, 1)
+    assert shares["西镇"] / whole[1] == pytest.approx(1 / 3, rel=1e-3)
+    assert shares["东镇"] / whole[1] == pytest.approx(2 / 3, rel=1e-3)

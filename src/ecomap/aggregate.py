@@ -85,7 +85,7 @@ def township_totals(summary: pd.DataFrame, *, townships=None,
     return g.reset_index().rename(columns={"index": "township"})
 
 
-def township_pivot(summary: pd.DataFrame, *, townships=None, lang: str = "zh",
+def township_pivot(summary: pd.DataFrame, *, townships=None, lang: str | None = "zh",
                    total_row: bool = True) -> pd.DataFrame:
     """Townships as rows, restoration categories as columns (亩), their total, then the
     other kinds apart: inspection patches (count and 亩) and patrol areas (count).
@@ -93,40 +93,42 @@ def township_pivot(summary: pd.DataFrame, *, townships=None, lang: str = "zh",
     Only categories present in ``summary`` get a column; every township in
     ``townships`` gets a row (others, e.g. area outside every township, only when they
     hold something).  ``total_row`` closes the table with the county (全县) row.  Values
-    are unrounded floats (counts as integers); headers are for people (``lang``).
+    are unrounded floats, counts integers.  Headers are for people in ``lang``; with
+    ``lang=None`` they are codes: category codes, ``restoration_mu``, ``patches``,
+    ``patch_mu``, ``patrol_areas``, ``compensation_mu`` (and ``county`` for the total).
     """
     present = set(summary["category"])
     codes = [c for c in RESTORATION if c in present]
     towns = list(townships) if townships is not None else []
     extra = [t for t in dict.fromkeys(summary["township"]) if t not in towns]
-    index = pd.Index(towns + extra, name=label("township", lang))
+    index = pd.Index(towns + extra)
 
     def by_town(sel: pd.DataFrame, value: str) -> pd.Series:
         return sel.groupby("township")[value].sum().reindex(index, fill_value=0)
 
-    cols: dict[str, pd.Series] = {}
-    for code in codes:
-        cols[category_label(code, lang)] = by_town(summary[summary["category"] == code],
-                                                   "area_mu")
-    cols[label("restoration_mu", lang)] = (pd.concat(list(cols.values()), axis=1).sum(axis=1)
-                                           if codes else pd.Series(0.0, index=index))
+    cols: dict[str, pd.Series] = {c: by_town(summary[summary["category"] == c], "area_mu")
+                                  for c in codes}
+    cols["restoration_mu"] = (pd.concat(list(cols.values()), axis=1).sum(axis=1) if codes
+                              else pd.Series(0.0, index=index))
     kinds = summary["category"].map(kind_of)
     if (kinds == "inspection").any():
-        patches = summary[kinds == "inspection"]
-        cols[label("patches", lang)] = by_town(patches, "count").astype("int64")
-        cols[label("patch_mu", lang)] = by_town(patches, "area_mu")
+        cols["patches"] = by_town(summary[kinds == "inspection"], "count").astype("int64")
+        cols["patch_mu"] = by_town(summary[kinds == "inspection"], "area_mu")
     if (kinds == "patrol").any():
-        cols[label("patrol_areas", lang)] = by_town(summary[kinds == "patrol"],
-                                                    "count").astype("int64")
+        cols["patrol_areas"] = by_town(summary[kinds == "patrol"], "count").astype("int64")
     if (kinds == "compensation").any():
-        cols[label("compensation_mu", lang)] = by_town(summary[kinds == "compensation"],
-                                                       "area_mu")
+        cols["compensation_mu"] = by_town(summary[kinds == "compensation"], "area_mu")
     table = pd.DataFrame(cols, index=index)
-    keep = [t in towns or bool((table.loc[t] != 0).any()) for t in table.index]
-    table = table[keep]
+    table = table[[t in towns or bool((table.loc[t] != 0).any()) for t in table.index]]
     if total_row:
-        table.loc[label("county", lang)] = table.sum(axis=0)
-    return table
+        total = table.sum(axis=0).to_frame("county").T.astype(table.dtypes.to_dict())
+        table = pd.concat([table, total])
+    if lang is None:
+        return table
+    return table.rename(
+        index={"county": label("county", lang)},
+        columns=lambda c: category_label(c, lang) if c in CATEGORIES else label(c, lang),
+    ).rename_axis(label("township", lang))
 
 
 def summary_records(summary: pd.DataFrame) -> list[dict]:

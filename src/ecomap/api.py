@@ -14,8 +14,8 @@ import pandas as pd
 from ecomap import aggregate, maps
 from ecomap.store import Store
 
-__all__ = ["briefing", "briefing_files", "county_map", "latest_year", "summary",
-           "township_map", "water_site_classes"]
+__all__ = ["briefing", "briefing_date", "briefing_files", "briefing_source", "county_map",
+           "latest_year", "summary", "township_map", "water_site_classes"]
 
 
 def latest_year(store: Store) -> int | None:
@@ -67,7 +67,8 @@ def county_map(store: Store, *, year: int | None = None, lang: str = "zh",
     return maps.county_map(
         county, store.townships(), store.plots(year=year), summary(store, year=year),
         water_sites=water_site_classes(store, year=year), year=year or "",
-        county_name=name, source=_source(store), lang=lang, basemap=basemap,
+        county_name=name, source=briefing_source(store, year=year, lang=lang, short=True),
+        lang=lang, basemap=basemap,
         tianditu_key=tianditu_key, renderer=renderer)
 
 
@@ -86,30 +87,77 @@ def township_map(store: Store, township: str, *, year: int | None = None, lang: 
     return maps.township_map(
         township, store.townships(), store.plots(year=year, township=township),
         summary(store, year=year), water_sites=_township_sites(store, township, year),
-        year=year or "", source=_source(store), lang=lang, county=store.county(),
+        year=year or "", source=briefing_source(store, year=year, lang=lang, short=True),
+        lang=lang, county=store.county(),
         basemap=basemap, tianditu_key=tianditu_key, renderer=renderer)
 
 
+def briefing_date(date=None, *, timezone: str = "Asia/Shanghai"):
+    """The briefing's date: ``date`` (a ``datetime.date`` or ``YYYY-MM-DD``), else today
+    where the bureau is (``timezone``)."""
+    import datetime as dt
+    from zoneinfo import ZoneInfo
+
+    from ecomap.errors import InputError
+    from ecomap.i18n import tr
+
+    if isinstance(date, dt.date):
+        return date
+    if date:
+        try:
+            return dt.date.fromisoformat(str(date).strip())
+        except ValueError:
+            raise InputError(tr("日期 {value!r} 无法识别; 请写作 YYYY-MM-DD, 例如 2026-12-07",
+                                "date {value!r} not understood; write it as YYYY-MM-DD, "
+                                "e.g. 2026-12-07", value=date)) from None
+    return dt.datetime.now(ZoneInfo(timezone)).date()
+
+
+def briefing_source(store: Store, *, year: int | None = None, lang: str = "zh",
+                    short: bool = False) -> str:
+    """The briefing's data source, named from the store's batches of ``year``
+    (``大余县2023年生态修复小班数据（入库批次 3–12）、…``); the store's name if none.
+
+    ``short``: the first name only, without batch numbers (``…小班数据等``), for the
+    notes of a map."""
+    from ecomap.maps._briefing_text import source_text
+
+    county = store.county()
+    name = str(county["name"].iloc[0]) if len(county) else ""
+    return source_text(store.batches(), county=name, year=year or "", lang=lang,
+                       short=short) or _source(store)
+
+
 def briefing(store: Store, *, year: int | None = None, lang: str = "zh",
-             basemap: str = "none", tianditu_key: str | None = None):
+             basemap: str = "none", tianditu_key: str | None = None, issuer: str = "",
+             date=None, source: str = "", timezone: str = "Asia/Shanghai"):
     """The briefing page of ``year``: report sentences, tables, charts, county and
-    township maps (a branca ``Figure``; :func:`ecomap.to_html` writes it as one file)."""
+    township maps (a branca ``Figure``; :func:`ecomap.to_html` writes it as one file).
+
+    ``issuer``: the issuing unit (编制单位) in the title block and the PDF footer;
+    ``date``: the document's date (``YYYY-MM-DD``; default today in ``timezone``);
+    ``source``: the data source line (default: named from the store's batches).
+    """
     year = year or latest_year(store)
     county = store.county()
     name = str(county["name"].iloc[0]) if len(county) else ""
     return maps.briefing(
         county, store.townships(), store.plots(year=year), summary(store, year=year),
         water_sites=water_site_classes(store, year=year), year=year or "", county_name=name,
-        source=_source(store), lang=lang, basemap=basemap, tianditu_key=tianditu_key)
+        source=source or briefing_source(store, year=year, lang=lang),
+        map_source=source or briefing_source(store, year=year, lang=lang, short=True),
+        issuer=issuer, date=briefing_date(date, timezone=timezone), lang=lang,
+        basemap=basemap, tianditu_key=tianditu_key)
 
 
 def briefing_files(store: Store, *, year: int | None = None, lang: str = "zh",
-                   county=None) -> dict[str, bytes]:
+                   county=None, **briefing_options) -> dict[str, bytes]:
     """Everything a briefing needs, as file name → bytes (nothing is written here):
     ``summary.csv/.xlsx/.json``, the water tables when there are sites, ``county.html``,
     ``briefing.html`` and ``township/<name>.html``, each map one self-contained file.
 
-    ``county``: a county map to use instead of :func:`county_map` (with extra layers).
+    ``county``: a county map to use instead of :func:`county_map` (with extra layers);
+    ``briefing_options``: ``issuer``, ``date``, ``source``, ``timezone`` of :func:`briefing`.
     """
     from ecomap import water
     from ecomap.io.export import table_bytes
@@ -130,7 +178,8 @@ def briefing_files(store: Store, *, year: int | None = None, lang: str = "zh",
         files["water_compliance.csv"] = table_bytes(comp, ".csv")
     county = county if county is not None else county_map(store, year=year, lang=lang)
     files["county.html"] = maps.to_html(county).encode("utf-8")
-    files["briefing.html"] = maps.to_html(briefing(store, year=year, lang=lang)).encode("utf-8")
+    files["briefing.html"] = maps.to_html(briefing(store, year=year, lang=lang,
+                                                      **briefing_options)).encode("utf-8")
     for name in store.townships()["name"]:
         # The name becomes a file name: no folders, whatever the township layer says.
         safe = "".join("_" if c in '/\\:*?"<>|' or ord(c) < 32 else c for c in str(name))

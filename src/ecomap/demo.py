@@ -24,12 +24,14 @@ from ecomap.settings import Settings
 from ecomap.store import Provenance, Store, open_store
 from ecomap.water.ingest import ingest_water
 
-__all__ = ["DemoResult", "build_demo_store", "find_geodata", "run_demo", "write_ndvi_change",
+__all__ = ["DEMO_ISSUER", "DemoResult", "build_demo_store", "find_geodata", "run_demo", "write_ndvi_change",
            "write_outputs"]
 
 log = logging.getLogger(__name__)
 
 _DEMO_NOTE = "ecomap demo"
+#: The issuing unit the demo's briefing names, marked as an example (编制单位).
+DEMO_ISSUER = tr("大余县林业局（示例）", "Dayu County Forestry Bureau (example)")
 
 
 @dataclass
@@ -133,16 +135,21 @@ def _is_number(text: str) -> bool:
     return True
 
 
-def write_outputs(st: Store, out: Path, *, lang: str = "zh", year: int | None = None
-                  ) -> list[str]:
-    """Every demo map and table under ``out``; returns the paths written."""
+def write_outputs(st: Store, out: Path, *, lang: str = "zh", year: int | None = None,
+                  **briefing_options) -> list[str]:
+    """Every demo map and table under ``out``; returns the paths written.
+
+    ``briefing_options``: ``issuer``, ``date``, ``timezone`` of :func:`ecomap.api.briefing`
+    (default issuer: :data:`DEMO_ISSUER`)."""
+    briefing_options.setdefault("issuer", DEMO_ISSUER.render(lang))
     out = Path(out)
     year = year or api.latest_year(st)
     # The county map carries the NDVI change 2022→2023 of the remediated mines and the
     # afforested plots as layers (off at first); ndvi_change.html shows them switched on.
     county = api.county_map(st, year=year, lang=lang)
     written = write_ndvi_change(st, out, lang=lang, year=year, add_to=county)
-    for name, data in api.briefing_files(st, year=year, lang=lang, county=county).items():
+    for name, data in api.briefing_files(st, year=year, lang=lang, county=county,
+                                         **briefing_options).items():
         written.append(str(atomic_write(out / name, data)))
     written += write_ndvi_change(st, out, lang=lang, year=year)
     return written
@@ -199,7 +206,9 @@ def run_demo(settings: Settings, *, geodata=None, out="maps", overwrite: bool = 
     path = build_demo_store(root, Path(settings.store), user=settings.user, overwrite=overwrite)
     result = DemoResult(store=str(path))
     with open_store(path) as st:
-        result.written = write_outputs(st, Path(out), lang=settings.lang)
+        result.written = write_outputs(
+            st, Path(out), lang=settings.lang, issuer=settings.issuer or DEMO_ISSUER.render(
+                settings.lang), date=settings.date, timezone=settings.timezone)
         totals = county_totals(api.summary(st))
     report = read_report(root)
     for rec in totals.to_dict(orient="records"):

@@ -85,7 +85,9 @@ def emit(shown, *, fmt: str | None, output: str | None, records: list[dict] | No
 
 
 def jsonable(value):
-    """NaN and missing values as null, numpy scalars as Python numbers."""
+    """NaN and missing values as null, numpy scalars as Python numbers, floats without
+    binary noise (12 significant digits: ``0.19999999999999996`` → ``0.2``, while an
+    area of 1 346 156 262.46 m² keeps its centimetres)."""
     import pandas as pd  # already loaded: the value comes from a data frame
 
     if isinstance(value, dict):
@@ -96,4 +98,6 @@ def jsonable(value):
         return None
     if hasattr(value, "item"):
         value = value.item()
-    return None if isinstance(value, float) and math.isnan(value) else value
+    if isinstance(value, float):
+        return None if math.isnan(value) else float(f"{value:.12g}")
+    return value

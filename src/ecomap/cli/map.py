@@ -138,15 +138,24 @@ def township_cmd(name, store, year, output, lang, basemap, tianditu_key, fmt, em
                                                       "'ecomap map county --help').")
 @click.option("--tianditu-key", envvar="ECOMAP_TIANDITU_KEY", default=None, metavar="KEY",
               help="天地图 key for --basemap tianditu (default: $ECOMAP_TIANDITU_KEY).")
-@click.option("--pdf", is_flag=True, help="Also print it to briefing.pdf (A4, via Chromium).")
-def briefing_cmd(store, year, out, lang, basemap, tianditu_key, pdf):
+@click.option("--issuer", default=None, metavar="TEXT",
+              help="Issuing unit (编制单位) in the title block and the PDF footer, e.g. "
+                   "大余县林业局 (default: $ECOMAP_ISSUER; none: no such line).")
+@click.option("--date", "date", default=None, metavar="YYYY-MM-DD",
+              help="Date of the document (default: $ECOMAP_DATE, else today).")
+@click.option("--source", default=None, metavar="TEXT",
+              help="Data source line (default: named from the store's batches, e.g. "
+                   "大余县2023年生态修复小班数据（入库批次 3–12）).")
+@click.option("--pdf", is_flag=True, help="Also print it to briefing.pdf (A4, page numbers "
+                                          "and issuer in the footer, via Chromium).")
+def briefing_cmd(store, year, out, lang, basemap, tianditu_key, issuer, date, source, pdf):
     """A briefing page: the report's sentences with this year's figures, tables, charts,
     the county map and every township map, in one offline HTML file that prints on A4.
 
     \b
     Examples:
       ecomap briefing --year 2023
-      ecomap briefing -o 简报 --pdf
+      ecomap briefing -o 简报 --pdf --issuer 大余县林业局 --date 2026-12-07
     """
     from ecomap import api, maps
     from ecomap.io.export import atomic_write, write_text
@@ -154,7 +163,9 @@ def briefing_cmd(store, year, out, lang, basemap, tianditu_key, pdf):
     s = _options.settings(store, lang)
     with _options.open_settings_store(s) as st:
         page = api.briefing(st, year=year, lang=s.lang, basemap=basemap,
-                            tianditu_key=tianditu_key)
+                            tianditu_key=tianditu_key,
+                            issuer=s.issuer if issuer is None else issuer,
+                            date=date or s.date, source=source or "", timezone=s.timezone)
     html = maps.to_html(page)
     path = write_text(Path(out) / "briefing.html", html)
     click.echo(tr("已写出 {path}", "wrote {path}", path=path))

@@ -25,26 +25,65 @@ _LAYERS = ("county", "townships", "plots", "plot_townships", "water_sites", "wat
 @_options.year
 @_options.table_format()
 @_options.table_output
+@click.option("--by-township", "pivot", is_flag=True,
+              help="One row per township: restoration categories (mu) and their total "
+                   "修复面积, then inspection patches and patrol areas apart.")
 @_options.lang
-def summary_cmd(store, year, fmt, output, lang):
+def summary_cmd(store, year, fmt, output, pivot, lang):
     """Area (mu, ha) and plot count by township × category × year.
 
     A plot that crosses a township border is split between the townships by area; it
     is counted once, in the township holding most of it.  County totals (全县) close
-    the table.
+    the table, one per category: categories are never added together.  With
+    --by-township, restoration work adds up into 修复面积; inspection patches, patrol
+    areas and compensation are shown in columns of their own, never in it.
 
     \b
     Examples:
       ecomap summary --year 2023
       ecomap summary --format json > summary.json
       ecomap summary -o summary.xlsx
+      ecomap summary --year 2023 --by-township -o townships.xlsx
     """
     from ecomap.aggregate import display_table, summary_records
 
     s = _options.settings(store, lang)
     table = _summary(s.store, year)
+    empty = tr("(没有入库的图斑)", "(no plots stored)")
+    if pivot:
+        _emit_pivot(table, s.store, year, fmt=fmt, output=output, lang=s.lang, empty=empty)
+        return
     emit(display_table(table, lang=s.lang), fmt=fmt, output=output,
-         records=summary_records(table), empty=tr("(没有入库的图斑)", "(no plots stored)"))
+         records=summary_records(table), empty=empty)
+
+
+def _emit_pivot(table, location: str, year, *, fmt, output, lang: str, empty) -> None:
+    """The township pivot: 亩 to one decimal for people, codes and two decimals in JSON."""
+    from ecomap.aggregate import township_pivot
+    from ecomap.units import DECIMALS
+
+    towns = _township_names(location)
+    if table.empty:
+        emit(table.iloc[:0], fmt=fmt, output=output, records=[], empty=empty)
+        return
+    coded = township_pivot(table, townships=towns, lang=None)
+    records = [{"township": None if t == "county" else t,  # the county total: no township
+                **{c: (round(v, 2) if isinstance(v, float) else v) for c, v in row.items()}}
+               for t, row in zip(coded.index, coded.to_dict("records"), strict=True)]
+    shown = township_pivot(table, townships=towns, lang=lang).round(DECIMALS["mu"])
+    shown = shown.reset_index()
+    emit(shown, fmt=fmt, output=output, records=records, sheet="乡镇汇总" if lang == "zh"
+         else "By township", empty=empty)
+
+
+def _township_names(location: str) -> list[str] | None:
+    quick = _gpkg_township_areas(location, None)
+    if quick is not None:
+        return quick[0]
+    from ecomap.store import open_store
+
+    with open_store(location) as st:
+        return st.townships()["name"].tolist()
 
 
 def _summary(location: str, year: int | None):

@@ -18,85 +18,16 @@ from branca.element import Figure
 from ecomap import __version__
 from ecomap.aggregate import county_totals, township_pivot, township_totals
 from ecomap.maps import _style
+from ecomap.maps._briefing_text import amount_text, apart_text, date_text, report_sentences, t
 from ecomap.maps._furniture import RawMacro
 from ecomap.maps.charts import bar_chart, chart_legend
-from ecomap.schema import CATEGORIES, RESTORATION, category_label, label
+from ecomap.schema import RESTORATION, category_label, label
 from ecomap.units import DECIMALS, report_area
 
 __all__ = ["area_text", "briefing_page", "report_sentences"]
 
-_TEXT = {
-    "title": ("{county}{year}年生态修复“落地上图”简报", "{county} ecological restoration briefing, {year}"),
-    "made": ("数据来源：{source}。制图：ecomap {version}，{date}。",
-             "Source: {source}. Made with ecomap {version} on {date}."),
-    "overview": ("一、总体情况", "1. Overview"),
-    "county_map": ("二、全县修复小班分布", "2. Plots across the county"),
-    "by_category": ("三、分类别统计", "3. By category"),
-    "by_township": ("四、分乡镇统计", "4. By township"),
-    "townships": ("五、各乡镇修复小班图", "5. Township maps"),
-    "chart_township": ("各乡镇修复面积(亩)", "Restoration area by township (mu)"),
-    "chart_category": ("各类别修复面积(亩)", "Restoration area by category (mu)"),
-    "works_only": ("修复面积仅计生态修复类别；森林督查问题图斑、生态护林员巡护区单列，不计入修复面积。",
-                   "Restoration area counts restoration work only; forest-inspection patches "
-                   "and patrol areas are listed apart and never added to it."),
-    "total": ("合计", "Total"),
-    "lead": ("{year}年，{county}共上图生态修复小班{n}个。", "In {year}, {county} mapped {n} plots."),
-    "done": ("完成{items}。", "Work done: {items}."),
-    "rank": ("按乡镇统计，修复面积最大的是{first}，其次是{rest}。",
-             "By township, the largest restoration area is in {first}, then {rest}."),
-    "town_lead": ("{town}上图生态修复小班{n}个，修复面积{area}。",
-                  "{town}: {n} restoration plots, {area} of restoration."),
-    "illustrative": ("注：乡镇界为示意(泰森多边形)，非正式行政区划；乡镇统计随之为示意。",
-                     "Note: township boundaries are illustrative (Voronoi cells), "
-                     "and so are the township figures."),
-}
-
-
-def _t(key: str, lang: str, **fmt) -> str:
-    zh, en = _TEXT[key]
-    return (zh if lang == "zh" else en).format(**fmt)
-
-
-def _num(value: float, decimals: int = 1) -> str:
-    text = f"{value:.{decimals}f}".rstrip("0").rstrip(".")
-    return text or "0"
-
-
 area_text = report_area  # the name this module has always exported
-
-
-def _amount(row, lang: str) -> str:
-    cat = CATEGORIES.get(row["category"])
-    unit = cat.report_unit if cat else "mu"
-    if unit == "km2":
-        return f"{_num(row['area_km2'], 2)}{'平方公里' if lang == 'zh' else ' km²'}"
-    if unit in ("patches", "areas"):
-        return f"{int(row['count'])}{'个' if lang == 'zh' else ''}"
-    return area_text(row["area_mu"], lang=lang)
-
-
-def report_sentences(summary: pd.DataFrame, *, county: str, year, lang: str = "zh",
-                     townships=None) -> list[str]:
-    """The report's sentences with this store's figures filled in.
-
-    ``完成人工造林6460亩、退化林修复1.47万亩…``: areas in the unit the county reports each
-    category in (mu, km², patches), then the townships with the largest areas.
-    """
-    totals = county_totals(summary)
-    if totals.empty:
-        return [_t("lead", lang, year=year, county=county, n=0)]
-    sep = "、" if lang == "zh" else ", "
-    items = [f"{category_label(r['category'], lang)}{'' if lang == 'zh' else ' '}"
-             f"{_amount(r, lang)}" for _, r in totals.iterrows()]
-    n = int(totals.loc[totals["category"].isin(RESTORATION), "count"].sum())
-    out = [_t("lead", lang, year=year, county=county, n=n), _t("done", lang, items=sep.join(items))]
-    towns = township_totals(summary, townships=townships)
-    towns = towns[towns["area_mu"] > 0].sort_values("area_mu", ascending=False)
-    if len(towns) >= 2:
-        named = [f"{r['township']}({area_text(r['area_mu'], lang=lang)})"
-                 for _, r in towns.head(3).iterrows()]
-        out.append(_t("rank", lang, first=named[0], rest=sep.join(named[1:])))
-    return out
+_t = t
 
 
 # ----------------------------------------------------------------------------- charts
@@ -123,32 +54,95 @@ def _charts(summary: pd.DataFrame, towns: list[str], lang: str) -> str:
 # ----------------------------------------------------------------------------- tables
 
 
+def _mu(v: float) -> str:
+    return f"{v:,.{DECIMALS['mu']}f}"
+
+
+def _ha(v: float) -> str:
+    return f"{v:,.{DECIMALS['ha']}f}"
+
+
+def _table(head: list[str], rows: list[list[str]], *, classes: str = "ecomap-table",
+           groups: dict[int, str] | None = None, total_rows: int = 0) -> str:
+    """An HTML table: ``groups`` puts a row spanning every column before row *i* (a group
+    heading); the last ``total_rows`` rows are totals (bold)."""
+    esc = html.escape
+    out = [f'<table class="{classes}"><thead><tr>']
+    out += [f"<th>{esc(h)}</th>" for h in head]
+    out.append("</tr></thead><tbody>")
+    for i, row in enumerate(rows):
+        if groups and i in groups:
+            out.append(f'<tr class="ecomap-group"><td colspan="{len(head)}">'
+                       f"{esc(groups[i])}</td></tr>")
+        cls = ' class="ecomap-total"' if i >= len(rows) - total_rows else ""
+        out.append(f"<tr{cls}>" + "".join(f"<td>{esc(str(c))}</td>" for c in row) + "</tr>")
+    out.append("</tbody></table>")
+    return "".join(out)
+
+
+def _category_rows(totals: pd.DataFrame, lang: str, *, reported: bool
+                   ) -> tuple[list[str], list[list[str]], dict[int, str]]:
+    """Restoration categories, their total (修复面积合计), then — under a heading of their
+    own — the categories counted apart (inspection patches, patrol areas)."""
+    head = [label("category", lang), label("count", lang), label("area_mu", lang),
+            label("area_ha", lang)] + ([_t("as_reported", lang)] if reported else [])
+
+    def row(name: str, r) -> list[str]:
+        cells = [name, f"{int(r['count']):,d}", _mu(r["area_mu"]), _ha(r["area_ha"])]
+        return cells + ([amount_text(r, lang)] if reported else [])
+
+    works = totals[totals["category"].isin(RESTORATION)]
+    apart = totals[~totals["category"].isin(RESTORATION)]
+    rows = [row(category_label(r["category"], lang), r) for _, r in works.iterrows()]
+    total = works[["count", "area_mu", "area_ha"]].sum()
+    rows.append([_t("total", lang), f"{int(total['count']):,d}", _mu(total["area_mu"]),
+                 _ha(total["area_ha"])] + ([report_area(total["area_mu"], lang=lang)]
+                                           if reported else []))
+    groups = {len(rows): _t("apart_rows", lang)} if len(apart) else {}
+    rows += [row(category_label(r["category"], lang), r) for _, r in apart.iterrows()]
+    return head, rows, groups
+
+
 def _category_table(summary: pd.DataFrame, lang: str) -> str:
-    t = county_totals(summary)
-    df = pd.DataFrame({
-        label("category", lang): [category_label(c, lang) for c in t["category"]],
-        label("count", lang): t["count"].astype(int),
-        label("area_mu", lang): t["area_mu"].map(lambda v: f"{v:,.{DECIMALS['mu']}f}"),
-        label("area_ha", lang): t["area_ha"].map(lambda v: f"{v:,.{DECIMALS['ha']}f}"),
-        ("上报口径" if lang == "zh" else "As reported"): [_amount(r, lang)
-                                                      for _, r in t.iterrows()],
-    })
-    return df.to_html(index=False, border=0, classes="ecomap-table")
+    head, rows, groups = _category_rows(county_totals(summary), lang, reported=True)
+    return _table(head, rows, groups=groups)
 
 
-def _township_table(summary: pd.DataFrame, towns: list[str], lang: str) -> str:
-    """Townships × restoration categories (亩) with 修复面积, inspection patches and
-    patrol areas in columns of their own (:func:`ecomap.aggregate.township_pivot`)."""
+def _township_summary(summary: pd.DataFrame, town: str, lang: str) -> str:
+    """One township's categories: restoration, its total, then what is counted apart."""
+    sel = summary[summary["township"] == town]
+    head, rows, groups = _category_rows(county_totals(sel), lang, reported=False)
+    return (f'<div class="ecomap-keep"><h4>{html.escape(_t("town_summary", lang, town=town))}'
+            f"</h4>{_table(head, rows, groups=groups)}</div>")
+
+
+def _township_tables(summary: pd.DataFrame, towns: list[str], lang: str) -> str:
+    """Townships × restoration categories (亩) with 修复面积; then, in a table of their own,
+    inspection patches and patrol areas (:func:`ecomap.aggregate.township_pivot`).
+
+    Two tables rather than one of a dozen columns, so that each fits A4 portrait."""
     pivot = township_pivot(summary, townships=towns, lang=lang)
-    shown = pivot.copy()
-    for col in shown.columns:
-        if pd.api.types.is_float_dtype(shown[col]):
-            shown[col] = shown[col].map(lambda v: f"{v:,.{DECIMALS['mu']}f}")
-        else:
-            shown[col] = shown[col].map(lambda v: f"{int(v):,d}")
-    note = f'<p class="ecomap-note-text">{html.escape(_t("works_only", lang))}</p>'
-    return shown.reset_index().to_html(index=False, border=0,
-                                       classes="ecomap-table ecomap-wide") + note
+    cols = list(pivot.columns)
+    cut = cols.index(label("restoration_mu", lang)) + 1
+    works, apart = pivot[cols[:cut]], pivot[cols[cut:]]
+
+    def cells(df: pd.DataFrame) -> list[list[str]]:
+        out = []
+        for name, r in df.iterrows():
+            out.append([str(name)] + [
+                _mu(v) if pd.api.types.is_float_dtype(df[c]) else f"{int(v):,d}"
+                for c, v in r.items()])
+        return out
+
+    head = [pivot.index.name or ""]
+    parts = [f'<div class="ecomap-keep"><h4>{html.escape(_t("town_restoration", lang))}</h4>',
+             _table(head + cols[:cut], cells(works), classes="ecomap-table ecomap-wide",
+                    total_rows=1),
+             f'<p class="ecomap-note-text">{html.escape(_t("works_only", lang))}</p></div>']
+    if len(apart.columns):
+        parts += [f'<div class="ecomap-keep"><h4>{html.escape(_t("town_apart", lang))}</h4>',
+                  _table(head + cols[cut:], cells(apart), total_rows=1), "</div>"]
+    return "".join(parts)
 
 
 _CSS = """
@@ -157,20 +151,31 @@ body { margin: 0; background: #fff; color: #222;
   font-family: "Helvetica Neue", Arial, "Liberation Sans", "DejaVu Sans", "Microsoft YaHei",
     "PingFang SC", "Noto Sans CJK SC", "Source Han Sans SC", "WenQuanYi Zen Hei", sans-serif; }
 .ecomap-briefing { max-width: 1000px; margin: 0 auto; padding: 16px 20px 40px; line-height: 1.7; }
-.ecomap-briefing h1 { font-size: 24px; text-align: center; margin: 8px 0 2px; }
-.ecomap-briefing .ecomap-made { text-align: center; color: #555; font-size: 12px; margin: 0 0 16px; }
+.ecomap-briefing h1 { font-size: 24px; text-align: center; margin: 0 0 6px; }
+.ecomap-titleblock { border-bottom: 3px double #b71c1c; padding-bottom: 4px; margin-bottom: 6px; }
+.ecomap-issued { display: flex; justify-content: space-between; font-size: 14px;
+  margin: 0; text-indent: 0 !important; }
+.ecomap-issued.ecomap-date-only { justify-content: center; }
+.ecomap-briefing .ecomap-made { color: #555; font-size: 11px; margin: 0 0 8px;
+  text-indent: 0; line-height: 1.5; }
 .ecomap-briefing h2 { font-size: 18px; border-bottom: 2px solid #2e7d32; padding-bottom: 2px;
-  margin: 22px 0 8px; }
+  margin: 18px 0 8px; }
 .ecomap-briefing h3 { font-size: 16px; margin: 14px 0 6px; }
+.ecomap-briefing h4 { font-size: 13px; margin: 10px 0 2px; }
 .ecomap-briefing p { margin: 4px 0; text-indent: 2em; }
 .ecomap-briefing .ecomap-note-text { color: #8a4b00; font-size: 12px; text-indent: 0; }
 .ecomap-briefing .folium-map { margin: 6px 0 10px; border: 1px solid #bbb; }
-.ecomap-table { border-collapse: collapse; font-size: 12px; margin: 6px 0; }
+.ecomap-table { border-collapse: collapse; font-size: 12px; margin: 6px 0; line-height: 1.35; }
 .ecomap-table th, .ecomap-table td { border: 1px solid #bbb; padding: 2px 8px; }
 .ecomap-table td { text-align: right; }
 .ecomap-table td:first-child { text-align: left; white-space: nowrap; }
 .ecomap-table thead th { background: #eef5ee; }
-.ecomap-wide { font-size: 11px; }
+.ecomap-table tr.ecomap-total td { font-weight: bold; background: #f6f9f6; }
+.ecomap-table tr.ecomap-group td { text-align: left; background: #fff6e5; color: #8a4b00;
+  font-size: 11px; }
+.ecomap-wide { font-size: 11px; width: 100%; table-layout: auto; }
+.ecomap-wide th { font-weight: normal; padding: 2px 3px; line-height: 1.3; }
+.ecomap-wide td { padding: 2px 4px; white-space: nowrap; }
 .ecomap-briefing figure { margin: 8px 0; }
 .ecomap-briefing figcaption { font-weight: bold; font-size: 13px; }
 .ecomap-chart text { font-family: inherit; }
@@ -179,19 +184,34 @@ body { margin: 0; background: #fff; color: #222;
 .ecomap-chart-legend i { display: inline-block; width: 10px; height: 10px; margin-right: 4px; }
 .ecomap-township { break-before: page; }
 .ecomap-briefing .ecomap-summary { break-before: auto; padding: 0; }
-@page { size: A4 portrait; margin: 12mm; }
+@page { size: A4 portrait; margin: 12mm 12mm 16mm 12mm; }
 @media print {
   .ecomap-briefing { max-width: none; padding: 0; }
-  .ecomap-briefing .folium-map { width: 186mm !important; height: 150mm !important; }
-  .ecomap-township .folium-map { height: 170mm !important; }
-  .ecomap-briefing figure, .ecomap-table, .ecomap-briefing .folium-map { break-inside: avoid; }
-  .ecomap-briefing h2, .ecomap-briefing h3 { break-after: avoid; }
+  .ecomap-briefing .folium-map { width: 186mm !important; height: 130mm !important; }
+  .ecomap-township .folium-map { height: 150mm !important; }
+  .ecomap-briefing figure, .ecomap-table, .ecomap-briefing .folium-map, .ecomap-keep
+    { break-inside: avoid; }
+  .ecomap-briefing h2, .ecomap-briefing h3, .ecomap-briefing h4 { break-after: avoid; }
 }
 html.ecomap-print .ecomap-briefing { max-width: none; padding: 0; }
-html.ecomap-print .ecomap-briefing .folium-map { width: 186mm !important; height: 150mm !important; }
-html.ecomap-print .ecomap-township .folium-map { height: 170mm !important; }
+html.ecomap-print .ecomap-briefing .folium-map { width: 186mm !important; height: 130mm !important; }
+html.ecomap-print .ecomap-township .folium-map { height: 150mm !important; }
 html.ecomap-png body { padding: 12mm !important; }
 """
+
+#: The PDF footer (Chromium's ``footerTemplate``): the issuing unit, then the page
+#: number.  It is drawn outside the page's own fonts, so it names its own.
+_FOOTER_CSS = ("width: 100%; margin: 0 12mm; display: flex; justify-content: space-between; "
+               "font-size: 8pt; color: #555; font-family: 'WenQuanYi Zen Hei', "
+               "'Noto Sans CJK SC', 'Source Han Sans SC', 'Microsoft YaHei', 'PingFang SC', "
+               "'DejaVu Sans', sans-serif;")
+
+
+def _footer(issuer: str, lang: str) -> str:
+    page = _t("footer_page", lang, page='<span class="pageNumber"></span>',
+              pages='<span class="totalPages"></span>')
+    return (f'<template id="ecomap-pdf-footer"><div style="{_FOOTER_CSS}">'
+            f"<span>{html.escape(issuer)}</span><span>{page}</span></div></template>")
 
 
 class _Html(RawMacro):
@@ -210,47 +230,69 @@ class _Html(RawMacro):
         return self.header
 
 
+def _title_block(title: str, *, issuer: str, day: dt.date, source: str, lang: str) -> str:
+    esc = html.escape
+    when = f"<span>{esc(date_text(day, lang))}</span>"
+    if issuer:
+        issued = (f'<p class="ecomap-issued"><span>{esc(_t("issuer", lang, issuer=issuer))}'
+                  f"</span>{when}</p>")
+    else:  # no empty 编制单位 line
+        issued = f'<p class="ecomap-issued ecomap-date-only">{when}</p>'
+    made = (_t("source", lang, source=source) + ("" if lang == "zh" else " ")
+            if source else "") + _t("made", lang, version=__version__)
+    return (f'<header class="ecomap-titleblock"><h1>{esc(title)}</h1>{issued}</header>'
+            f'<p class="ecomap-made">{esc(made)}</p>')
+
+
 def briefing_page(county: gpd.GeoDataFrame, townships: gpd.GeoDataFrame,
                   plots: gpd.GeoDataFrame, summary: pd.DataFrame, *,
                   water_sites: gpd.GeoDataFrame | None = None, year: int | str = "",
-                  county_name: str = "", source: str = "", lang: str = "zh",
+                  county_name: str = "", source: str = "", map_source: str | None = None,
+                  issuer: str = "", date: dt.date | None = None, lang: str = "zh",
                   basemap="none", tianditu_key: str | None = None,
                   township_names: list[str] | None = None) -> Figure:
-    """The briefing: sentences, county map, tables, charts, then one section per township.
+    """The briefing: title block, sentences, county map, tables, charts, then one section
+    per township.
 
-    Parameters are those of :func:`ecomap.maps.county_map`; ``township_names`` limits
-    (and orders) the township sections (default: every township).
+    Parameters are those of :func:`ecomap.maps.county_map`, and: ``source`` the data
+    source line (see :func:`ecomap.maps._briefing_text.source_text`), ``map_source`` the
+    shorter one in the maps' notes (default ``source``), ``issuer`` the issuing unit
+    (编制单位; empty: no such line), ``date`` the document's date (default today);
+    ``township_names`` limits (and orders) the township sections (default: every one).
+    The PDF (:func:`ecomap.maps._export.html_to_pdf`) carries the issuer and page
+    numbers in its footer.
     """
-    from ecomap.maps import _basemap, county_map, summary_html, township_map
+    from ecomap.maps import _basemap, county_map, township_map
 
     bm = _basemap(basemap, tianditu_key, lang)
     towns = list(townships["name"])
     names = towns if township_names is None else list(township_names)
+    map_source = source if map_source is None else map_source
     title = _t("title", lang, county=county_name, year=year)
     fig = Figure(title=_style.html_text(title))
     illustrative = "illustrative" in townships and bool(
         pd.Series(townships["illustrative"]).fillna(0).any())
-    made = _t("made", lang, source=source or "-", version=__version__,
-              date=dt.date.today().isoformat())
     sentences = "".join(f"<p>{html.escape(s)}</p>" for s in report_sentences(
         summary, county=county_name, year=year, lang=lang, townships=towns))
     note = (f'<p class="ecomap-note-text">{html.escape(_t("illustrative", lang))}</p>'
             if illustrative else "")
+    block = _title_block(title, issuer=issuer, day=date or dt.date.today(), source=source,
+                         lang=lang)
     fig.add_child(_Html(
-        f'<div class="ecomap-briefing"><h1>{html.escape(title)}</h1>'
-        f'<p class="ecomap-made">{html.escape(made)}</p>'
+        f'<div class="ecomap-briefing">{block}'
         f"<h2>{html.escape(_t('overview', lang))}</h2>{sentences}{note}"
-        f"<h2>{html.escape(_t('county_map', lang))}</h2>"))
+        f"<div class=\"ecomap-keep\"><h2>{html.escape(_t('county_map', lang))}</h2>"))
     fig.add_child(county_map(county, townships, plots, summary, water_sites=water_sites,
-                             year=year, county_name=county_name, source=source, lang=lang,
+                             year=year, county_name=county_name, source=map_source, lang=lang,
                              basemap=bm, height="620px", print_page=False))
     fig.add_child(_Html(
-        f"<h2>{html.escape(_t('by_category', lang))}</h2>{_category_table(summary, lang)}"
+        "</div>"
+        f"<div class=\"ecomap-keep\"><h2>{html.escape(_t('by_category', lang))}</h2>"
+        f"{_category_table(summary, lang)}</div>"
         f"{_charts(summary, towns, lang)}"
         f"<h2>{html.escape(_t('by_township', lang))}</h2>"
-        f"{_township_table(summary, towns, lang)}"))
-    by_town = township_totals(summary, townships=towns).set_index(
-        "township")
+        f"{_township_tables(summary, towns, lang)}"))
+    by_town = township_totals(summary, townships=towns).set_index("township")
     for i, name in enumerate(names):
         sel = plots[plots["township"] == name] if "township" in plots else plots.iloc[:0]
         if "plot_id" in plots and len(plots):
@@ -262,12 +304,16 @@ def briefing_page(county: gpd.GeoDataFrame, townships: gpd.GeoDataFrame,
         row = by_town.loc[name] if name in by_town.index else None
         lead = _t("town_lead", lang, town=name, n=int(row["count"]) if row is not None else 0,
                   area=area_text(float(row["area_mu"]) if row is not None else 0.0, lang=lang))
+        apart = apart_text(county_totals(summary[summary["township"] == name]), lang)
+        if apart:
+            lead += _t("apart", lang, items=apart)
+        # The section heading starts the first township's page, never ends a page alone.
         head = (f"<h2>{html.escape(_t('townships', lang))}</h2>" if i == 0 else "")
-        fig.add_child(_Html(f'{head}<section class="ecomap-township"><h3>{html.escape(name)}'
-                            f"</h3><p>{html.escape(lead)}</p>"))
+        fig.add_child(_Html(f'<section class="ecomap-township"><div class="ecomap-keep">{head}'
+                            f"<h3>{html.escape(name)}</h3><p>{html.escape(lead)}</p>"))
         fig.add_child(township_map(name, townships, sel, summary, water_sites=sites,
-                                   year=year, source=source, lang=lang, county=county,
+                                   year=year, source=map_source, lang=lang, county=county,
                                    basemap=bm, height="480px", table=False, print_page=False))
-        fig.add_child(_Html(summary_html(summary, name, lang=lang) + "</section>"))
-    fig.add_child(_Html("</div>", header=f"<style>{_CSS}</style>"))
+        fig.add_child(_Html("</div>" + _township_summary(summary, name, lang) + "</section>"))
+    fig.add_child(_Html("</div>" + _footer(issuer, lang), header=f"<style>{_CSS}</style>"))
     return fig

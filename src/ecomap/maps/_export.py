@@ -8,7 +8,11 @@ map has drawn:
 * PNG: a screenshot of the first page at ``dpi`` (device scale ``dpi / 96``; the canvas
   layers draw at that resolution too), with a ``pHYs`` chunk so that the file prints at
   A4 size;
-* PDF: ``Page.printToPDF`` with the page's own paper size and margins, backgrounds on.
+* PDF: ``Page.printToPDF`` with the page's own paper size and margins, backgrounds on;
+  a page that asks for a footer (a ``<template id="ecomap-pdf-footer">``, as the
+  briefing has: issuing unit and "第 N 页 共 M 页") gets it on every page, in a bottom
+  margin made tall enough for it.  A single map has none: it is one page, whose notes
+  already say what it is.
 
 Chinese text needs a CJK font on the machine that exports (Debian:
 ``fonts-wqy-zenhei``, which ``make browser`` installs); the browser's own network is
@@ -27,10 +31,20 @@ from ecomap.i18n import tr
 from ecomap.maps._chromium import Chromium, ChromiumError
 from ecomap.maps._furniture import MARGIN_MM, PAPER_MM
 
-__all__ = ["html_to_pdf", "html_to_png", "page_size"]
+__all__ = ["html_to_pdf", "html_to_png", "page_size", "pdf_footer"]
 
 _PAGE = re.compile(r"@page\s*\{[^}]*?size\s*:\s*(A[34])\s+(landscape|portrait)", re.I)
 _CSS_PX_PER_MM = 96 / 25.4
+_FOOTER = re.compile(r'<template id="ecomap-pdf-footer">(.*?)</template>', re.S)
+#: Bottom margin of a page with a footer: the footer's line and some air above it.
+FOOTER_MARGIN_MM = 16.0
+
+
+def pdf_footer(html: str) -> str | None:
+    """The footer the page asks for in its PDF (Chromium ``footerTemplate`` HTML, with
+    ``<span class="pageNumber">`` and ``<span class="totalPages">``), or None."""
+    m = _FOOTER.search(html)
+    return m.group(1) if m else None
 
 
 def page_size(html: str) -> tuple[str, bool]:
@@ -98,10 +112,16 @@ def html_to_pdf(html: str, *, timeout: float = 120.0) -> bytes:
             Chromium(timeout=timeout) as browser:
         page = _open(browser, html, Path(tmp), width=width, height=height, scale=2,
                      png=False, timeout=timeout)
-        return page.pdf(printBackground=True, preferCSSPageSize=True,
-                        paperWidth=w_mm / 25.4, paperHeight=h_mm / 25.4,
-                        marginTop=margin_in, marginBottom=margin_in, marginLeft=margin_in,
-                        marginRight=margin_in, displayHeaderFooter=False)
+        footer = pdf_footer(html)
+        extra = {"displayHeaderFooter": False}
+        if footer is not None:
+            # The page's @page margin-bottom should be as tall (CSS margins win).
+            extra = {"displayHeaderFooter": True, "headerTemplate": "<span></span>",
+                     "footerTemplate": footer, "marginBottom": FOOTER_MARGIN_MM / 25.4}
+        return page.pdf(**{"printBackground": True, "preferCSSPageSize": True,
+                           "paperWidth": w_mm / 25.4, "paperHeight": h_mm / 25.4,
+                           "marginTop": margin_in, "marginBottom": margin_in,
+                           "marginLeft": margin_in, "marginRight": margin_in, **extra})
 
 
 def with_dpi(png: bytes, dpi: int) -> bytes:

@@ -55,8 +55,10 @@ def download_township_plots(request: Request, name: str, s: Viewer, year: Year =
 def download_briefing(request: Request, s: Viewer, lang: Lang, year: Year = None):
     from ecomap import api
 
+    cfg = request.app.state.settings  # the briefing's issuer (编制单位) and date
     with store_of(request) as st:
-        files = api.briefing_files(st, year=year, lang=lang)
+        files = api.briefing_files(st, year=year, lang=lang, issuer=cfg.issuer, date=cfg.date,
+                                   timezone=cfg.timezone)
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
         for name, data in files.items():
