@@ -161,8 +161,11 @@
       panel.className = 'ecomap-panel ecomap-panel-' + mode + (this.open ? ' ecomap-open' : '');
       panel.style.top = panel.style.maxHeight = '';
       this.body.innerHTML = '';
+      // The foot: the scale bar of a collapsed panel (always in sight), the notes and
+      // attribution of a bottom band (one line across it, as a layout's credits).
       var feet = this.items.filter(function (el) {
-        return mode === 'collapsed' && el.classList.contains('leaflet-control-scale');
+        if (mode === 'collapsed') return el.classList.contains('leaflet-control-scale');
+        return mode === 'bottom' && rank(el) >= 6;
       });
       var rest = this.items.filter(function (el) { return feet.indexOf(el) < 0; });
       feet.forEach(function (el) { self.foot.appendChild(el); });
