@@ -105,7 +105,7 @@ def _map_html(outcome: Outcome, j: dict, *, lang: str, townships, county) -> str
     if len(geoms):
         # check_plots keeps the file's row positions as the index: number = index + 1.
         geoms["feature"] = [int(i) + 1 for i in geoms.index]
-        geoms["problems"] = ["；".join(said.get(str(label), [])) for label in geoms["label"]]
+        geoms["problems"] = ["\n".join(said.get(str(label), [])) for label in geoms["label"]]
     passed = (tr("通过检查的要素(文件被拒绝, 均未入库)", "features that pass (file rejected, "
                  "none stored)") if j["status"] == "reject" else
               tr("通过检查的图斑", "plots that pass")).render(lang)

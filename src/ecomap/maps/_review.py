@@ -8,6 +8,7 @@ from __future__ import annotations
 import folium
 import geopandas as gpd
 import numpy as np
+from branca.element import Element
 
 from ecomap.maps import _furniture, _style
 from ecomap.maps._basemaps import get_basemap
@@ -34,6 +35,11 @@ _TEXT = {
     "what": ("问题", "Problems"),
     "label": ("要素", "Feature"),
 }
+#: Popup and tooltip headings of the problem features' fields.
+_ALIAS = {"feature": "feature", "plot_id": "plot_id", "label": "label", "problems": "what"}
+#: Popup tables: headings on one line, one problem a line (``problems`` joins with \n).
+_POPUP_CSS = ("<style>.leaflet-popup-content th{white-space:nowrap;vertical-align:top;"
+              "padding-right:8px}.leaflet-popup-content td{white-space:pre-line}</style>")
 
 
 def _t(key: str, lang: str) -> str:
@@ -132,11 +138,13 @@ def review_map(plots: gpd.GeoDataFrame, problems: gpd.GeoDataFrame | None = None
                 _geojson(frame, props), pane=pane, marker=marker,
                 style_function=lambda _, s=style: dict(s),
                 highlight_function=lambda _: {"weight": 4, "color": "#000"},
-                tooltip=folium.GeoJsonTooltip(tooltip, aliases=[_t(c, lang) for c in tooltip])
-                if props else None,
-                popup=folium.GeoJsonPopup(props, aliases=[_t(c, lang) for c in props],
-                                          max_width=420) if props else None).add_to(layer)
+                tooltip=folium.GeoJsonTooltip(tooltip, aliases=[
+                    _t(_ALIAS[c], lang) for c in tooltip]) if props else None,
+                popup=folium.GeoJsonPopup(props, aliases=[_t(_ALIAS[c], lang) for c in props],
+                                          max_width=420, min_width=300) if props else None
+            ).add_to(layer)
         layer.add_to(m)
+        m.get_root().header.add_child(Element(_POPUP_CSS))
         rows.append(_furniture.LegendRow(
             f'<span class="ecomap-swatch" style="background:{_PROBLEM["fillColor"]};'
             f'border:2px solid {_PROBLEM["color"]}"></span>', name, layer))
