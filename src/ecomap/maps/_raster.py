@@ -22,7 +22,8 @@ from branca.element import Element, MacroElement, Template
 
 from ecomap.raster.overlay import COLORMAPS, Overlay
 
-__all__ = ["add_boundaries", "add_change_plots", "add_raster_overlay", "change_map_page",
+__all__ = ["add_boundaries", "add_change_plots", "add_change_raster", "add_raster_overlay",
+           "change_map_page",
            "colorbar_html", "layer_legend", "nice_ceil"]
 
 _TEXT = {
@@ -225,6 +226,19 @@ def add_raster_overlay(m: folium.Map, overlay: Overlay, *, name: str, legend_tit
     return layer
 
 
+def add_change_raster(m: folium.Map, overlay: Overlay, *, name: str = "NDVI",
+                      lang: str = "zh", unit: str = "", show: bool = True
+                      ) -> folium.raster_layers.ImageOverlay:
+    """The difference raster of :func:`ecomap.raster.change.change_overlay` as a layer:
+    its colour bar centred on 0 (ticks at ±v, ±v/2, 0), loss and gain named at its ends,
+    with the unit (default: "{name} difference, unitless")."""
+    title = f"{name}变化(后期−前期)" if lang == "zh" else f"{name} change (after − before)"
+    return add_raster_overlay(m, overlay, name=title, legend_title=title, lang=lang,
+                              show=show, fmt=lambda v: tick_text(v, signed=True), ticks=5,
+                              unit=unit or _t("unitless", lang, name=name),
+                              ends=(_t("loss", lang), _t("rise", lang)))
+
+
 #: Outline of a plot by its change status (drawn over the difference raster).
 CHANGE_OUTLINES = {
     "gain": {"color": "#1b1b1b", "weight": 1.3, "dashArray": None},
@@ -366,12 +380,7 @@ def change_map_page(county: gpd.GeoDataFrame, townships: gpd.GeoDataFrame,
     _furniture.add_notes(m, [_style.text("source", lang, source=source or "-",
                                          version=__version__,
                                          date=dt.date.today().isoformat())])
-    change_title = (f"{name}变化(后期−前期)" if lang == "zh"
-                    else f"{name} change (after − before)")
-    add_raster_overlay(m, overlay, name=change_title, legend_title=change_title, lang=lang,
-                       fmt=lambda v: tick_text(v, signed=True), ticks=5,
-                       unit=unit or _t("unitless", lang, name=name),
-                       ends=(_t("loss", lang), _t("rise", lang)))
+    add_change_raster(m, overlay, name=name, lang=lang, unit=unit)
     add_change_plots(m, zones, zones, name=name, lang=lang, label_column=label_column)
     add_boundaries(m, county, townships, lang=lang, name=_style.text("boundaries", lang))
     _furniture.add_title(m, title, subtitle)

@@ -123,10 +123,9 @@ def change_map(store: Store, before, after, table: gpd.GeoDataFrame, *,
     from ecomap.io.raster import read_overview
     from ecomap.maps._raster import (
         add_change_plots,
-        add_raster_overlay,
+        add_change_raster,
         change_map_page,
         nice_ceil,
-        tick_text,
     )
     from ecomap.raster.change import change_overlay
 
@@ -142,14 +141,14 @@ def change_map(store: Store, before, after, table: gpd.GeoDataFrame, *,
                              fade=0.25 if m is not None else None)
     label = "plot_id" if "plot_id" in table else "name"
     if m is not None:
-        title = f"{name}变化(后期−前期)" if lang == "zh" else f"{name} change (after − before)"
-        add_raster_overlay(m, overlay, name=title, legend_title=title, lang=lang, show=show,
-                           fmt=lambda v: tick_text(v, signed=True), ticks=5, unit=unit)
+        add_change_raster(m, overlay, name=name, lang=lang, unit=unit, show=show)
         add_change_plots(m, table, table, name=name, lang=lang, label_column=label,
                          show=show)
         return m
     from ecomap.api import _source
 
+    if not year and "year" in table and table["year"].notna().any():
+        year = int(table["year"].max())  # the zones' year (the latest, by default)
     county = store.county()
     county_name = str(county["name"].iloc[0]) if len(county) and "name" in county else ""
     zones = (tr("{year}年度小班 {n} 个", "{n} plots of {year}", year=year, n=len(table))
