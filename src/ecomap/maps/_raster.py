@@ -306,7 +306,8 @@ def add_change_plots(m: folium.Map, plots, change: pd.DataFrame, *, name: str = 
 
 def add_boundaries(m: folium.Map, county: gpd.GeoDataFrame | None,
                    townships: gpd.GeoDataFrame | None, *, lang: str, name: str,
-                   labels: bool = True, legend: bool = True) -> folium.FeatureGroup | None:
+                   labels: bool = True, legend: bool = True,
+                   position: str = "bottomright") -> folium.FeatureGroup | None:
     """County and township outlines (no fill) with township names, as one layer with
     its own legend; ``None`` when there is neither."""
     from ecomap.maps import _style
@@ -344,7 +345,7 @@ def add_boundaries(m: folium.Map, county: gpd.GeoDataFrame | None,
         inner = f"<b>{html.escape(_t('boundaries', lang))}</b>" + "".join(
             f'<div><span class="ecomap-line" style="{line}"></span>{html.escape(text)}</div>'
             for line, text in rows)
-        layer_legend(m, inner, group)
+        layer_legend(m, inner, group, position=position)
     return group
 
 
@@ -374,17 +375,20 @@ def change_map_page(county: gpd.GeoDataFrame, townships: gpd.GeoDataFrame,
         bounds = (west, south, east, north)
     m = base_map(bounds, lang=lang, basemap=get_basemap("none", lang=lang))
     m.get_root().title = _style.html_text(title)
-    # Bottom-right corner, from the bottom up: notes, colour bar, plots, boundaries
-    # (the raster and the plots lie in their own panes: the order of adding does not
-    # change what is drawn over what).
+    # Bottom-right corner, from the bottom up: notes, colour bar, plots (the raster
+    # and the plots lie in panes of their own: the order of adding does not change
+    # what is drawn over what).
     _furniture.add_notes(m, [_style.text("source", lang, source=source or "-",
                                          version=__version__,
                                          date=dt.date.today().isoformat())])
     add_change_raster(m, overlay, name=name, lang=lang, unit=unit)
     add_change_plots(m, zones, zones, name=name, lang=lang, label_column=label_column)
-    add_boundaries(m, county, townships, lang=lang, name=_style.text("boundaries", lang))
     _furniture.add_title(m, title, subtitle)
     _furniture.add_controls(m, lang=lang, search=False)
+    # The boundaries' legend top left under the buttons (hidden in print): room a
+    # county drawn to fit the page leaves, as beside the title.
+    add_boundaries(m, county, townships, lang=lang, name=_style.text("boundaries", lang),
+                   position="topleft")
     _keep_layer_control_last(m)
     _furniture.page_style(m, paper=paper, landscape=landscape)
     _furniture.finish(m, bounds)
