@@ -248,8 +248,8 @@ CHANGE_OUTLINES = {
 
 
 def add_change_plots(m: folium.Map, plots, change: pd.DataFrame, *, name: str = "NDVI",
-                     lang: str = "zh", label_column: str = "plot_id", show: bool = True,
-                     **_ignored) -> folium.GeoJson:
+                     lang: str = "zh", label_column: str = "plot_id", show: bool = True
+                     ) -> folium.GeoJson:
     """Plots outlined by the change of a raster mean (no gain in red, thick), see-through
     so that the difference raster shows inside them; before/after/change in the tooltip.
 
