@@ -74,7 +74,7 @@ def test_one_legend_per_layer_and_the_hook_that_hides_it(change_html):
     assert change_html.count("map.on('layeradd layerremove overlayadd overlayremove'") == 3
     # The county map's legends are not there: no choropleth, no category legend.
     assert "ecomap-legend-choropleth" not in change_html
-    assert "ecomap-legend-plots" not in change_html and "#edf8e9" not in change_html
+    assert "ecomap-legend-plots" not in change_html
 
 
 def test_raster_visible_on_a_diverging_scale_centred_on_zero(change_html):
