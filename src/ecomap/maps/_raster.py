@@ -304,6 +304,9 @@ def add_change_plots(m: folium.Map, plots, change: pd.DataFrame, *, name: str = 
     return layer
 
 
+_LABEL_CENTRED = "position:absolute;left:0;top:0;transform:translate(-50%,-50%)"
+
+
 def add_boundaries(m: folium.Map, county: gpd.GeoDataFrame | None,
                    townships: gpd.GeoDataFrame | None, *, lang: str, name: str,
                    labels: bool = True, legend: bool = True,
@@ -337,9 +340,11 @@ def add_boundaries(m: folium.Map, county: gpd.GeoDataFrame | None,
             if geom is None or geom.is_empty:
                 continue
             pt = geom.representative_point()
+            # Centred on the point whatever the width of the name.
             folium.Marker([pt.y, pt.x], icon=folium.DivIcon(
-                html=f'<div class="ecomap-label">{_style.html_text(town)}</div>',
-                icon_size=(90, 16), icon_anchor=(45, 8)), interactive=False).add_to(group)
+                html=f'<div class="ecomap-label" style="{_LABEL_CENTRED}">'
+                     f"{_style.html_text(town)}</div>",
+                icon_size=(0, 0), icon_anchor=(0, 0)), interactive=False).add_to(group)
     group.add_to(m)
     if legend:
         inner = f"<b>{html.escape(_t('boundaries', lang))}</b>" + "".join(
