@@ -379,3 +379,21 @@ def test_store_copy_keeps_the_targets(county_store, store_path, tmp_path):
         assert got["township"].tolist() == [None, "甲镇"]
         assert got["batch_id"].tolist() == [batch, batch]
         assert st.rollback(batch)["removed"] == {"targets": 2}
+
+
+def test_briefing_carries_the_targets_section(county_store):
+    from ecomap import api, maps
+
+    _store_targets(county_store, [("甲镇", "afforestation", 2023, 2000.0, "mu"),
+                                  ("乙镇", "afforestation", 2023, 1000.0, "mu")])
+    page = maps.to_html(api.briefing(county_store, year=2023))
+    # Figures as in test_progress_against_hand_computed_figures: 甲 1 890 of 2 000 亩
+    # (94.5 %), 乙 1 050 of 1 000 (105.0 %), the county 2 940 of 3 000 (98.0 %).
+    assert "五、任务完成情况" in page and "六、各乡镇修复小班图" in page
+    assert "人工造林完成2,940亩，占任务的98.0%，差60亩（甲镇差110亩）。" in page
+    assert "<td>3,000.0</td><td>2,940.0</td><td>98.0</td><td>60.0</td>" in page
+    assert "<td>甲镇</td><td>94.5</td>" in page and "<td>乙镇</td><td>105.0</td>" in page
+    # Without targets the section is left out and the township maps stay section five.
+    county_store.rollback(int(county_store.batches()["batch_id"].iloc[-1]))
+    page = maps.to_html(api.briefing(county_store, year=2023))
+    assert "任务完成情况" not in page and "五、各乡镇修复小班图" in page

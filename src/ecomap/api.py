@@ -138,16 +138,23 @@ def briefing(store: Store, *, year: int | None = None, lang: str = "zh",
     ``date``: the document's date (``YYYY-MM-DD``; default today in ``timezone``);
     ``source``: the data source line (default: named from the store's batches).
     """
+    from ecomap.targets import store_progress, store_year_over_year
+
     year = year or latest_year(store)
     county = store.county()
     name = str(county["name"].iloc[0]) if len(county) else ""
+    progress = history = None
+    if year and len(store.targets(year=year)):
+        progress = store_progress(store, year=year, by="township")
+        history = store_year_over_year(store, by="county")
+        history = history[history["year"] <= int(year)]
     return maps.briefing(
         county, store.townships(), store.plots(year=year), summary(store, year=year),
         water_sites=water_site_classes(store, year=year), year=year or "", county_name=name,
         source=source or briefing_source(store, year=year, lang=lang),
         map_source=source or briefing_source(store, year=year, lang=lang, short=True),
         issuer=issuer, date=briefing_date(date, timezone=timezone), lang=lang,
-        basemap=basemap, tianditu_key=tianditu_key)
+        basemap=basemap, tianditu_key=tianditu_key, progress=progress, history=history)
 
 
 def briefing_files(store: Store, *, year: int | None = None, lang: str = "zh",

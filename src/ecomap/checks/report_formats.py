@@ -53,11 +53,12 @@ def status_line(outcome: Outcome, *, lang: str | None = None) -> str:
     return line.render(lang)
 
 
-def report_html(outcome: Outcome, *, lang: str | None = None) -> str:
-    """A self-contained HTML report: summary, problems table, map of problem features;
-    in ``lang`` (default: the language in force)."""
-    from ecomap.maps import review_map, to_html
-
+def report_html(outcome: Outcome, *, lang: str | None = None, townships=None,
+                county=None) -> str:
+    """A self-contained HTML report: summary, problems table and a map of the file (the
+    plots that pass in grey, problem features in red) inside the county and township
+    outlines (``county``, ``townships``: from the store, EPSG:4490; without them the
+    file alone); in ``lang`` (default: the language in force)."""
     lang = lang or current_lang()
     j = outcome.to_json(lang)
     rows = "".join(
@@ -69,13 +70,7 @@ def report_html(outcome: Outcome, *, lang: str | None = None) -> str:
                     for k, v in j["by_township"].items())
     head = ("严重程度", "代码", "要素", "字段", "说明") if lang == "zh" else (
         "Severity", "Code", "Feature", "Field", "Message")
-    map_html = ""
-    geoms = outcome.problem_geoms
-    geoms = geoms[~geoms.geometry.is_empty & geoms.geometry.notna()]
-    if len(geoms):
-        page = to_html(review_map(outcome.plots.iloc[:0], geoms, lang=lang))
-        map_html = (f'<iframe style="width:100%;height:440px;border:1px solid #ccc" '
-                    f'srcdoc="{html.escape(page)}"></iframe>')
+    map_html = _map_html(outcome, j, lang=lang, townships=townships, county=county)
     title = "数据检查报告" if lang == "zh" else "Validation report"
     return f"""<!DOCTYPE html><html lang="{lang}"><head><meta charset="utf-8">
 <title>{title}: {html.escape(str(j['file']))}</title>
@@ -87,3 +82,33 @@ tr.error td{{background:#fdecea}}tr.warning td{{background:#fff8e1}}</style></he
 else 'Area (mu)'}</th></tr>{towns}</table>
 <table><tr>{''.join(f'<th>{h}</th>' for h in head)}</tr>{rows}</table>
 {map_html}</body></html>"""
+
+
+def _map_html(outcome: Outcome, j: dict, *, lang: str, townships, county) -> str:
+    """The review map of the file as an ``<iframe>`` (empty without any geometry)."""
+    from ecomap.maps import review_map, to_html
+
+    geoms = outcome.problem_geoms
+    geoms = geoms[~geoms.geometry.is_empty & geoms.geometry.notna()].copy()
+    plots = outcome.plots
+    if not (len(geoms) or len(plots)):
+        return ""
+    source = str(j["file"] or "")
+    said: dict[str, list[str]] = {}
+    for p in j["problems"]:
+        if p["feature"] is None:
+            continue
+        text = p["message"]
+        text = text[len(source) + 2:] if source and text.startswith(f"{source}: ") else text
+        said.setdefault(str(p["feature"]), []).append(
+            f"{severity_word(p['severity'], lang)}: {text}")
+    if len(geoms):
+        # check_plots keeps the file's row positions as the index: number = index + 1.
+        geoms["feature"] = [int(i) + 1 for i in geoms.index]
+        geoms["problems"] = ["\n".join(said.get(str(label), [])) for label in geoms["label"]]
+    passed = (tr("通过检查的要素(文件被拒绝, 均未入库)", "features that pass (file rejected, "
+                 "none stored)") if j["status"] == "reject" else
+              tr("通过检查的图斑", "plots that pass")).render(lang)
+    m = review_map(plots, geoms, townships, county=county, lang=lang, plots_label=passed)
+    return (f'<iframe class="ecomap-review-map" style="width:100%;height:480px;'
+            f'border:1px solid #ccc" srcdoc="{html.escape(to_html(m))}"></iframe>')

@@ -55,20 +55,14 @@ def import_cmd(file, year, sheet, encoding, store):
       ecomap targets import 2023年任务分解表.xlsx
       ecomap targets import 任务.csv --year 2023 --store /data/dayu.gpkg
     """
-    from ecomap.io.vector import file_sha256
     from ecomap.schema import category_label
-    from ecomap.store import Provenance
-    from ecomap.targets import read_targets
+    from ecomap.targets import import_targets
 
     s = _options.settings(store)
-    name = Path(file).name
     sheet_arg = int(sheet) if sheet is not None and sheet.isdigit() else sheet
     with _options.open_settings_store(s) as st:
-        county = st.county()
-        targets = read_targets(file, townships=st.townships()["name"].tolist(),
-                               county=str(county["name"].iloc[0]) if len(county) else None,
-                               year=year, name=name, encoding=encoding, sheet=sheet_arg)
-        batch = st.add_targets(targets, provenance=Provenance(name, file_sha256(file), s.user))
+        batch, targets = import_targets(file, st, user=s.user, name=Path(file).name, year=year,
+                                        encoding=encoding, sheet=sheet_arg)
     for note in targets.attrs.get("notes", []):
         click.echo(tr("注: {note}", "note: {note}", note=note), err=True)
     years = "、".join(str(y) for y in sorted(targets["year"].unique()))

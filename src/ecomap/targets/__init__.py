@@ -21,9 +21,9 @@ from ecomap.targets.progress import (
     yoy_records,
 )
 from ecomap.targets.read import normalize_targets, read_targets, unit_label
-from ecomap.targets.service import latest_target_year, store_progress, store_year_over_year
+from ecomap.targets.service import import_targets, latest_target_year, store_progress, store_year_over_year
 
-__all__ = ["PROGRESS_COLUMNS", "YOY_COLUMNS", "done_table", "latest_target_year",
+__all__ = ["PROGRESS_COLUMNS", "YOY_COLUMNS", "done_table", "import_targets", "latest_target_year",
            "normalize_targets", "progress_display", "progress_records", "progress_sentence",
            "progress_table", "read_targets", "store_progress", "store_year_over_year",
            "unit_label", "year_over_year", "yoy_display", "yoy_records"]

@@ -7,7 +7,31 @@ import pandas as pd
 
 from ecomap.targets.progress import progress_table, year_over_year
 
-__all__ = ["latest_target_year", "store_progress", "store_year_over_year"]
+__all__ = ["import_targets", "latest_target_year", "store_progress", "store_year_over_year"]
+
+
+def import_targets(path, store, *, user: str, name: str | None = None,
+                   year: int | None = None, encoding: str | None = None, sheet=None
+                   ) -> tuple[int, pd.DataFrame]:
+    """Read, check and store a targets table as one batch: ``(batch id, targets)``.
+
+    Township names are checked against the store's townships; the county's own name
+    (as stored) also stands for the county as a whole.  ``name`` is the file as the
+    user knows it (default: its name).
+    """
+    from pathlib import Path
+
+    from ecomap.io.vector import file_sha256
+    from ecomap.store import Provenance
+    from ecomap.targets.read import read_targets
+
+    name = name or Path(path).name
+    county = store.county()
+    targets = read_targets(path, townships=store.townships()["name"].tolist(),
+                           county=str(county["name"].iloc[0]) if len(county) else None,
+                           year=year, name=name, encoding=encoding, sheet=sheet)
+    batch = store.add_targets(targets, provenance=Provenance(name, file_sha256(path), user))
+    return batch, targets
 
 
 def latest_target_year(store) -> int | None:
