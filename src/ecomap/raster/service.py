@@ -145,7 +145,7 @@ def change_map(store: Store, before, after, table: gpd.GeoDataFrame, *,
         add_change_plots(m, table, table, name=name, lang=lang, label_column=label,
                          show=show)
         return m
-    from ecomap.api import _source
+    from ecomap.api import briefing_source
 
     if not year and "year" in table and table["year"].notna().any():
         year = int(table["year"].max())  # the zones' year (the latest, by default)
@@ -161,7 +161,12 @@ def change_map(store: Store, before, after, table: gpd.GeoDataFrame, *,
                   "before {before} → after {after}; {zones}", before=Path(before).name,
                   after=Path(after).name, zones=zones).render(lang)
     return change_map_page(county, store.townships(), overlay, table, name=name, lang=lang,
-                           title=title, subtitle=subtitle, source=_source(store), unit=unit,
+                           title=title, subtitle=subtitle, unit=unit,
+                           source=tr("{rasters}、{plots}", "{rasters}, {plots}",
+                                     rasters=("、" if lang == "zh" else ", ").join(
+                                         (Path(before).name, Path(after).name)),
+                                     plots=briefing_source(store, year=year, lang=lang,
+                                                           short=True)).render(lang),
                            label_column=label)
 
 
