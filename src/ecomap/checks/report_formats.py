@@ -37,17 +37,17 @@ def status_line(outcome: Outcome, *, lang: str | None = None) -> str:
                  crs=j["crs"] or "-", source=j["crs_source"] or "-",
                  encoding=j["encoding"] or "-")
     if j["status"] == "reject":
-        checked = tr("; 检查通过的要素共 {mu:,.2f} 亩, 也未入库",
-                     "; the features that passed their checks, {mu:,.2f} mu, are not stored "
+        checked = tr("; 检查通过的要素共 {mu:,.1f} 亩, 也未入库",
+                     "; the features that passed their checks, {mu:,.1f} mu, are not stored "
                      "either", mu=j["checked_area_mu"]) if j["checked_area_mu"] else ""
         line = tr("{file}: {word}; 读取 {read} 个要素, 入库 0 个, 入库面积 0 亩{checked}; "
                   "坐标系 {crs} ({source}); 编码 {encoding}",
                   "{file}: {word}; {read} features read, 0 stored, 0 mu stored{checked}; "
                   "CRS {crs} ({source}); encoding {encoding}", checked=checked, **facts)
     else:
-        line = tr("{file}: {word}; 读取 {read} 个要素, 接受 {accepted} 个, 面积 {mu:,.2f} 亩; "
+        line = tr("{file}: {word}; 读取 {read} 个要素, 接受 {accepted} 个, 面积 {mu:,.1f} 亩; "
                   "坐标系 {crs} ({source}); 编码 {encoding}",
-                  "{file}: {word}; {read} features read, {accepted} accepted, {mu:,.2f} mu; "
+                  "{file}: {word}; {read} features read, {accepted} accepted, {mu:,.1f} mu; "
                   "CRS {crs} ({source}); encoding {encoding}",
                   accepted=j["accepted_features"], mu=j["area_mu"], **facts)
     return line.render(lang)
@@ -66,7 +66,7 @@ def report_html(outcome: Outcome, *, lang: str | None = None, townships=None,
         f"<td>{html.escape(p['code'])}</td><td>{html.escape(str(p['feature'] or ''))}</td>"
         f"<td>{html.escape(str(p['field'] or ''))}</td><td>{html.escape(p['message'])}</td></tr>"
         for p in j["problems"])
-    towns = "".join(f"<tr><td>{html.escape(k)}</td><td>{v:,.2f}</td></tr>"
+    towns = "".join(f"<tr><td>{html.escape(k)}</td><td>{v:,.1f}</td></tr>"
                     for k, v in j["by_township"].items())
     head = ("严重程度", "代码", "要素", "字段", "说明") if lang == "zh" else (
         "Severity", "Code", "Feature", "Field", "Message")
