@@ -57,10 +57,15 @@ TEXT: dict[str, tuple[str, str]] = {
     "stored": ("已入库为批次 {batch}: {count} 个图斑, {area:,.2f} 亩。",
                "Stored as batch {batch}: {count} plots, {area:,.2f} mu."),
     "discarded": ("已放弃上传 {name}。", "Upload {name} discarded."),
-    "rolled_back": ("已撤销批次 {batch}。", "Batch {batch} rolled back."),
-    "rollback": ("撤销", "Roll back"),
-    "rollback_ask": ("确定撤销该批次?其中的数据将从库中删除。",
-                     "Roll back this batch? Its data will be removed from the store."),
+    "rolled_back": ("已回滚批次 {batch}。", "Batch {batch} rolled back."),
+    "rollback": ("回滚…", "Roll back…"),
+    "rollback_title": ("回滚批次 {batch}", "Roll back batch {batch}"),
+    "rollback_ask": ("确定回滚该批次? 以下数据将从库中删除, 汇总、地图和汇报材料随之更新。",
+                     "Roll back this batch? The data below will be removed from the store; "
+                     "summaries, maps and briefings change with it."),
+    "rollback_yes": ("确认回滚", "Roll back"),
+    "cancel": ("取消", "Cancel"),
+    "what_removed": ("将删除", "To be removed"),
     "batch": ("批次", "Batch"),
     "kind": ("类型", "Kind"),
     "count": ("数量", "Count"),
@@ -89,6 +94,28 @@ TEXT: dict[str, tuple[str, str]] = {
     "signed_in_as": ("当前用户", "Signed in as"),
     "lang_other": ("English", "中文"),
     "total": ("合计", "Total"),
+    # The overview and the township pages.
+    "all_years": ("全部年度", "All years"),
+    "years_label": ("年度", "Year"),
+    "figures": ("主要指标", "Headline figures"),
+    "restoration": ("修复面积", "Restoration area"),
+    "n_plots": ("{n} 个小班", "{n} plots"),
+    "drinking_ok": ("饮用水源地达标率", "Drinking-water sources meeting target"),
+    "n_of_m": ("{m} 个评价, {n} 个达标", "{n} of {m} assessed"),
+    "surface_good": ("地表水优良(I–III类)比例", "Surface water good (class I–III)"),
+    "worst_class": ("{n} 个断面, 最差 {worst} 类", "{n} sections, worst class {worst}"),
+    "pivot": ("分乡镇修复面积(亩)", "Restoration area by township (mu)"),
+    "pivot_note": ("修复面积为各生态修复类别之和; 森林督查问题图斑、护林巡护区单列, 不计入修复面积。",
+                   "Restoration area adds up the restoration categories; forest-inspection "
+                   "patches and patrol areas are counted apart, never in it."),
+    "chart": ("各乡镇修复面积(亩), 按类别", "Restoration area by township (mu), by category"),
+    "township_total": ("{name}合计(修复面积)", "{name} total (restoration)"),
+    "township_note": ("合计只含生态修复类别; 森林督查问题图斑、护林巡护区不计入。",
+                      "Totals add up restoration categories only; inspection patches and "
+                      "patrol areas are not in them."),
+    "plots_title": ("图斑", "Plots"),
+    "plot_id": ("小班号", "Plot"),
+    "map_title": ("地图", "Map"),
 }
 
 
