@@ -102,7 +102,7 @@ TEXT: dict[str, tuple[str, str]] = {
     "n_plots": ("{n} 个小班", "{n} plots"),
     "drinking_ok": ("饮用水源地达标率", "Drinking-water sources meeting target"),
     "n_of_m": ("{m} 个评价, {n} 个达标", "{n} of {m} assessed"),
-    "surface_good": ("地表水优良(I–III类)比例", "Surface water good (class I–III)"),
+    "surface_good": ("地表水优良比例", "Surface water good (I–III)"),
     "worst_class": ("{n} 个断面, 最差 {worst} 类", "{n} sections, worst class {worst}"),
     "pivot": ("分乡镇修复面积(亩)", "Restoration area by township (mu)"),
     "pivot_note": ("修复面积为各生态修复类别之和; 森林督查问题图斑、护林巡护区单列, 不计入修复面积。",
@@ -114,7 +114,9 @@ TEXT: dict[str, tuple[str, str]] = {
                       "Totals add up restoration categories only; inspection patches and "
                       "patrol areas are not in them."),
     "plots_title": ("图斑", "Plots"),
+    "township_summary": ("{name}分类别汇总", "{name} by category"),
     "plot_id": ("小班号", "Plot"),
+    "plot_count": ("小班数", "Plots"),
     "map_title": ("地图", "Map"),
 }
 

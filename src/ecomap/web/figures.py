@@ -34,7 +34,8 @@ def headline(summary: pd.DataFrame, water: dict | None, lang: str) -> list[dict]
     """The overview's figures: 修复面积 first, each restoration category in the unit the
     county reports it in, then inspection patches, patrol areas, compensation and water.
 
-    Each figure is ``{"key", "label", "value", "note", "main"}`` (text).
+    Each figure is ``{"key", "label", "value", "note", "main"}`` (text), and ``apart``
+    for those that are not restoration work.
     """
     zh = lang == "zh"
     by = summary.groupby("category")[["area_mu", "area_m2", "count"]].sum()
@@ -62,7 +63,7 @@ def headline(summary: pd.DataFrame, water: dict | None, lang: str) -> list[dict]
             value = report_area(float(row["area_mu"]), lang=lang)
             note = text("n_plots", lang, n=f"{int(row['count']):,}")
         out.append({"key": code, "label": category_label(code, lang), "value": value,
-                    "note": note, "main": False})
+                    "note": note, "main": False, "apart": True})
     out += _water_figures(water, lang) if water else []
     return out
 
@@ -74,12 +75,12 @@ def _water_figures(fig: dict, lang: str) -> list[dict]:
         out.append({"key": "drinking", "label": text("drinking_ok", lang),
                     "value": f"{d['pct']:.{DECIMALS['pct']}f}%",
                     "note": text("n_of_m", lang, n=d["compliant"], m=d["assessed"]),
-                    "main": False})
+                    "main": False, "apart": True})
     if s["classified"]:
         good = f"{s['good_pct']:.{DECIMALS['pct']}f}%"
         out.append({"key": "surface", "label": text("surface_good", lang), "value": good,
                     "note": text("worst_class", lang, n=s["classified"], worst=s["worst"]),
-                    "main": False})
+                    "main": False, "apart": True})
     return out
 
 
@@ -127,18 +128,23 @@ def chart_svg(summary: pd.DataFrame, towns: list[str], lang: str) -> str:
 # ----------------------------------------------------------------------- a township
 def township_table(summary: pd.DataFrame, name: str, lang: str) -> dict:
     """One township's figures: a row per category and year (plots, 亩, ha), then its
-    restoration total per year — labelled with the township's name, never 全县.
+    restoration total per year — labelled with the township's name, never 全县 — and the
+    other kinds (inspection patches, patrol areas) after it.
 
     Returns ``{"cols", "rows": [{"cells", "total"}]}``.
     """
     part = summary[summary["township"] == name]
     cols = [label(c, lang) for c in ("category", "year", "count", "area_mu", "area_ha")]
-    rows = [{"total": False, "cells": [category_label(r.category, lang), str(r.year),
-                                       f"{int(r.count):,}",
-                                       number_text(r.area_mu, DECIMALS["mu"]),
-                                       number_text(r.area_ha, DECIMALS["ha"])]}
-            for r in part.itertuples()]
-    works = part[part["category"].isin(RESTORATION)]
+
+    def row(r, total: bool = False) -> dict:
+        return {"total": total, "cells": [category_label(r.category, lang), str(r.year),
+                                          f"{int(r.count):,}",
+                                          number_text(r.area_mu, DECIMALS["mu"]),
+                                          number_text(r.area_ha, DECIMALS["ha"])]}
+
+    restoration = part["category"].isin(RESTORATION)
+    works = part[restoration]
+    rows = [row(r) for r in works.itertuples()]
     years = sorted(set(works["year"]))
     groups = [(str(y), works[works["year"] == y]) for y in years]
     if len(years) > 1:
@@ -148,6 +154,8 @@ def township_table(summary: pd.DataFrame, name: str, lang: str) -> dict:
             text("township_total", lang, name=name), span, f"{int(g['count'].sum()):,}",
             number_text(g["area_mu"].sum(), DECIMALS["mu"]),
             number_text(g["area_ha"].sum(), DECIMALS["ha"])]})
+    # Inspection patches, patrol areas …: after the total, never in it.
+    rows += [row(r) for r in part[~restoration].itertuples()]
     return {"cols": cols, "rows": rows}
 
 
