@@ -162,11 +162,12 @@ def test_a_township_page_shows_every_year_unless_one_is_chosen(pages):
         p = parsed(page.text)
         table = p.tables["township-table"]
         assert table[0] == ["类别", "年度", "小班数", "面积(亩)", "面积(公顷)"]
-        # Restoration rows, the township's own totals (never 全县), then the patches apart.
+        # Each year's restoration rows and the township's own total (never 全县), the
+        # total of both years, then the patches apart.
         assert table[1:] == [
             ["人工造林", "2022", "1", "45.0", "3.00"],
-            ["人工造林", "2023", "2", "30.0", "2.00"],
             ["甲镇合计(修复面积)", "2022", "1", "45.0", "3.00"],
+            ["人工造林", "2023", "2", "30.0", "2.00"],
             ["甲镇合计(修复面积)", "2023", "2", "30.0", "2.00"],
             ["甲镇合计(修复面积)", "2022–2023", "3", "75.0", "5.00"],
             ["森林督查问题图斑", "2023", "1", "15.0", "1.00"]]

@@ -127,35 +127,39 @@ def chart_svg(summary: pd.DataFrame, towns: list[str], lang: str) -> str:
 
 # ----------------------------------------------------------------------- a township
 def township_table(summary: pd.DataFrame, name: str, lang: str) -> dict:
-    """One township's figures: a row per category and year (plots, 亩, ha), then its
-    restoration total per year — labelled with the township's name, never 全县 — and the
-    other kinds (inspection patches, patrol areas) after it.
+    """One township's figures: each year's restoration categories (plots, 亩, ha) and
+    their total — labelled with the township's name, never 全县 —, the total of all the
+    years shown, then the other kinds (inspection patches, patrol areas) apart.
 
     Returns ``{"cols", "rows": [{"cells", "total"}]}``.
     """
     part = summary[summary["township"] == name]
     cols = [label(c, lang) for c in ("category", "year", "count", "area_mu", "area_ha")]
 
-    def row(r, total: bool = False) -> dict:
-        return {"total": total, "cells": [category_label(r.category, lang), str(r.year),
+    def row(r) -> dict:
+        return {"total": False, "cells": [category_label(r.category, lang), str(r.year),
                                           f"{int(r.count):,}",
                                           number_text(r.area_mu, DECIMALS["mu"]),
                                           number_text(r.area_ha, DECIMALS["ha"])]}
 
     restoration = part["category"].isin(RESTORATION)
     works = part[restoration]
-    rows = [row(r) for r in works.itertuples()]
     years = sorted(set(works["year"]))
-    groups = [(str(y), works[works["year"] == y]) for y in years]
-    if len(years) > 1:
-        groups.append((f"{years[0]}–{years[-1]}", works))
-    for span, g in groups:
-        rows.append({"total": True, "cells": [
+
+    def total(span: str, g: pd.DataFrame) -> dict:
+        return {"total": True, "cells": [
             text("township_total", lang, name=name), span, f"{int(g['count'].sum()):,}",
             number_text(g["area_mu"].sum(), DECIMALS["mu"]),
-            number_text(g["area_ha"].sum(), DECIMALS["ha"])]})
+            number_text(g["area_ha"].sum(), DECIMALS["ha"])]}
+
+    rows = []
+    for y in years:  # each year's categories, then its total
+        g = works[works["year"] == y]
+        rows += [row(r) for r in g.itertuples()] + [total(str(y), g)]
+    if len(years) > 1:
+        rows.append(total(f"{years[0]}–{years[-1]}", works))
     # Inspection patches, patrol areas …: after the total, never in it.
-    rows += [row(r) for r in part[~restoration].itertuples()]
+    rows += [row(r) for r in part[~restoration].sort_values("year", kind="stable").itertuples()]
     return {"cols": cols, "rows": rows}
 
 
