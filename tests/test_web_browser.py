@@ -76,7 +76,7 @@ def test_sign_in_upload_review_confirm_and_see_the_plots(tmp_path):
         assert page.text("#status") == "通过(有警告)"
         assert page.text("#accepted") == "3"
         # 300² + 200² + the bow-tie's two triangles (200² / 2) = 150 000 m².
-        assert page.text("#area") == f"{150_000 / MU:,.2f}"
+        assert page.text("#area") == f"{150_000 / MU:,.1f}"  # 亩 to one decimal
         problems = page.text("#problems")
         assert "XB003" in problems and "警告" in problems
         assert "甲镇" in page.text("#by-township")

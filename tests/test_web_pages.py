@@ -207,7 +207,9 @@ def test_batches_show_category_names_and_local_time(pages):
     _set_time(settings.store, ids[1], "2026-12-31T17:30:00Z")  # next day, next year in +8
     with client(app) as c:
         sign_in(c, "viewer")
-        rows = {r[0]: r for r in parsed(c.get("/batches").text).tables["batches"][1:]}
+        table = parsed(c.get("/batches").text).tables["batches"]
+    assert table[0][6] == "时间 (UTC+8)"
+    rows = {r[0]: r for r in table[1:]}
     first, second = rows[str(ids[0])], rows[str(ids[1])]
     assert first[1:7] == ["图斑", "人工造林", "2023", "3", "45.0", "2026-12-07 21:10"]
     assert second[2] == "退化林修复" and second[6] == "2027-01-01 01:30"
@@ -217,7 +219,9 @@ def test_batches_show_category_names_and_local_time(pages):
     app = create_app(dataclasses.replace(settings, timezone="UTC"))
     with client(app) as c:
         sign_in(c, "viewer")
-        rows = {r[0]: r for r in parsed(c.get("/batches?lang=en").text).tables["batches"][1:]}
+        table = parsed(c.get("/batches?lang=en").text).tables["batches"]
+    assert table[0][6] == "Time (UTC+0)"
+    rows = {r[0]: r for r in table[1:]}
     assert rows[str(ids[0])][1:7] == ["plots", "Afforestation", "2023", "3", "45.0",
                                        "2026-12-07 13:10"]
 

@@ -54,8 +54,8 @@ TEXT: dict[str, tuple[str, str]] = {
                      "This file repeats a stored batch. If it corrects that batch, replace "
                      "it: the old batch is rolled back and the new one stored, in one step."),
     "replaced": ("已替换批次 {old}。", "Batch {old} replaced."),
-    "stored": ("已入库为批次 {batch}: {count} 个图斑, {area:,.2f} 亩。",
-               "Stored as batch {batch}: {count} plots, {area:,.2f} mu."),
+    "stored": ("已入库为批次 {batch}: {count} 个图斑, {area:,.1f} 亩。",
+               "Stored as batch {batch}: {count} plots, {area:,.1f} mu."),
     "discarded": ("已放弃上传 {name}。", "Upload {name} discarded."),
     "rolled_back": ("已回滚批次 {batch}。", "Batch {batch} rolled back."),
     "rollback": ("回滚…", "Roll back…"),

@@ -15,7 +15,7 @@ from ecomap.units import DECIMALS, km2_from_m2, number_text, report_area
 from ecomap.web._text import text
 
 __all__ = ["batch_view", "chart_svg", "headline", "local_time", "pivot_view",
-           "township_table"]
+           "township_table", "zone_label"]
 
 #: Shown for a zero in a table of figures, as printed statistical tables do.
 NONE = "—"
@@ -176,6 +176,13 @@ def local_time(utc: str | None, zone: str) -> str:
     if t.tzinfo is None:
         t = t.replace(tzinfo=UTC)
     return t.astimezone(_zone(zone)).strftime("%Y-%m-%d %H:%M")
+
+
+def zone_label(zone: str) -> str:
+    """The offset of the time zone ``zone`` today, as people read it: ``UTC+8``."""
+    minutes = int(datetime.now(_zone(zone)).utcoffset().total_seconds() // 60)
+    sign, minutes = ("+" if minutes >= 0 else "-"), abs(minutes)
+    return f"UTC{sign}{minutes // 60}" + (f":{minutes % 60:02d}" if minutes % 60 else "")
 
 
 def _zone(name: str):

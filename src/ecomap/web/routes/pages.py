@@ -21,7 +21,7 @@ from ecomap.web.data import (
     township_view,
 )
 from ecomap.web.deps import Lang, SettingsDep, StagingDep
-from ecomap.web.figures import batch_view
+from ecomap.web.figures import batch_view, zone_label
 from ecomap.web.guard import Year
 from ecomap.web.responses import map_response, page, redirect
 
@@ -71,7 +71,7 @@ def batches_page(request: Request, s: Viewer, lang: Lang, settings: SettingsDep,
         r["can_rollback"] = s.user.can("admin") or (
             s.user.can("editor") and r["user"] == s.user.name and r["kind"] == "plots")
     return page(request, "batches.html", batches=rows[::-1], stored=stored,
-                rolled_back=rolled_back, replaced=replaced)
+                rolled_back=rolled_back, replaced=replaced, zone=zone_label(settings.timezone))
 
 
 @router.get("/batches/{batch_id}/rollback", response_class=HTMLResponse)
@@ -81,7 +81,7 @@ def batches_rollback_ask(request: Request, batch_id: int, s: Editor, lang: Lang,
     removed by this page)."""
     with store_of(request) as st:
         batch = batch_view(batch_to_remove(st, s, batch_id), settings.timezone, lang)
-    return page(request, "rollback.html", batch=batch)
+    return page(request, "rollback.html", batch=batch, zone=zone_label(settings.timezone))
 
 
 @router.post("/batches/{batch_id}/rollback")
