@@ -274,3 +274,14 @@ def test_json_numbers_are_rounded_as_the_data_carries_them(pages):
                if b["area_mu"] is not None)
     assert all(decimals(r["area_mu"]) <= JSON_DECIMALS["mu"] and
                decimals(r["area_ha"]) <= JSON_DECIMALS["ha"] for r in summary)
+
+
+def test_pages_of_an_empty_store_say_there_is_no_data_yet(app):
+    with client(app) as c:
+        sign_in(c, "viewer")
+        home = c.get("/")
+        assert home.status_code == 200 and "还没有数据。" in home.text
+        assert 'id="pivot"' not in home.text and "ecomap-chart" not in home.text
+        town = c.get("/townships/甲镇")
+        assert town.status_code == 200 and "还没有数据。" in town.text
+        assert c.get("/maps/township/甲镇.html").status_code == 200
