@@ -88,7 +88,7 @@ def township_map_doc(request: Request, name: str, lang: str, year: int | None) -
 
 def dashboard_view(request: Request, st, year: int | None, lang: str) -> dict:
     """The overview of ``year``: headline figures, the township × category table, the
-    chart and the township names (see :mod:`ecomap.web.figures`)."""
+    chart, the township names and the years to choose from (:mod:`ecomap.web.figures`)."""
     def build() -> dict:
         from ecomap.aggregate import township_pivot
         from ecomap.web import figures
@@ -99,7 +99,8 @@ def dashboard_view(request: Request, st, year: int | None, lang: str) -> dict:
         return {"figures": figures.headline(summary, _water_figures(st, year), lang)
                 if len(summary) else [],
                 "pivot": figures.pivot_view(pivot, lang) if pivot is not None else None,
-                "chart": figures.chart_svg(summary, towns, lang), "towns": towns}
+                "chart": figures.chart_svg(summary, towns, lang), "towns": towns,
+                "years": stored_years(request, st)}
 
     return _cached(request, st, ("dashboard", year, lang), build)
 
@@ -114,7 +115,8 @@ def _water_figures(st, year: int | None) -> dict | None:
 
 
 def township_view(request: Request, st, name: str, year: int | None, lang: str) -> dict:
-    """A township's page of ``year`` (None: every year): its table and its plots."""
+    """A township's page of ``year`` (None: every year): its table, its plots and the
+    years to choose from."""
     def build() -> dict:
         from ecomap.schema import category_label
         from ecomap.units import DECIMALS, number_text
@@ -126,7 +128,7 @@ def township_view(request: Request, st, name: str, year: int | None, lang: str) 
                  number_text(r["area_mu"], DECIMALS["mu"])]
                 for r in plots.to_dict("records")]
         return {"table": figures.township_table(summary_frame(request, st, year), name, lang),
-                "plots": rows}
+                "plots": rows, "years": stored_years(request, st)}
 
     known_township(st, name)
     return _cached(request, st, ("township-page", name, year, lang), build)

@@ -105,14 +105,13 @@ def pivot_view(pivot: pd.DataFrame, lang: str) -> dict:
 def chart_svg(summary: pd.DataFrame, towns: list[str], lang: str) -> str:
     """Restoration area (亩) by township, stacked by category, largest first; with its
     legend (inline SVG and HTML; empty without restoration plots)."""
-    from ecomap.aggregate import township_totals
-    from ecomap.maps._style import category_color
-    from ecomap.maps.charts import bar_chart, chart_legend
-
     works = summary[summary["category"].isin(RESTORATION)]
     codes = [c for c in RESTORATION if c in set(works["category"])]
     if not codes:
         return ""
+    from ecomap.aggregate import township_totals
+    from ecomap.maps._style import category_color
+    from ecomap.maps.charts import bar_chart, chart_legend
     labels = {c: category_label(c, lang) for c in codes}
     colors = {labels[c]: category_color(c) for c in codes}
     by_town = works.groupby(["township", "category"])["area_mu"].sum()

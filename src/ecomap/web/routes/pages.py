@@ -16,7 +16,6 @@ from ecomap.web.data import (
     latest_year,
     rollback_batch,
     store_of,
-    stored_years,
     township_map_doc,
     township_view,
 )
@@ -36,8 +35,7 @@ def dashboard(request: Request, s: Viewer, lang: Lang, staging: StagingDep,
     with store_of(request) as st:
         year = year or latest_year(request, st)
         view = dashboard_view(request, st, year, lang)
-        years = stored_years(request, st)
-    return page(request, "dashboard.html", year=year, years=years, **view,
+    return page(request, "dashboard.html", year=year, **view,
                 pending=staging.pending(s.user))
 
 
@@ -51,8 +49,7 @@ def township_page(request: Request, name: str, s: Viewer, lang: Lang, year: Year
     """One township, every year unless ``?year=`` chooses one."""
     with store_of(request) as st:
         view = township_view(request, st, name, year, lang)
-        years = stored_years(request, st)
-    return page(request, "township.html", name=name, year=year, years=years, **view)
+    return page(request, "township.html", name=name, year=year, **view)
 
 
 @router.get("/maps/township/{name}.html", response_class=HTMLResponse)
