@@ -35,7 +35,8 @@ def headline(summary: pd.DataFrame, water: dict | None, lang: str) -> list[dict]
     county reports it in, then inspection patches, patrol areas, compensation and water.
 
     Each figure is ``{"key", "label", "value", "note", "main"}`` (text), and ``apart``
-    for those that are not restoration work.
+    for those that are not restoration work; the page shows a ``target`` (text) under
+    the figure when one is given (none are stored yet).
     """
     zh = lang == "zh"
     by = summary.groupby("category")[["area_mu", "area_m2", "count"]].sum()
