@@ -81,15 +81,26 @@ def _township_sites(store: Store, township: str, year: int | None) -> gpd.GeoDat
 
 def township_map(store: Store, township: str, *, year: int | None = None, lang: str = "zh",
                  basemap: str = "none", tianditu_key: str | None = None,
-                 renderer: str = "auto"):
-    """The map of one township of ``year`` (default: the latest year with plots)."""
-    year = year or latest_year(store)
+                 renderer: str = "auto", all_years: bool = False, height: str = "640px",
+                 table: bool = True):
+    """The map of one township of ``year`` (default: the latest year with plots).
+
+    ``all_years``: the plots of every year (water sites of the latest year), titled with
+    the span of years; ``height`` and ``table`` as in :func:`ecomap.maps.township_map`
+    (a page that frames the map: ``height="100%"``, ``table=False``).
+    """
+    year = None if all_years else (year or latest_year(store))
+    sums = summary(store, year=year)
+    span = sorted(set(sums["year"])) if all_years else []
+    label = (f"{span[0]}–{span[-1]}" if len(span) > 1 else str(span[0]) if span else "") \
+        if all_years else (year or "")
+    sites = _township_sites(store, township, latest_year(store) if all_years else year)
     return maps.township_map(
-        township, store.townships(), store.plots(year=year, township=township),
-        summary(store, year=year), water_sites=_township_sites(store, township, year),
-        year=year or "", source=briefing_source(store, year=year, lang=lang, short=True),
-        lang=lang, county=store.county(),
-        basemap=basemap, tianditu_key=tianditu_key, renderer=renderer)
+        township, store.townships(), store.plots(year=year, township=township), sums,
+        water_sites=sites, year=label,
+        source=briefing_source(store, year=year, lang=lang, short=True), lang=lang,
+        county=store.county(), basemap=basemap, tianditu_key=tianditu_key,
+        renderer=renderer, height=height, table=table)
 
 
 def briefing_date(date=None, *, timezone: str = "Asia/Shanghai"):
