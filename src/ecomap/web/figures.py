@@ -227,7 +227,9 @@ def _zone(name: str):
 
 
 _KINDS = {"plots": ("图斑", "plots"), "water": ("水质监测", "water quality"),
-          "county": ("县界", "county boundary"), "townships": ("乡镇界", "township boundaries")}
+          "county": ("县界", "county boundary"), "townships": ("乡镇界", "township boundaries"),
+          "targets": ("上级下达任务", "targets"), "water_sites": ("水质监测点", "water sites"),
+          "water_samples": ("水质样品", "water samples")}
 
 
 def batch_view(record: dict, zone: str, lang: str) -> dict:
