@@ -21,6 +21,7 @@ from tests.damaged import (
     make_store,
     points_csv,
     points_workbook,
+    shapefile,
     validate,
     with_dtd,
     zipped_shapefile,
@@ -261,3 +262,19 @@ def test_read_error_tuple_holds_only_documented_exceptions():
         assert Exception not in errors and RuntimeError not in errors
         assert ValueError not in errors and TypeError not in errors
     assert Path(vector.__file__).read_text(encoding="utf-8").count("except Exception") == 0
+
+
+def test_a_coordinate_that_is_not_a_number_leaves_that_plot_out(tmp_path, store):
+    # Found by the reader fuzzer: a flipped byte turned a vertex of a .shp into NaN.  The
+    # first record's points start at byte 156 (100 file header + 8 record header + 4 type
+    # + 32 box + 4 + 4 counts + 4 part index); the third point's y is at 156 + 2·16 + 8.
+    import struct
+
+    shp = shapefile(tmp_path, n=2)
+    raw = bytearray(shp.read_bytes())
+    raw[196:204] = struct.pack("<d", float("nan"))
+    shp.write_bytes(bytes(raw))
+    r = validate(shp, store, "--year", "2023")
+    assert_clean(r, shp.name, exit_code=1)  # one plot left out, the other accepted
+    assert "bad_coordinates" in r.output and "重新导出" in r.output
+    assert "接受 1 个" in r.output

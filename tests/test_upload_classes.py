@@ -335,3 +335,4 @@ def test_two_columns_for_one_field_warn_and_keep_both(store, tmp_path):
     # The column named as the field itself is used; the other is kept as an attribute.
     assert outcome.plots["plot_id"].tolist() == ["GIS-7"]
     assert "XB-1" in outcome.plots["attributes"].iloc[0]
+

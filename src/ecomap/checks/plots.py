@@ -109,6 +109,13 @@ def check_plots(plots: gpd.GeoDataFrame, report: Report, context: CheckContext, 
         add(i, "error", "not_polygon", tr(
             "是 {kind} 而不是面 (多边形); 图斑须为面图层 (未入库)",
             "is a {kind}, not a polygon (left out)", kind=geoms[i].geom_type))
+    # A coordinate that is not a number (a damaged file) cannot be measured or repaired.
+    coords, owner = shapely.get_coordinates(geoms[keep], return_index=True)
+    for i in np.flatnonzero(keep)[np.unique(owner[~np.isfinite(coords).all(axis=1)])]:
+        add(i, "error", "bad_coordinates", tr(
+            "坐标含有无效数值 (非数字或无穷大), 文件可能已损坏; 请从 GIS 软件重新导出 (未入库)",
+            "has coordinates that are not numbers (NaN or infinite): the file may be damaged; "
+            "export it again from the GIS (left out)"))
     polygonal = keep.copy()
     invalid = np.zeros(n, dtype=bool)
     invalid[polygonal] = ~shapely.is_valid(geoms[polygonal]) | (types[polygonal] == 7)
