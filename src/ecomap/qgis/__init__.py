@@ -29,7 +29,7 @@ STYLE_NAME = "ecomap"
 
 def default_title(info: dict, lang: str = "zh") -> str:
     """The county map's title: ``大余县生态修复“落地上图”(2021–2023)``."""
-    from ecomap.maps import _style
+    from ecomap.qgis._qml import _style
 
     years = info.get("years")
     year = "" if not years else (str(years[0]) if years[0] == years[1]
@@ -40,7 +40,7 @@ def default_title(info: dict, lang: str = "zh") -> str:
 
 def _notes(info: dict, lang: str, file_name: str, date: str) -> tuple[str, ...]:
     from ecomap import __version__
-    from ecomap.maps import _style
+    from ecomap.qgis._qml import _style
 
     notes = [_style.text("source", lang, source=file_name, version=__version__, date=date)]
     if info["illustrative"]:
@@ -58,8 +58,9 @@ def _canvas_crs(extent) -> tuple[int, str]:
     return epsg, CRS.from_epsg(epsg).to_wkt()
 
 
-def write_qgis(store_path: str | os.PathLike, *, lang: str = "zh", title: str | None = None,
-               date: str | None = None) -> dict:
+def write_qgis(store_path: str | os.PathLike, *, lang: str | None = None,
+               title: str | None = None, date: str | None = None,
+               file_name: str | None = None) -> dict:
     """(Re)write ecomap's default styles and QGIS project into the GeoPackage
     ``store_path``, in one transaction.
 
@@ -68,17 +69,24 @@ def write_qgis(store_path: str | os.PathLike, *, lang: str = "zh", title: str | 
     store_path
         An ecomap GeoPackage store.
     lang
-        Language of names, legend labels, aliases and layout texts.
+        Language of names, legend labels, aliases and layout texts (default: the
+        language in force, zh unless --lang en or $ECOMAP_LANG says otherwise).
     title
         Layout title (default: the county map's title).
     date
         Date on the layout (default: today).
+    file_name
+        The file name the project's layers read from, beside the project (default:
+        ``store_path``'s; a store being built under a temporary name passes its final
+        one).
 
     Returns what was written: ``{"styles": [layers], "project": name, "title": …}``.
     """
     from ecomap.crs import transform_bounds
+    from ecomap.i18n import current_lang
     from ecomap.qgis import _gpkg, _project, _qml
 
+    lang = lang or current_lang()
     path = Path(store_path)
     if not path.is_file():
         raise StoreError(tr("{path} 不存在, 无法写入 QGIS 样式", "{path} does not exist: no "
@@ -93,11 +101,11 @@ def write_qgis(store_path: str | os.PathLike, *, lang: str = "zh", title: str | 
             extent = (transform_bounds(county, "EPSG:4490", f"EPSG:{epsg}") if county
                       else (0.0, 0.0, 1.0, 1.0))
             spec = _project.ProjectSpec(
-                file_name=path.name, title=title or default_title(info, lang), lang=lang,
+                file_name=file_name or path.name, title=title or default_title(info, lang), lang=lang,
                 extent=extent, layer_extents=info["extents"], canvas_epsg=epsg,
                 canvas_wkt=wkt, categories=info["categories"], classes=info["classes"],
                 illustrative=info["illustrative"],
-                notes=_notes(info, lang, path.name, date or _dt.date.today().isoformat()),
+                notes=_notes(info, lang, file_name or path.name, date or _dt.date.today().isoformat()),
                 legend_title="图例" if lang == "zh" else "Legend")
             _gpkg.write_tables(con, spec)
         except BaseException:

@@ -76,13 +76,11 @@ def read_store(con) -> dict:
         "SELECT table_name, min_x, min_y, max_x, max_y FROM gpkg_contents "
         "WHERE min_x IS NOT NULL")}
     years = [y for y in col("SELECT DISTINCT year FROM plots") if y is not None]
-    from ecomap.maps._style import WATER_CLASSES
-
     stored = set(col("SELECT DISTINCT target_class FROM water_sites"))
     return {
         "county": next(iter(col("SELECT name FROM county WHERE name IS NOT NULL LIMIT 1")), ""),
         "categories": tuple(col("SELECT DISTINCT category FROM plots")),
-        "classes": tuple(c for c in WATER_CLASSES if c in stored),
+        "classes": tuple(c for c in _qml._style.WATER_CLASSES if c in stored),
         "illustrative": bool(col("SELECT COALESCE(MAX(illustrative), 0) FROM townships")[0]),
         "years": (min(years), max(years)) if years else None,
         "extents": extents,

@@ -8,13 +8,33 @@ from :mod:`ecomap.schema` and :mod:`ecomap.maps._style`, as on the HTML maps.
 
 from __future__ import annotations
 
+import importlib.util
+import sys
+from pathlib import Path
 from xml.sax.saxutils import escape, quoteattr
 
 from ecomap import schema
-from ecomap.maps import _style
 
 __all__ = ["LAYER_GEOMETRY", "QGIS_VERSION", "category_codes", "layer_name", "qml",
            "style_body", "water_class_label"]
+
+
+
+def _map_style():
+    """``ecomap.maps._style``, the one source of the maps' colours and texts, without
+    importing ``ecomap.maps`` and its folium stack when it is not loaded yet (creating a
+    store writes these styles and stays cheap).  The module needs ``ecomap.schema`` only."""
+    loaded = sys.modules.get("ecomap.maps._style")
+    if loaded is not None:
+        return loaded
+    path = Path(schema.__file__).parent / "maps" / "_style.py"
+    spec = importlib.util.spec_from_file_location("ecomap.qgis._map_style", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+_style = _map_style()
 
 #: The version QGIS stamps on what it writes; the files are read by QGIS 3.22 and later.
 QGIS_VERSION = "3.22.16-Białowieża"
