@@ -145,7 +145,11 @@ def fill(color: str, *, alpha: float = 0.6, outline: str | None = None, width: f
 def line(color: str, width: float, *, dash: str | None = None) -> tuple[str, dict]:
     """A SimpleLine symbol layer (a polygon's boundary); ``dash`` in mm, ``"2;1.5"``."""
     return ("SimpleLine", {
-        "capstyle": "round", "customdash": dash or "5;2", "customdash_map_unit_scale":
+        # Dashes aligned to each stretch between corners, so the boundary two townships
+        # share (drawn once by each) shows one dash pattern, not two out of phase.
+        "align_dash_pattern": "1" if dash else "0",
+        "tweak_dash_pattern_on_corners": "1" if dash else "0",
+        "capstyle": "flat", "customdash": dash or "5;2", "customdash_map_unit_scale":
         _UNIT_SCALE, "customdash_unit": "MM", "joinstyle": "round",
         "line_color": rgba(color), "line_style": "solid", "line_width": width,
         "line_width_unit": "MM", "offset": "0", "offset_map_unit_scale": _UNIT_SCALE,
@@ -186,7 +190,7 @@ def plot_symbol(code: str, name: str) -> str:
     patrol areas."""
     color = _style.category_color(code)
     if schema.kind_of(code) == "patrol":
-        return _symbol(name, "fill", [fill(color, width=0.35, filled=False)])
+        return _symbol(name, "fill", [fill(color, width=0.25, filled=False)])
     return _symbol(name, "fill", [fill(color, alpha=0.6, width=0.2)])
 
 
@@ -198,8 +202,9 @@ def _renderer(layer: str, lang: str, *, categories=(), classes=()) -> str:
     if layer == "county":
         return _single(_symbol("0", "fill", [line(_style.COUNTY_STYLE["color"], 0.8)]))
     if layer == "townships":
-        return _single(_symbol("0", "fill", [line(_style.TOWNSHIP_STYLE["color"], 0.35,
-                                                  dash="1.4;1")]))
+        # Heavier than the patrol-area outlines they cross, so they read on paper too.
+        return _single(_symbol("0", "fill", [line(_style.TOWNSHIP_STYLE["color"], 0.5,
+                                                  dash="2;1.2")]))
     if layer == "water_sites":
         if not classes:
             return _single(_symbol("0", "marker", [marker(_style.WATER_COLORS[None])]))
