@@ -7,7 +7,8 @@ Run with Debian's Python, where python3-qgis lives, not the project's venv:
 Prints one JSON object: every layer as added by hand (validity, CRS, its default style's
 renderer, categories, aliases, labels); the project read from the GeoPackage (its CRS,
 layers, layer tree, layouts); and writes OUTDIR/layout.pdf (the print layout) and
-OUTDIR/canvas.png (the project's visible layers over the layout map's extent).
+OUTDIR/canvas.png (the project's visible layers over the layout map's extent); then
+saves a style "mine" of the plots into the file as a QGIS user would.
 """
 
 import json
@@ -105,6 +106,10 @@ def main(path, outdir):
         job.start()
         job.waitForFinished()
         report["canvas_saved"] = job.renderedImage().save(f"{outdir}/canvas.png")
+    # QGIS saves a style of its own into ecomap's layer_styles table, as a user would.
+    plots = QgsVectorLayer(f"{path}|layername=plots", "plots", "ogr")
+    report["user_style_error"] = plots.saveStyleToDatabase("mine", "saved in QGIS", False, "")
+    del plots  # layers go before QGIS does
     print(json.dumps(report, ensure_ascii=False))
     project.clear()
     app.exitQgis()

@@ -238,3 +238,15 @@ def test_a_store_added_to_afterwards_keeps_working(tmp_path):
     write_qgis(path)
     assert "<layername>乡镇界(示意)</layername>" in project_xml(path) or \
         "<layername>乡镇界</layername>" in project_xml(path)
+
+
+def test_a_style_qgis_saved_survives_ecomaps_rewrite(qgis_view):
+    store, _, report = qgis_view
+    assert report["user_style_error"] == ""
+    mine = rows(store, "SELECT styleQML, useAsDefault FROM layer_styles "
+                       "WHERE f_table_name = 'plots' AND styleName = 'mine'")
+    assert len(mine) == 1 and mine[0][0].startswith("<!DOCTYPE qgis")
+    write_qgis(store)
+    assert rows(store, "SELECT styleQML, useAsDefault FROM layer_styles "
+                       "WHERE f_table_name = 'plots' AND styleName = 'mine'") == mine
+    assert rows(store, "SELECT COUNT(*) FROM layer_styles WHERE styleName = 'ecomap'") == [(4,)]

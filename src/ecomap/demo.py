@@ -206,7 +206,7 @@ def run_demo(settings: Settings, *, geodata=None, out="maps", overwrite: bool = 
     path = build_demo_store(root, Path(settings.store), user=settings.user, overwrite=overwrite)
     from ecomap.qgis import write_qgis  # QGIS styles and project framed to the loaded county
 
-    write_qgis(path, lang=settings.lang)
+    write_qgis(path, lang=settings.lang, date=settings.date or None, timezone=settings.timezone)
     result = DemoResult(store=str(path))
     with open_store(path) as st:
         result.written = write_outputs(

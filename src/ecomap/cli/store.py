@@ -130,7 +130,10 @@ def qgis_cmd(store, lang, title):
                             "store only, not PostGIS; 'ecomap store copy' makes a .gpkg copy"))
     with _options.open_settings_store(s):
         pass  # the store says what is wrong with a file that is not an ecomap store
-    written = write_qgis(s.store, lang=s.lang, title=title)
+    from ecomap.api import briefing_date
+
+    date = briefing_date(s.date or None, timezone=s.timezone).isoformat()
+    written = write_qgis(s.store, lang=s.lang, title=title, date=date, timezone=s.timezone)
     click.echo(tr("已写入 QGIS 默认样式 ({layers}) 与工程 '{project}' 到 {store}; 在 QGIS 中用 "
                   "“项目 → 打开自 → GeoPackage”打开",
                   "wrote QGIS default styles ({layers}) and the project '{project}' into "

@@ -48,6 +48,12 @@ def _notes(info: dict, lang: str, file_name: str, date: str) -> tuple[str, ...]:
     return tuple(notes)
 
 
+def _today(timezone: str) -> str:
+    from zoneinfo import ZoneInfo
+
+    return _dt.datetime.now(ZoneInfo(timezone)).date().isoformat()
+
+
 def _canvas_crs(extent) -> tuple[int, str]:
     """EPSG code and WKT of the county's CGCS2000 3-degree Gauss-Kruger zone."""
     from pyproj import CRS
@@ -60,7 +66,7 @@ def _canvas_crs(extent) -> tuple[int, str]:
 
 def write_qgis(store_path: str | os.PathLike, *, lang: str | None = None,
                title: str | None = None, date: str | None = None,
-               file_name: str | None = None) -> dict:
+               timezone: str = "Asia/Shanghai", file_name: str | None = None) -> dict:
     """(Re)write ecomap's default styles and QGIS project into the GeoPackage
     ``store_path``, in one transaction.
 
@@ -74,7 +80,8 @@ def write_qgis(store_path: str | os.PathLike, *, lang: str | None = None,
     title
         Layout title (default: the county map's title).
     date
-        Date on the layout (default: today).
+        Date on the layout, ``YYYY-MM-DD`` (default: today in ``timezone``, where the
+        bureau is).
     file_name
         The file name the project's layers read from, beside the project (default:
         ``store_path``'s; a store being built under a temporary name passes its final
@@ -105,7 +112,7 @@ def write_qgis(store_path: str | os.PathLike, *, lang: str | None = None,
                 extent=extent, layer_extents=info["extents"], canvas_epsg=epsg,
                 canvas_wkt=wkt, categories=info["categories"], classes=info["classes"],
                 illustrative=info["illustrative"],
-                notes=_notes(info, lang, file_name or path.name, date or _dt.date.today().isoformat()),
+                notes=_notes(info, lang, file_name or path.name, date or _today(timezone)),
                 legend_title="图例" if lang == "zh" else "Legend")
             _gpkg.write_tables(con, spec)
         except BaseException:
