@@ -29,7 +29,7 @@ ROOT = Path(__file__).resolve().parents[1]
 STYLED = {"county", "townships", "water_sites", "plots"}
 
 # The water-class colours of the HTML map (ecomap.maps._style.WATER_COLORS), as drawn.
-WATER = {"II": "#0068b7", "III": "#22ac38"}
+WATER = {"II": "#0068b7", "III": "#22ac38"}  # the demo sites' target classes
 
 
 def rows(path, sql, params=()):
@@ -104,14 +104,16 @@ def test_rewriting_is_idempotent_keeps_users_styles_and_never_touches_data(fille
     assert 'label="Afforestation"' in qml and "人工造林" not in qml
 
 
-def test_plots_style_lists_the_stored_categories_in_their_colours(filled_store, store_path):
+def test_plots_style_lists_every_category_so_later_ones_are_drawn(filled_store, store_path):
     write_qgis(store_path)
     qml = rows(store_path, "SELECT styleQML FROM layer_styles WHERE f_table_name = 'plots'")
     text = qml[0][0]
-    stored = {c for (c,) in rows(store_path, "SELECT DISTINCT category FROM plots")}
+    # The test store holds two categories; a category stored later is drawn too, and
+    # the print legend lists what its map shows.
+    assert len(rows(store_path, "SELECT DISTINCT category FROM plots")) < 10
     for code, cat in schema.CATEGORIES.items():
-        row = f'label="{cat.zh}" value="{code}"'
-        assert (row in text) == (code in stored), code
+        assert f'label="{cat.zh}" value="{code}"' in text, code
+    assert 'legendFilterByMap="1"' in project_xml(store_path)
     # Field aliases from ecomap's labels.
     assert '<alias name="类别" field="category"' in text
     assert '<alias name="面积(亩)" field="area_mu"' in text
@@ -190,8 +192,10 @@ def test_townships_labelled_with_a_halo_and_water_sites_by_class(qgis_view):
     assert towns["aliases"]["name"] == "乡镇"
     water = report["layers"]["water_sites"]
     assert water["renderer"] == "categorizedSymbol" and water["attr"] == "target_class"
-    assert [c[:3] for c in water["categories"]] == [["II", "II类", WATER["II"]],
-                                                    ["III", "III类", WATER["III"]]]
+    by_class = {c[0]: c[1:3] for c in water["categories"]}
+    assert [c[0] for c in water["categories"]] == ["I", "II", "III", "IV", "V", "劣V", ""]
+    assert by_class["II"] == ["II类", WATER["II"]] and by_class["III"] == ["III类", WATER["III"]]
+    assert by_class["劣V"] == ["劣V类", "#e60012"]
 
 
 def test_project_opens_from_the_moved_geopackage_in_map_order(qgis_view):

@@ -80,7 +80,7 @@ def read_store(con) -> dict:
     return {
         "county": next(iter(col("SELECT name FROM county WHERE name IS NOT NULL LIMIT 1")), ""),
         "categories": tuple(col("SELECT DISTINCT category FROM plots")),
-        "classes": tuple(c for c in _qml._style.WATER_CLASSES if c in stored),
+        "classes": tuple(sorted(c for c in stored if c)),
         "illustrative": bool(col("SELECT COALESCE(MAX(illustrative), 0) FROM townships")[0]),
         "years": (min(years), max(years)) if years else None,
         "extents": extents,

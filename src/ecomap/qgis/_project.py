@@ -206,7 +206,8 @@ def _layout(spec: ProjectSpec) -> str:
     page = _item(_PAGE, 0, 0, PAGE_W, PAGE_H, z=0, item_id="", background=True)
     title = _label(spec.title, 10, top, PAGE_W - 20, 12, size=20, z=5, item_id="title",
                    bold=True, halign=4)
-    # The map follows the project's layer visibility (keepLayerSet false).
+    # The map follows the project's layer visibility (keepLayerSet false); the legend
+    # lists what the map shows (legendFilterByMap), e.g. only the stored categories.
     mapitem = _item(
         _MAP, mx, my, mw, mh, z=1, item_id="map", uid=map_uid, frame=True, background=True,
         attrs='keepLayerSet="false" followPreset="false" followPresetName="" '
@@ -230,7 +231,8 @@ def _layout(spec: ProjectSpec) -> str:
               'resizeToContents="1" columnCount="1" splitLayer="0" equalColumnWidth="0" '
               'symbolWidth="7" symbolHeight="4" boxSpace="2" columnSpace="2" '
               'lineSpacing="1" titleAlignment="1" symbolAlignment="1" wrapChar="" '
-              'fontColor="#212121" legendFilterByAtlas="0" rasterBorder="1" '
+              'fontColor="#212121" legendFilterByAtlas="0" legendFilterByMap="1" '
+              'rasterBorder="1" '
               'rasterBorderColor="0,0,0,255" rasterBorderWidth="0" wmsLegendWidth="50" '
               'wmsLegendHeight="25" minSymbolSize="0" maxSymbolSize="0"',
         children=f"<styles>{styles}</styles>")

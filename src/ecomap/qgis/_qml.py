@@ -66,6 +66,8 @@ _ALIASES = {
     "waterbody": ("水体", "Water body"),
 }
 
+_NO_CLASS = ("无水质目标", "No target class")
+
 _UNIT_SCALE = "3x:0,0,0,0,0,0"
 
 
@@ -97,12 +99,11 @@ def water_class_label(cls: str, lang: str = "zh") -> str:
     return f"{cls}类" if lang == "zh" else f"Class {cls}"
 
 
-def category_codes(stored) -> list[str]:
-    """The category codes a plots style lists: the stored ones in report order (every
-    known category while the store holds none), then unknown stored codes."""
-    stored = [c for c in stored if c]
-    known = [c for c in schema.CATEGORIES if c in stored] if stored else list(schema.CATEGORIES)
-    return known + sorted(c for c in set(stored) if c not in schema.CATEGORIES)
+def category_codes(stored=()) -> list[str]:
+    """The category codes a plots style lists: every known category in report order, so
+    that plots of a category stored later are drawn in their colour too (the print
+    legend shows those on the map only), then any unknown stored code."""
+    return list(schema.CATEGORIES) + sorted({c for c in stored if c} - set(schema.CATEGORIES))
 
 
 # --- symbols ----------------------------------------------------------------------------
@@ -206,12 +207,16 @@ def _renderer(layer: str, lang: str, *, categories=(), classes=()) -> str:
         return _single(_symbol("0", "fill", [line(_style.TOWNSHIP_STYLE["color"], 0.5,
                                                   dash="2;1.2")]))
     if layer == "water_sites":
-        if not classes:
-            return _single(_symbol("0", "marker", [marker(_style.WATER_COLORS[None])]))
+        # Every GB 3838 class (a site stored later is drawn in its colour too), then
+        # QGIS's "all other values" category (value "") for sites without one.
+        codes = [*_style.WATER_CLASSES,
+                 *sorted({c for c in classes if c} - set(_style.WATER_CLASSES))]
         cats = [(c, water_class_label(c, lang),
                  _symbol(str(i), "marker", [marker(_style.WATER_COLORS.get(c) or
                                                    _style.WATER_COLORS[None])]))
-                for i, c in enumerate(classes)]
+                for i, c in enumerate(codes)]
+        cats.append(("", _pick(_NO_CLASS, lang),
+                     _symbol(str(len(cats)), "marker", [marker(_style.WATER_COLORS[None])])))
         return _categorized("target_class", cats)
     raise KeyError(layer)
 
