@@ -14,9 +14,11 @@ from __future__ import annotations
 import argparse
 import csv
 import json
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+import make_years  # beside this script
 import numpy as np
 import pandas as pd
 import shapely
@@ -380,9 +382,9 @@ def generate(ctx: Context, spec: Spec, target_mu: float | None, seed: int):
     return attributes(ctx, spec, placed, rng)
 
 
-def attributes(ctx: Context, spec: Spec, geoms: list, rng, town_of=None):
+def attributes(ctx: Context, spec: Spec, geoms: list, rng, town_of=None, year: int = YEAR):
     """Sort plots by township (the one holding most of each), then north to south, and
-    give them 小班 attributes.  Returns the sorted geometries and the rows."""
+    give them 小班 attributes of ``year``.  Returns the sorted geometries and the rows."""
     town_of = town_of or [int(np.argmax(ctx.shares(g))) for g in geoms]
     cent = shapely.centroid(np.array(geoms, dtype=object))
     order = sorted(range(len(geoms)), key=lambda k: (town_of[k], -cent[k].y, cent[k].x))
@@ -390,11 +392,11 @@ def attributes(ctx: Context, spec: Spec, geoms: list, rng, town_of=None):
     for n, k in enumerate(order, 1):
         town = ctx.names[town_of[k]]
         rows.append({
-            "小班号": f"DY{YEAR}-{spec.prefix}-{n:04d}", "乡镇": town,
+            "小班号": f"DY{year}-{spec.prefix}-{n:04d}", "乡镇": town,
             "村": str(rng.choice(VILLAGES[town])),
             spec.method_field: str(rng.choice(spec.methods)),
             "树种": str(rng.choice(spec.species)) if spec.species else None,
-            "面积_亩": round(float(mu_from_m2(area_m2(geoms[k]))), 2), "年度": YEAR,
+            "面积_亩": round(float(mu_from_m2(area_m2(geoms[k]))), 2), "年度": year,
             "实施单位": str(rng.choice(spec.implementers)).format(town=town)})
         if spec.code == "forest_inspection_patch":
             problem = str(rng.choice(["违法占用林地", "违法采伐林木", "毁林开垦"]))
@@ -568,12 +570,14 @@ def main(argv=None) -> None:
         part = np.array([g for g, i in zip(rangers, ranger_town, strict=True) if i == t])
         check_tiling(part, cells[t], f"patrol areas of {name}")
 
+    done = {}  # 2023 亩 per township, of each category
     for seed, spec in enumerate(SPECS, start=2023):
         assert spec.code in CATEGORIES
         q = report.loc[spec.code]
         target = None if spec.count else float(q.quantity) * (1500 if q.unit == "km2" else 1)
         geoms, rows = generate(ctx, spec, target, seed)
         write_geojson(args.out / "plots" / f"{spec.code}_{YEAR}.geojson", rows, geoms)
+        done[spec.code] = make_years.township_done_mu(ctx, geoms)
         total = mu_from_m2(areas_m2(geoms, LL).sum())
         straddling = sum(np.sort(ctx.shares(g))[-2] > 0.01 for g in geoms)
         print(f"{spec.code}: {len(geoms)} plots, {total:.4f} mu "
@@ -586,6 +590,9 @@ def main(argv=None) -> None:
           f"{mu_from_m2(areas_m2(geoms, LL).sum()):.2f} mu")
     write_water(args.out, county, pd.read_csv(args.domain / "gb3838_2002_table1.csv",
                                               index_col="param"))
+    make_years.write_targets(args.out / make_years.TARGETS_NAME,
+                             make_years.target_rows(ctx.names, report, done))
+    make_years.write_prior_years(sys.modules[__name__], ctx, args.out, done)
 
 
 if __name__ == "__main__":

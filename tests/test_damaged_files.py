@@ -240,7 +240,7 @@ def test_reads_and_stores_without_the_extras(tmp_path, store):
 
     r = ecomap("validate", good, "--store", store)
     assert r.returncode == 0, r.stdout + r.stderr
-    assert "面积 45.00 亩" in r.stdout  # 3 × 100 m × 100 m = 30 000 m² = 45 亩
+    assert "面积 45.0 亩" in r.stdout  # 3 × 100 m × 100 m = 30 000 m² = 45 亩
     r = ecomap("ingest", good, "--store", store, "--category", "afforestation", "--year", 2023)
     assert r.returncode == 0, r.stdout + r.stderr
     r = ecomap("summary", "--store", store, "--year", 2023, "--format", "json")

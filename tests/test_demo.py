@@ -58,6 +58,9 @@ def test_county_totals_equal_the_report(demo_dir):
 def test_demo_prints_totals_and_writes_every_output(demo_dir):
     out = (demo_dir / "demo-stdout.txt").read_text(encoding="utf-8")
     assert "6,460.0 亩" in out and "✗" not in out
+    # The targets of geodata/targets_2023.xlsx equal the report's figures, and the plots
+    # meet them: the sentence is computed from the stored targets and plots.
+    assert "2023 年任务完成情况" in out and "均已完成上级下达任务" in out
     maps = demo_dir / "maps"
     for name in ("county.html", "summary.csv", "summary.xlsx", "summary.json",
                  "water_sites.csv"):
@@ -70,9 +73,10 @@ def test_demo_prints_totals_and_writes_every_output(demo_dir):
 def test_demo_briefing_names_an_example_issuer_and_its_data(demo_dir):
     html = (demo_dir / "maps" / "briefing.html").read_text(encoding="utf-8")
     assert "编制单位：大余县林业局（示例）" in html
-    # Batches 1–2 are the county and townships; 3–12 the plots; 13 the water samples.
+    # Batches 1–2 are the county and townships; 3–12 the 2023 plots; 13–28 the illustrative
+    # 2021–2022 plots (not of the briefing's year); 29 the targets; 30 the water samples.
     assert ("数据来源：大余县2023年生态修复小班数据（入库批次 3–5、8–12）、2023年森林督查问题图斑"
-            "（批次 6）、生态护林员巡护区（批次 7）、2023年水质监测数据（批次 13）。") in html
+            "（批次 6）、生态护林员巡护区（批次 7）、2023年水质监测数据（批次 30）。") in html
     assert "数据来源：geodata" not in html
 
 
@@ -148,4 +152,25 @@ def test_demo_store_holds_its_qgis_styles_and_project(demo_dir):
     # The layers are read from the demo store under its final name, not the one it
     # was built under.
     assert "<datasource>./ecomap.gpkg|layername=plots</datasource>" in xml
-    assert "大余县生态修复“落地上图”(2023)" in xml
+    # All the stored years are shown, so the title names them all.
+    assert "大余县生态修复“落地上图”(2021–2023)" in xml
+
+
+def test_demo_progress_json_gives_each_categorys_county_target_done_and_rate(demo_dir):
+    env = {"PATH": str(Path(sys.executable).parent), "HOME": str(demo_dir), "LANG": "C.UTF-8",
+           "PYTHONPATH": os.environ.get("PYTHONPATH", "")}
+    proc = subprocess.run([sys.executable, "-m", "ecomap", "progress", "--year", "2023",
+                           "--by", "county", "--format", "json"], cwd=demo_dir, env=env,
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    rows = {r["category"]: r for r in json.loads(proc.stdout)}
+    # Every restoration category of the report has its county task from the targets
+    # table, equal to the report's figure (read here from report_2023.csv), all met.
+    for code, (quantity, unit) in reported().items():
+        if unit not in ("mu", "km2") or code not in rows:
+            continue
+        assert rows[code]["township"] is None
+        assert rows[code]["target"] == pytest.approx(quantity), code
+        assert rows[code]["done"] == pytest.approx(quantity, abs=0.05), code
+        assert rows[code]["rate"] == 100.0 and rows[code]["met"] is True, code
+    assert set(rows) >= {"afforestation", "soil_erosion_control", "understory_planting"}

@@ -267,3 +267,123 @@ def test_water_samples_are_class_ii_or_better(sites):
     means = values.groupby(samples["点位名称"]).mean()
     for name, row in means.iterrows():
         assert _class(row, lake[name]) <= 2, name
+
+
+# --- targets of 2023 and the illustrative earlier years ---------------------------------
+
+TARGETS = GEODATA / "targets_2023.xlsx"
+RESTORATION_CODES = AREA_CODES  # the report's area categories: the restoration ones
+PRIOR_YEARS = (2021, 2022)
+MU_PER_M2 = 15 / 10_000  # 1 亩 = 10000/15 m²
+
+
+def _report_rows() -> dict[str, dict]:
+    with open(GEODATA / "report_2023.csv", encoding="utf-8") as f:
+        return {r["code"]: r for r in csv.DictReader(f)}
+
+
+@pytest.fixture(scope="module")
+def targets() -> pd.DataFrame:
+    """The rows of the targets sheet below its title and header."""
+    from openpyxl import load_workbook
+
+    ws = load_workbook(TARGETS).worksheets[0]
+    rows = list(ws.iter_rows(values_only=True))
+    return pd.DataFrame(rows[3:], columns=list(rows[2]))
+
+
+def _done_mu_by_township(plots: gpd.GeoDataFrame, towns: gpd.GeoDataFrame) -> pd.Series:
+    """亩 of the plots in each township: the plots cut by the townships in EPSG:4547,
+    each piece counting where it lies."""
+    pieces = gpd.overlay(plots[["geometry"]].to_crs(4547),
+                         towns[["乡镇名称", "geometry"]].to_crs(4547), how="intersection")
+    return (pieces.geometry.area * MU_PER_M2).groupby(pieces["乡镇名称"]).sum()
+
+
+def test_targets_sheet_is_laid_out_like_a_bureau_table():
+    from openpyxl import load_workbook
+
+    ws = load_workbook(TARGETS).worksheets[0]
+    assert ws["A1"].value == "大余县2023年造林绿化和生态修复任务分解表（示例）"
+    assert [str(r) for r in ws.merged_cells.ranges] == ["A1:G1"]
+    assert all(c.value is None for c in ws[2])
+    assert [c.value for c in ws[3]] == ["序号", "乡镇", "任务类别", "年度", "任务量", "单位", "备注"]
+    numbers = [ws.cell(r, 1).value for r in range(4, ws.max_row + 1)]
+    assert numbers == list(range(1, len(numbers) + 1))
+
+
+def test_targets_workbook_carries_no_clock_time():
+    """Two runs of the generator give the same bytes: fixed document dates and zip times."""
+    import zipfile
+
+    with zipfile.ZipFile(TARGETS) as z:
+        assert {i.date_time for i in z.infolist()} == {(2023, 1, 10, 9, 0, 0)}
+        core = z.read("docProps/core.xml").decode("utf-8")
+    assert core.count("2023-01-10T09:00:00Z") == 2  # created and modified
+
+
+def test_targets_add_up_to_the_report(targets):
+    report = _report_rows()
+    code_of = {r["name_zh"]: code for code, r in report.items()}
+    assert (targets["年度"] == 2023).all()
+    assert set(targets["任务类别"].map(code_of)) == set(RESTORATION_CODES)
+    assert set(targets["乡镇"]) <= {*TOWNSHIPS, "全县"}
+    unit_of = {"亩": "mu", "平方公里": "km2"}
+    for code in RESTORATION_CODES:
+        rows = targets[targets["任务类别"] == report[code]["name_zh"]]
+        assert set(rows["单位"].map(unit_of)) == {report[code]["unit"]}, code
+        assert rows["乡镇"].is_unique, code
+        # the county's task: its 全县 row, the report's figure exactly
+        county = rows.loc[rows["乡镇"] == "全县", "任务量"]
+        assert county.tolist() == [float(report[code]["quantity"])], code
+        # the townships' split stays within it
+        assert rows.loc[rows["乡镇"] != "全县", "任务量"].sum() <= county.iloc[0], code
+    # mines and erosion control are kept whole by the county, the rest split by township
+    for code in ("mine_remediation", "soil_erosion_control"):
+        assert targets.loc[targets["任务类别"] == report[code]["name_zh"], "乡镇"].tolist() == ["全县"]
+
+
+def test_each_township_target_is_at_most_its_2023_done(targets, plots, towns):
+    report = _report_rows()
+    split = targets[targets["乡镇"].isin(TOWNSHIPS)]
+    assert len(split) >= 40
+    for zh, rows in split.groupby("任务类别"):
+        code = next(c for c, r in report.items() if r["name_zh"] == zh)
+        done = _done_mu_by_township(plots[code], towns)
+        assert done.sum() == pytest.approx(float(report[code]["quantity"]), abs=0.01)
+        for town, target in zip(rows["乡镇"], rows["任务量"], strict=True):
+            assert target <= done[town], (code, town, target, done[town])
+            assert done[town] - target < 10, (code, town)  # targets: done rounded down
+        # nearly all of the county's task is split among the townships
+        county = targets[(targets["任务类别"] == zh) & (targets["乡镇"] == "全县")]["任务量"]
+        assert 0 <= county.iloc[0] - rows["任务量"].sum() < 10 * len(TOWNSHIPS), code
+
+
+@pytest.fixture(scope="module")
+def prior_plots():
+    return {(code, year): _read(GEODATA / "plots" / "illustrative" / f"{code}_{year}.geojson")
+            for code in RESTORATION_CODES for year in PRIOR_YEARS}
+
+
+def test_illustrative_years_have_a_file_per_restoration_category():
+    assert sorted(p.name for p in (GEODATA / "plots" / "illustrative").iterdir()) == sorted(
+        f"{c}_{y}.geojson" for c in RESTORATION_CODES for y in PRIOR_YEARS)
+
+
+@pytest.mark.parametrize("year", PRIOR_YEARS)
+@pytest.mark.parametrize("code", RESTORATION_CODES)
+def test_illustrative_plots(prior_plots, county, code, year):
+    gdf = prior_plots[code, year]
+    assert gdf.crs.to_epsg() == 4490 and len(gdf) >= 3
+    assert (gdf["illustrative"] == 1).all()
+    assert gdf["note"].str.contains(f"{year}年示意数据").all()
+    assert (gdf["年度"] == year).all()
+    assert gdf["小班号"].is_unique and gdf["小班号"].str.startswith(f"DY{year}-").all()
+    assert set(gdf["乡镇"]) <= set(TOWNSHIPS)
+    geoms = gdf.geometry.values
+    assert shapely.is_valid(geoms).all()
+    assert areas_m2(shapely.difference(geoms, county.geometry.values[0]), LL).max() <= 1.0
+    assert _total_overlap_m2(geoms) < 1e-3
+    qty, unit = REPORT[code]
+    share = mu_from_m2(areas_m2(geoms, LL).sum()) / (qty * 1500 if unit == "km2" else qty)
+    assert 0.69 <= share <= 1.11, (code, year, share)  # 70–110 % of 2023

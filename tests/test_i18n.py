@@ -65,7 +65,7 @@ def test_cli_validate_table_and_json_report_in_chinese_by_default(tmp_path, stor
     r = validate(tmp_path, "--report", "r.json")
     assert r.exit_code == 1, r.output  # accepted with a warning
     out = no_wrap(r.output)
-    assert "通过(有警告)" in out and "读取 2 个要素, 接受 2 个, 面积 45.00 亩" in out
+    assert "通过(有警告)" in out and "读取 2 个要素, 接受 2 个, 面积 45.0 亩" in out
     assert ZH_REPAIRED in out and ZH_REPAIRED_AREA in out
     assert "小班 XB002" in out and "警告" in out and "repaired_geometry" in out
     assert "repaired, area" not in out and "warning" not in out
@@ -88,7 +88,7 @@ def test_cli_in_english_on_request(tmp_path, store, monkeypatch, how):
         r = validate(tmp_path, "--report", "r.json", env={"ECOMAP_LANG": "en"})
     assert r.exit_code == 1, r.output
     out = no_wrap(r.output)
-    assert "accepted with warnings; 2 features read, 2 accepted, 45.00 mu" in out
+    assert "accepted with warnings; 2 features read, 2 accepted, 45.0 mu" in out
     assert "plot XB002: invalid (Self-intersection" in out and EN_REPAIRED_AREA in out
     assert "图形无效" not in out and "通过" not in out
     [p] = json.loads((tmp_path / "r.json").read_text(encoding="utf-8"))["problems"]
@@ -125,9 +125,9 @@ def test_a_rejected_file_reports_nothing_stored(tmp_path, store):
     assert j["checked_area_mu"] == pytest.approx(45.0, abs=1e-3)
     zh, en = status_line(out, lang="zh"), status_line(out, lang="en")
     assert "拒绝(未入库); 读取 2 个要素, 入库 0 个, 入库面积 0 亩" in zh
-    assert "检查通过的要素共 45.00 亩, 也未入库" in zh and "接受" not in zh
+    assert "检查通过的要素共 45.0 亩, 也未入库" in zh and "接受" not in zh
     assert "rejected, nothing stored; 2 features read, 0 stored, 0 mu stored" in en
-    assert "45.00 mu, are not stored either" in en
+    assert "45.0 mu, are not stored either" in en
 
 
 def test_an_accepted_file_counts_what_is_stored(tmp_path, store):

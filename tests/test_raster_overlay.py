@@ -126,10 +126,13 @@ def test_change_plots_layer_counts_the_flagged():
                                        box(114.04, 25.0, 114.05, 25.01)], crs="EPSG:4490")
     t = change_table(pd.Series([0.2, 0.5, np.nan]), pd.Series([0.45, 0.49, 0.3]))
     m = folium.Map(location=[25.0, 114.0], zoom_start=12, tiles=None)
-    add_change_plots(m, plots, t, name="NDVI", lang="en", vmax=0.3)
+    add_change_plots(m, plots, t, name="NDVI", lang="en")
     html = to_html(m)
     assert json.dumps("plots with no gain: 1")[1:-1] in html
+    assert json.dumps("plots where NDVI rose: 1")[1:-1] in html
+    assert json.dumps("plots without data: 1")[1:-1] in html
     assert "#d50000" in html  # the no-gain outline
+    assert '"fillOpacity": 0.0' in html  # outlines: the raster shows through
 
 
 def test_demo_outputs_from_an_ndvi_pair(filled_store, tmp_path):

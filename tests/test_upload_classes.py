@@ -318,3 +318,20 @@ def test_zip_with_a_shapefile_and_a_dxf_reads_the_shapefile(tmp_path, store):
                                             "p.dxf": write_dxf(tmp_path / "p.dxf")})
     out = check(zipped, store, category="afforestation", year=2023)
     assert out.status == "accept", out.report.to_dicts()
+
+
+# --- two columns standing for one field ---------------------------------------------------
+
+def test_two_columns_for_one_field_warn_and_keep_both(store, tmp_path):
+    from tests.conftest import gk_frame, plot
+
+    path = tmp_path / "两个编号.geojson"
+    gk_frame([{"小班号": "XB-1", "plot_id": "GIS-7", "年度": 2023}],
+             [plot(-5000, 1000, 100, 100)]).to_crs(4490).to_file(path)
+    outcome = check(path, store, year=2023)
+    assert outcome.status == "warn"
+    msg = problem(outcome, "duplicate_field").message
+    assert "'小班号'" in msg and "'plot_id'" in msg and "两个编号.geojson" in msg
+    # The column named as the field itself is used; the other is kept as an attribute.
+    assert outcome.plots["plot_id"].tolist() == ["GIS-7"]
+    assert "XB-1" in outcome.plots["attributes"].iloc[0]

@@ -346,6 +346,18 @@ def test_classify_file_takes_site_types_from_the_store(store_file, tmp_path):
     assert "第2行「氨氮」" in table["问题"].iloc[0] and table["问题"].iloc[1] == ""
 
 
+def test_json_records_carry_values_without_float_noise():
+    from ecomap import water
+
+    # 0.1 + 0.2 is 0.30000000000000004 in binary floating point, 0.7 - 0.5 is
+    # 0.19999999999999996: JSON carries 0.3 and 0.2, as the samples do.
+    frame = pd.DataFrame({"site_name": ["甲", "乙"], "TP": [0.1 + 0.2, 0.7 - 0.5]})
+    assert frame["TP"].tolist() != [0.3, 0.2]
+    recs = water.classified_records(frame)
+    assert [r["values"]["TP"] for r in recs] == [0.3, 0.2]
+    assert '"TP": 0.3}' in json.dumps(recs)
+
+
 # ---------------------------------------------------------------- store: annual, compliance
 def test_classify_and_compliance_from_the_store(store_file, tmp_path):
     assert run("water", "ingest", write_csv(tmp_path / "a.csv", QUIRKS), "--store",

@@ -197,7 +197,7 @@ def test_upload_review_confirm(app, settings, tmp_path):
         assert "通过(有警告)" in review and "造林小班.zip" in review
         assert "大余3" in review and "GB18030" in review
         # 100² + 200 × 100 + the bow-tie's two triangles (100²/2) = 35 000 m².
-        assert f"{35_000 / MU:,.2f}" in review
+        assert f"{35_000 / MU:,.1f}" in review  # 亩 to one decimal
         assert snapshot(settings)[0] == 0  # nothing stored before confirming
         preview = c.get(r.headers["location"] + "/preview.html")
         assert preview.status_code == 200 and "default-src 'none'" in \

@@ -76,7 +76,7 @@ def test_sign_in_upload_review_confirm_and_see_the_plots(tmp_path):
         assert page.text("#status") == "通过(有警告)"
         assert page.text("#accepted") == "3"
         # 300² + 200² + the bow-tie's two triangles (200² / 2) = 150 000 m².
-        assert page.text("#area") == f"{150_000 / MU:,.2f}"
+        assert page.text("#area") == f"{150_000 / MU:,.1f}"  # 亩 to one decimal
         problems = page.text("#problems")
         assert "XB003" in problems and "警告" in problems
         assert "甲镇" in page.text("#by-township")
@@ -98,6 +98,14 @@ def test_sign_in_upload_review_confirm_and_see_the_plots(tmp_path):
         for pid in ("XB001", "XB002", "XB003"):
             assert pid in table
         town = _map_frame(page, "/maps/township/")
+        # The map fills its frame, the frame at least 560 px high: nothing drawn below its
+        # edge (the scale bar and the south of the township show).
+        frame_h = page.bounding_box("#township-map")["height"]
+        inner, content, scale_bottom = town.evaluate(
+            "[window.innerHeight, document.documentElement.scrollHeight, document"
+            ".querySelector('.leaflet-control-scale').getBoundingClientRect().bottom]")
+        assert frame_h >= 560 and abs(frame_h - inner) <= 4
+        assert content <= inner and 0 < scale_bottom <= inner
         stats = town.evaluate("ecomap.stats(ecomap.maps[0])")
         assert stats["features"] == stats["drawn"] == 3
         # Hover the first new plot: its tooltip names it.

@@ -81,15 +81,26 @@ def _township_sites(store: Store, township: str, year: int | None) -> gpd.GeoDat
 
 def township_map(store: Store, township: str, *, year: int | None = None, lang: str = "zh",
                  basemap: str = "none", tianditu_key: str | None = None,
-                 renderer: str = "auto"):
-    """The map of one township of ``year`` (default: the latest year with plots)."""
-    year = year or latest_year(store)
+                 renderer: str = "auto", all_years: bool = False, height: str = "640px",
+                 table: bool = True):
+    """The map of one township of ``year`` (default: the latest year with plots).
+
+    ``all_years``: the plots of every year (water sites of the latest year), titled with
+    the span of years; ``height`` and ``table`` as in :func:`ecomap.maps.township_map`
+    (a page that frames the map: ``height="100%"``, ``table=False``).
+    """
+    year = None if all_years else (year or latest_year(store))
+    sums = summary(store, year=year)
+    span = sorted(set(sums["year"])) if all_years else []
+    label = (f"{span[0]}–{span[-1]}" if len(span) > 1 else str(span[0]) if span else "") \
+        if all_years else (year or "")
+    sites = _township_sites(store, township, latest_year(store) if all_years else year)
     return maps.township_map(
-        township, store.townships(), store.plots(year=year, township=township),
-        summary(store, year=year), water_sites=_township_sites(store, township, year),
-        year=year or "", source=briefing_source(store, year=year, lang=lang, short=True),
-        lang=lang, county=store.county(),
-        basemap=basemap, tianditu_key=tianditu_key, renderer=renderer)
+        township, store.townships(), store.plots(year=year, township=township), sums,
+        water_sites=sites, year=label,
+        source=briefing_source(store, year=year, lang=lang, short=True), lang=lang,
+        county=store.county(), basemap=basemap, tianditu_key=tianditu_key,
+        renderer=renderer, height=height, table=table)
 
 
 def briefing_date(date=None, *, timezone: str = "Asia/Shanghai"):
@@ -138,16 +149,23 @@ def briefing(store: Store, *, year: int | None = None, lang: str = "zh",
     ``date``: the document's date (``YYYY-MM-DD``; default today in ``timezone``);
     ``source``: the data source line (default: named from the store's batches).
     """
+    from ecomap.targets import store_progress, store_year_over_year
+
     year = year or latest_year(store)
     county = store.county()
     name = str(county["name"].iloc[0]) if len(county) else ""
+    progress = history = None
+    if year and len(store.targets(year=year)):
+        progress = store_progress(store, year=year, by="township")
+        history = store_year_over_year(store, by="county")
+        history = history[history["year"] <= int(year)]
     return maps.briefing(
         county, store.townships(), store.plots(year=year), summary(store, year=year),
         water_sites=water_site_classes(store, year=year), year=year or "", county_name=name,
         source=source or briefing_source(store, year=year, lang=lang),
         map_source=source or briefing_source(store, year=year, lang=lang, short=True),
         issuer=issuer, date=briefing_date(date, timezone=timezone), lang=lang,
-        basemap=basemap, tianditu_key=tianditu_key)
+        basemap=basemap, tianditu_key=tianditu_key, progress=progress, history=history)
 
 
 def briefing_files(store: Store, *, year: int | None = None, lang: str = "zh",

@@ -39,6 +39,9 @@ class DemoResult:
     store: str
     written: list[str] = field(default_factory=list)
     totals: list[dict] = field(default_factory=list)
+    #: Progress against the report year's targets (labelled table) and its sentence.
+    progress: object = None
+    progress_sentence: str = ""
 
 
 def find_geodata(explicit: str | os.PathLike | None = None) -> Path:
@@ -96,7 +99,10 @@ def _load(st: Store, root: Path, user: str) -> None:
     st.write_townships(towns, provenance=_provenance(towns_path, root, user))
 
     settings = Settings(user=user)
-    for path in sorted((root / "plots").glob("*.geojson")):
+    # The report year's plots, then the illustrative earlier years (year over year).
+    plot_files = sorted((root / "plots").glob("*.geojson"))
+    plot_files += sorted((root / "plots" / "illustrative").glob("*.geojson"))
+    for path in plot_files:
         category, _, year = path.stem.rpartition("_")
         name = f"geodata/{path.relative_to(root).as_posix()}"
         outcome, _ = ingest_file(path, st, category=category, year=int(year),
@@ -109,12 +115,35 @@ def _load(st: Store, root: Path, user: str) -> None:
                                      "{name}: the demo data did not pass its checks:\n{lines}",
                                      name=name, lines=lines), outcome.report.problems)
 
+    # The tasks assigned for the report year, as `ecomap targets import` stores them.
+    from ecomap.targets import import_targets
+
+    for path in sorted(root.glob("targets_*.xlsx")):
+        import_targets(path, st, user=user, name=f"geodata/{path.name}")
+
     # Sites and each year's samples, through the same checks as `ecomap water ingest`.
     sites_path = root / "water_sites.csv"
     for samples_path in sorted(root.glob("water_samples_*.csv")):
         ingest_water(samples_path, st, sites_path=sites_path if sites_path.exists() else None,
                      settings=settings, name=f"geodata/{samples_path.name}",
                      sites_name=f"geodata/{sites_path.name}")
+
+
+#: The year of the county's report (``report_2023.csv``) that the demo reproduces; the
+#: earlier years' plots are illustrative.
+REPORT_YEAR = 2023
+
+
+def _progress(st: Store, lang: str):
+    """The county's completion of the report year's targets, and the sentence."""
+    from ecomap.schema import label
+    from ecomap.targets import progress_display, progress_sentence, store_progress
+
+    by_town = store_progress(st, year=REPORT_YEAR, by="township")
+    county = by_town[by_town["township"].isna() & by_town["target"].notna()]
+    shown = progress_display(county, lang=lang).drop(
+        columns=[label("township", lang), label("year", lang)])
+    return shown, progress_sentence(by_town, lang=lang)
 
 
 def read_report(geodata: Path) -> dict[str, tuple[float, str]]:
@@ -212,7 +241,8 @@ def run_demo(settings: Settings, *, geodata=None, out="maps", overwrite: bool = 
         result.written = write_outputs(
             st, Path(out), lang=settings.lang, issuer=settings.issuer or DEMO_ISSUER.render(
                 settings.lang), date=settings.date, timezone=settings.timezone)
-        totals = county_totals(api.summary(st))
+        totals = county_totals(api.summary(st, year=REPORT_YEAR))
+        result.progress, result.progress_sentence = _progress(st, settings.lang)
     report = read_report(root)
     for rec in totals.to_dict(orient="records"):
         reported = report.get(rec["category"])

@@ -18,6 +18,31 @@ from ecomap.schema import PLOT_FIELDS, canonical_field, get_category
 __all__ = ["prepare_plots", "rename_back"]
 
 
+def _canonical_names(columns, report: Report, source: str) -> dict[str, str]:
+    """Column → canonical plot field, one column per field: a column named as the field
+    itself (``plot_id``) first, then the first alias (``小班号``); another column standing
+    for a field already taken is kept as it is, among the original attributes, with a
+    warning naming both."""
+    taken = {str(c): str(c) for c in columns if str(c) in PLOT_FIELDS}
+    rename: dict[str, str] = {}
+    for col in columns:
+        canon = canonical_field(col)
+        if not canon or str(col) in taken:
+            continue
+        owner = next((k for k, v in {**taken, **rename}.items() if v == canon), None)
+        if owner is not None:
+            report.add("warning", "duplicate_field", tr(
+                "{source}: 列 {col!r} 与列 {owner!r} 都表示 {field}; 采用 {owner!r}, "
+                "{col!r} 作为原始属性保留; 如不对请删去或改名其中一列",
+                "{source}: columns {col!r} and {owner!r} both stand for {field}; {owner!r} is "
+                "used and {col!r} kept as an original attribute; delete or rename one if "
+                "that is wrong", source=source, col=col, owner=owner,
+                field=PLOT_FIELDS[canon]["zh"]), field=str(col))
+            continue
+        rename[col] = canon
+    return rename
+
+
 def prepare_plots(gdf: gpd.GeoDataFrame, *, category: str, year: int | None = None,
                   source: str = "input", require_year: bool = True
                   ) -> tuple[gpd.GeoDataFrame, Report]:
@@ -40,11 +65,7 @@ def prepare_plots(gdf: gpd.GeoDataFrame, *, category: str, year: int | None = No
         src_areas[measurable] = _crs.areas_m2(src_geoms[measurable], gdf.crs)
     gdf = _crs.to_store_crs(gdf)
     attrs = pd.DataFrame(gdf.drop(columns=gdf.geometry.name)).reset_index(drop=True)
-    rename: dict[str, str] = {}
-    for col in attrs.columns:
-        canon = canonical_field(col)
-        if canon and canon not in rename.values():
-            rename[col] = canon
+    rename = _canonical_names(attrs.columns, report, source)
     canonical = attrs.rename(columns=rename)
     out = pd.DataFrame(index=range(len(gdf)))
     for name, spec in PLOT_FIELDS.items():

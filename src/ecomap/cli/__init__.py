@@ -120,9 +120,20 @@ def cli(ctx: click.Context, store: str | None, lang: str) -> None:
 
 
 def _register() -> None:
-    from ecomap.cli import batches, demo, ingest, map, raster, serve, store, summary, water
+    from ecomap.cli import (
+        batches,
+        demo,
+        ingest,
+        map,
+        raster,
+        serve,
+        store,
+        summary,
+        targets,
+        water,
+    )
 
-    for module in (demo, summary, ingest, map, batches, water, raster, store, serve):
+    for module in (demo, summary, targets, ingest, map, batches, water, raster, store, serve):
         for command in module.COMMANDS:
             _options.add_global_options(command)
             cli.add_command(command)

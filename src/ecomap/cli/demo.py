@@ -29,7 +29,7 @@ def demo_cmd(store, geodata, out, overwrite, lang):
       ecomap demo
       ecomap demo --store /tmp/dayu.gpkg --out /tmp/maps --lang en
     """
-    from ecomap.demo import run_demo
+    from ecomap.demo import REPORT_YEAR, run_demo
     from ecomap.schema import category_label
 
     s = _options.settings(store, lang)
@@ -62,6 +62,14 @@ def demo_cmd(store, geodata, out, overwrite, lang):
                       "  {year} {name} {count:>5} plots  {mine:>16}  [{theirs}]{ok}",
                       year=t["year"], name=name, count=t["count"], mine=mine,
                       theirs=theirs, ok=ok))
+    if result.progress is not None and len(result.progress):
+        click.echo("")
+        click.echo(tr("{year} 年任务完成情况 (全县; 按入库小班计算):",
+                      "{year} targets (county; computed from the stored plots):",
+                      year=REPORT_YEAR))
+        for line in result.progress.to_string(index=False).splitlines():
+            click.echo(f"  {line}")
+        click.echo(f"  {result.progress_sentence}")
     _echo_water(result.store, geodata, s.lang)
 
 

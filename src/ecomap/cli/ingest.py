@@ -49,9 +49,12 @@ def _run(file, store, category, year, crs, encoding, layer, strict, report_path,
         else:
             outcome, batch = ingest.validate_file(file, st, **options), None
         step()
+        html_report = bool(report_path) and report_path.endswith(".html")
+        # The HTML report's map draws the file inside the county and township outlines.
+        around = dict(townships=st.townships(), county=st.county()) if html_report else {}
     _print(outcome, s.lang)
     if report_path:
-        text = (reporting.report_html(outcome, lang=s.lang) if report_path.endswith(".html")
+        text = (reporting.report_html(outcome, lang=s.lang, **around) if html_report
                 else reporting.report_json(outcome, lang=s.lang))
         write_text(report_path, text)
         click.echo(tr("报告: {path}", "report: {path}", path=report_path).render(s.lang))

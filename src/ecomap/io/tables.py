@@ -34,7 +34,8 @@ from ecomap.errors import InputError
 from ecomap.i18n import tr
 from ecomap.io.archive import scrub_paths
 
-__all__ = ["cell_text", "parse_coordinate", "parse_date", "parse_number", "read_table"]
+__all__ = ["cell_text", "header_below_title", "parse_coordinate", "parse_date", "parse_number",
+           "read_table"]
 
 log = logging.getLogger(__name__)
 
@@ -264,6 +265,28 @@ def _refuse_dtd(p: Path, shown: str) -> None:
                     if not more:
                         break
                     head += more
+
+
+def header_below_title(df: pd.DataFrame, is_known, *, min_known: int = 2,
+                       rows: int = 10) -> pd.DataFrame:
+    """The table itself when a header of ``df`` is known, or else the part below the
+    first of its first ``rows`` rows naming ``min_known`` known columns.
+
+    Bureau tables often start with a title merged across the columns ("2023年造林绿化任务
+    分解表") and a blank row above the real header.  ``is_known(text)`` says whether a
+    header cell is one the caller reads.  The index is kept, so the row with index ``i``
+    is still spreadsheet row ``i + 2``; a header cell left blank is named by its
+    position, as "(第3列)".
+    """
+    if any(is_known(c) for c in df.columns):
+        return df
+    for i in range(min(rows, len(df))):
+        cells = df.iloc[i].tolist()
+        if sum(bool(is_known(c)) for c in cells if cell_text(c)) >= min_known:
+            body = df.iloc[i + 1:].copy()
+            body.columns = [cell_text(c) or f"(第{j + 1}列)" for j, c in enumerate(cells)]
+            return body
+    return df
 
 
 # ---------------------------------------------------------------- cell parsers

@@ -187,14 +187,17 @@ def _make(*, county, townships, plots, summary, water_sites, lang, basemap, rend
         sections.append(_layers.add_water_sites(m, water_sites, lang=lang))
     _furniture.add_title(m, title)
     _furniture.add_controls(m, lang=lang, search=not plots.empty)
-    _furniture.add_legend(m, sections, "bottomleft")
+    # The bottom corners' furniture is docked in a panel beside the map frame (on paper
+    # and on large windows) and the view fitted to the rest: it never covers the county.
+    _furniture.add_legend(m, sections, "bottomleft", css_class="ecomap-legend-main")
     _furniture.add_notes(m, _notes(lang=lang, source=source, illustrative=illustrative),
                          online=online)
     _furniture.add_legend(m, [choropleth], "bottomright")
-    _furniture.add_minimap(m, _overview(county, townships, grid))
+    # On paper a county map is its own overview; a township map keeps the minimap.
+    _furniture.add_minimap(m, _overview(county, townships, grid), print_=focus is not None)
     if print_page:
         _furniture.page_style(m, paper=paper, landscape=landscape)
-    _furniture.finish(m, bounds)
+    _furniture.finish(m, bounds, layout=True, lang=lang)
     return m
 
 

@@ -250,7 +250,9 @@ def briefing_page(county: gpd.GeoDataFrame, townships: gpd.GeoDataFrame,
                   county_name: str = "", source: str = "", map_source: str | None = None,
                   issuer: str = "", date: dt.date | None = None, lang: str = "zh",
                   basemap="none", tianditu_key: str | None = None,
-                  township_names: list[str] | None = None) -> Figure:
+                  township_names: list[str] | None = None,
+                  progress: pd.DataFrame | None = None,
+                  history: pd.DataFrame | None = None) -> Figure:
     """The briefing: title block, sentences, county map, tables, charts, then one section
     per township.
 
@@ -258,7 +260,10 @@ def briefing_page(county: gpd.GeoDataFrame, townships: gpd.GeoDataFrame,
     source line (see :func:`ecomap.maps._briefing_text.source_text`), ``map_source`` the
     shorter one in the maps' notes (default ``source``), ``issuer`` the issuing unit
     (编制单位; empty: no such line), ``date`` the document's date (default today);
-    ``township_names`` limits (and orders) the township sections (default: every one).
+    ``township_names`` limits (and orders) the township sections (default: every one);
+    ``progress`` (:func:`ecomap.targets.progress_table` by township) adds the section on
+    targets, with ``history`` (:func:`ecomap.targets.year_over_year` by county) its chart
+    of the last years.
     The PDF (:func:`ecomap.maps._export.html_to_pdf`) carries the issuer and page
     numbers in its footer.
     """
@@ -292,6 +297,13 @@ def briefing_page(county: gpd.GeoDataFrame, townships: gpd.GeoDataFrame,
         f"{_charts(summary, towns, lang)}"
         f"<h2>{html.escape(_t('by_township', lang))}</h2>"
         f"{_township_tables(summary, towns, lang)}"))
+    towns_heading = "townships"
+    if progress is not None and progress["target"].notna().any():
+        from ecomap.maps._briefing_progress import progress_section
+
+        fig.add_child(_Html(progress_section(_t("progress", lang), progress, history, towns,
+                                             lang=lang)))
+        towns_heading = "townships_after_progress"
     by_town = township_totals(summary, townships=towns).set_index("township")
     for i, name in enumerate(names):
         sel = plots[plots["township"] == name] if "township" in plots else plots.iloc[:0]
@@ -308,7 +320,7 @@ def briefing_page(county: gpd.GeoDataFrame, townships: gpd.GeoDataFrame,
         if apart:
             lead += _t("apart", lang, items=apart)
         # The section heading starts the first township's page, never ends a page alone.
-        head = (f"<h2>{html.escape(_t('townships', lang))}</h2>" if i == 0 else "")
+        head = (f"<h2>{html.escape(_t(towns_heading, lang))}</h2>" if i == 0 else "")
         fig.add_child(_Html(f'<section class="ecomap-township"><div class="ecomap-keep">{head}'
                             f"<h3>{html.escape(name)}</h3><p>{html.escape(lead)}</p>"))
         fig.add_child(township_map(name, townships, sel, summary, water_sites=sites,

@@ -29,6 +29,8 @@ TEXT = {
     "by_category": ("三、分类别统计", "3. By category"),
     "by_township": ("四、分乡镇统计", "4. By township"),
     "townships": ("五、各乡镇修复小班图", "5. Township maps"),
+    "progress": ("五、任务完成情况", "5. Targets"),
+    "townships_after_progress": ("六、各乡镇修复小班图", "6. Township maps"),
     "chart_township": ("各乡镇修复面积(亩)", "Restoration area by township (mu)"),
     "chart_category": ("各类别修复面积(亩)", "Restoration area by category (mu)"),
     "town_restoration": ("各乡镇分类别修复面积(亩)", "Restoration area by township and category (mu)"),

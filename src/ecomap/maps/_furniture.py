@@ -102,13 +102,16 @@ class EcomapAssets(MacroElement):
 
     def render(self, **kwargs):
         figure = self.get_root()
-        js = (_JS_DIR / "ecomap.js").read_text(encoding="utf-8").replace("</script", "<\\/script")
+        js, layout = ((_JS_DIR / name).read_text(encoding="utf-8").replace("</script", "<\\/script")
+                      for name in ("ecomap.js", "ecomap-layout.js"))
         css = (_JS_DIR / "ecomap.css").read_text(encoding="utf-8")
         meta = "".join(f'<meta name="{html.escape(k)}" content="{html.escape(v)}">'
                        for k, v in self.meta.items())
         figure.header.add_child(RawHtml(
             f'{meta}<style data-ecomap-asset="ecomap.css">{css}</style>'
-            f'<script data-ecomap-asset="ecomap.js">{js}</script>'), name="ecomap-assets")
+            f'<script data-ecomap-asset="ecomap.js">{js}</script>'
+            f'<script data-ecomap-asset="ecomap-layout.js">{layout}</script>'),
+            name="ecomap-assets")
         super().render(**kwargs)
 
 
@@ -146,52 +149,83 @@ class LegendRow:
 
 @dataclass
 class LegendSection:
+    """A titled group of legend rows.
+
+    ``layers``: the section shows only while one of these layers is on the map (the
+    layer control and the rows' own toggles hide and show it); empty: always shown.
+    Rows that toggle a layer themselves are dimmed instead when it is off, so that they
+    stay there to be clicked on again: tie a section of toggles to nothing.
+    """
+
     title: str
     rows: list[LegendRow] = field(default_factory=list)
     css_class: str = ""
+    layers: list[folium.map.Layer] = field(default_factory=list)
 
 
 class _Box(RawMacro):
-    def __init__(self, inner: str, position: str, css: str, links: dict | None = None) -> None:
+    def __init__(self, inner: str, position: str, css: str, links: dict | None = None,
+                 sections: dict | None = None) -> None:
         super().__init__()
         self._name = "EcomapBox"
         self.inner = inner
         self.position = position
         self.css = css
         self.links = links or {}
+        self.sections = sections or {}
 
     def script_js(self) -> str:
         links = ", ".join(f"{_js(k)}: {layer.get_name()}" for k, layer in self.links.items())
+        sections = ", ".join(f"{_js(k)}: [{', '.join(la.get_name() for la in layers)}]"
+                             for k, layers in self.sections.items())
         return (f"ecomap.box({self._parent.get_name()}, {_js(self.position)}, {_js(self.css)}, "
-                f"{_js(self.inner)}, {{{links}}});\n")
+                f"{_js(self.inner)}, {{{links}}}, {{{sections}}});\n")
 
 
 def add_box(m: folium.Map, inner_html: str, position: str, *, css_class: str = "",
-            links: dict | None = None) -> None:
-    """A Leaflet control holding ``inner_html`` (trusted HTML built in this package)."""
+            links: dict | None = None, sections: dict | None = None) -> None:
+    """A Leaflet control holding ``inner_html`` (trusted HTML built in this package).
+
+    ``sections`` maps a ``data-ecomap-section`` key of the HTML to the layers that
+    element shows with (``ecomap.tieToLayers``).
+    """
     m.add_child(_Box(inner_html, position, f"ecomap-box leaflet-control {css_class}".strip(),
-                     links))
+                     links, sections))
 
 
-def add_legend(m: folium.Map, sections: list[LegendSection], position: str) -> None:
-    """One legend box; rows linked to a layer show/hide it when clicked."""
+def add_legend(m: folium.Map, sections: list[LegendSection], position: str, *,
+               css_class: str = "") -> None:
+    """One legend box; rows linked to a layer show/hide it when clicked, a section with
+    ``layers`` shows only while one of them is on the map.
+
+    This is how a map gets "one legend per visible layer": give each layer its own
+    ``LegendSection(title, rows, layers=[layer])``.  On maps with the docked layout
+    (:func:`finish` with ``layout=True``) the legend joins the furniture panel.
+    """
     links: dict[str, folium.map.Layer] = {}
+    tied: dict[str, list[folium.map.Layer]] = {}
     parts = []
     for sec in sections:
         if not sec.rows:
             continue
+        key = ""
+        if sec.layers:
+            key = f"s{len(tied)}"
+            tied[key] = list(sec.layers)
         rows = []
         for row in sec.rows:
-            key = f"r{len(links)}"
+            row_key = f"r{len(links)}"
             attr = ""
             if row.layer is not None:
-                attr = f' data-ecomap-row="{key}"'
-                links[key] = row.layer
+                attr = f' data-ecomap-row="{row_key}"'
+                links[row_key] = row.layer
             rows.append(f"<div{attr}>{row.symbol}{html.escape(row.label)}</div>")
-        parts.append(f'<div class="ecomap-section {sec.css_class}">'
+        attr = f' data-ecomap-section="{key}"' if key else ""
+        parts.append(f'<div class="ecomap-section {sec.css_class}"{attr}>'
                      f"<b>{html.escape(sec.title)}</b>{''.join(rows)}</div>")
     if parts:
-        add_box(m, "".join(parts), position, css_class="ecomap-legend", links=links)
+        add_box(m, "".join(parts), position, css_class=f"ecomap-legend {css_class}".strip(),
+                links=links, sections=tied)
 
 
 def add_title(m: folium.Map, title: str, subtitle: str = "") -> None:
@@ -249,8 +283,12 @@ def add_controls(m: folium.Map, *, lang: str, search: bool) -> None:
                       "position: 'bottomleft'}).addTo({map});"))
 
 
-def add_minimap(m: folium.Map, outline: dict | None, *, size: int = 130) -> None:
-    """The overview map (county outline, no tiles), bottom right, always the whole county."""
+def add_minimap(m: folium.Map, outline: dict | None, *, size: int = 130,
+                print_: bool = True) -> None:
+    """The overview map (county outline, no tiles), bottom right, always the whole county.
+
+    ``print_=False``: on screen only (a county map on paper already shows the county).
+    """
     if outline is None:
         return
     import shapely
@@ -265,6 +303,7 @@ def add_minimap(m: folium.Map, outline: dict | None, *, size: int = 130) -> None
     GeoJsonMiniMap(outline, {"color": "#333", "weight": 1, "fillColor": "#a5d6a7",
                              "fillOpacity": 0.6},
                    position="bottomright", width=size, height=size, toggle_display=True,
+                   screen_only=not print_,
                    zoom_level_fixed=max(0, min(zoom, 16)),
                    center_fixed=[(miny + maxy) / 2, (minx + maxx) / 2],
                    aiming_rect_options={"color": "#c62828", "weight": 1.5, "fillOpacity": 0.08,
@@ -274,10 +313,19 @@ def add_minimap(m: folium.Map, outline: dict | None, *, size: int = 130) -> None
                    ).add_to(m)
 
 
-def finish(m: folium.Map, bounds) -> None:
-    """The map's last statement: print handling and the ready flag (see ``ecomap.js``)."""
+def finish(m: folium.Map, bounds, *, layout: bool = False, lang: str = "zh") -> None:
+    """The map's last statement: print handling and the ready flag (see ``ecomap.js``).
+
+    ``layout``: dock the bottom corners' furniture (legends, minimap, scale, notes) in a
+    panel beside or below the map frame and fit ``bounds`` to the rest of the frame, on
+    paper and on large windows; on small windows the panel collapses into a button
+    (``ecomap-layout.js``).
+    """
     minx, miny, maxx, maxy = (float(b) for b in bounds)
-    m.add_child(_Call(f"ecomap.finish({{map}}, {_js({'bounds': [[miny, minx], [maxy, maxx]]})});"))
+    options: dict = {"bounds": [[miny, minx], [maxy, maxx]]}
+    if layout:
+        options.update(layout=True, toggle=_style.text("legend", lang))
+    m.add_child(_Call(f"ecomap.finish({{map}}, {_js(options)});"))
 
 
 class _PageStyle(RawMacro):

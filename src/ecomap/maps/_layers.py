@@ -12,11 +12,10 @@ put them into HTML as they are.
 from __future__ import annotations
 
 import json
-import warnings
+import math
 
 import folium
 import geopandas as gpd
-import mapclassify
 import numpy as np
 import pandas as pd
 import shapely
@@ -37,8 +36,12 @@ __all__ = [
     "add_townships",
     "add_water_sites",
     "base_map",
+    "class_colors",
+    "class_labels",
     "classify",
     "choose_renderer",
+    "label_point",
+    "nice_step",
 ]
 
 #: Above this many plots on one map, plot layers are drawn on canvas.
@@ -127,17 +130,74 @@ def add_county(m: folium.Map, county: gpd.GeoDataFrame, *, lang: str,
                      _style.text("county_line", lang))
 
 
+def nice_step(vmax: float, k: int = 5) -> float:
+    """The 1-2-5 × 10^n class width that cuts ``[0, vmax]`` into closest to ``k`` classes
+    (at most ``k + 1``; fewer rather than more on a tie)."""
+    if not vmax > 0:
+        return 1.0
+    e = math.floor(math.log10(vmax / k))
+    best = None
+    for n in range(e - 1, e + 3):
+        for m in (1, 2, 5):
+            step = m * 10.0 ** n
+            count = math.ceil(vmax / step - 1e-9)
+            if count > k + 1:
+                continue
+            key = (abs(count - k), count)
+            if best is None or key < best[0]:
+                best = (key, step)
+    return best[1]
+
+
 def classify(values, k: int = 5) -> tuple[np.ndarray, list[float]]:
-    """Class index of each value and the upper bounds (Fisher-Jenks via mapclassify)."""
+    """Class index of each value and the upper bounds of the classes.
+
+    Equal classes from 0 on round numbers (1-2-5 × 10^n: 0–2,000–4,000…), about ``k`` of
+    them up to the largest value; a value on a bound belongs to the class below it.
+    All values 0 (or none): one class with bound 0.
+    """
     values = np.asarray(values, dtype=float)
-    distinct = np.unique(values)
-    k = max(1, min(k, len(distinct)))
-    if k < 2:
-        return np.zeros(len(values), dtype=int), [float(values.max()) if len(values) else 0.0]
-    with warnings.catch_warnings():  # "Numba not installed": irrelevant for a few values
-        warnings.simplefilter("ignore", UserWarning)
-        cls = mapclassify.FisherJenks(values, k=k)
-    return np.asarray(cls.yb, dtype=int), [float(b) for b in cls.bins]
+    vmax = float(np.nanmax(values)) if len(values) else 0.0
+    if not vmax > 0:
+        return np.zeros(len(values), dtype=int), [0.0]
+    step = nice_step(vmax, k)
+    n = math.ceil(vmax / step - 1e-9)
+    bins = [round(step * (i + 1), 10) for i in range(n)]
+    classes = np.searchsorted(np.asarray(bins), np.nan_to_num(values), side="left")
+    return np.minimum(classes, n - 1).astype(int), bins
+
+
+def class_colors(n: int) -> list[str]:
+    """``n`` colours of the choropleth ramp, spread from its lightest to its darkest."""
+    ramp = _style.CHOROPLETH_COLORS
+    if n <= 1:
+        return ramp[:1]
+    return [ramp[round(i * (len(ramp) - 1) / (n - 1))] for i in range(n)]
+
+
+def class_labels(bins: list[float], *, lang: str, empty: bool = False) -> list[str]:
+    """Legend texts of the classes ``0 – 2,000``, ``2,000 – 4,000``…; one class of 0 is
+    "0", no township at all "无数据"."""
+    if empty:
+        return [_style.text("no_data", lang)]
+    if bins == [0.0]:
+        return ["0"]
+    step = bins[0]
+    decimals = max(0, -math.floor(math.log10(step) + 1e-9))
+    lows = [0.0, *bins[:-1]]
+    return [f"{lo:,.{decimals}f} – {hi:,.{decimals}f}" for lo, hi in zip(lows, bins, strict=True)]
+
+
+def label_point(geom) -> shapely.Point:
+    """Where a township's name goes: the pole of inaccessibility of its largest part."""
+    from shapely.ops import polylabel
+
+    parts = getattr(geom, "geoms", [geom])
+    part = max(parts, key=lambda g: g.area)
+    if part.geom_type != "Polygon":
+        return geom.representative_point()
+    minx, miny, maxx, maxy = part.bounds
+    return polylabel(part, tolerance=max(maxx - minx, maxy - miny) / 200 or 1e-6)
 
 
 def add_townships(m: folium.Map, towns: gpd.GeoDataFrame, totals: pd.Series, *, lang: str,
@@ -146,11 +206,11 @@ def add_townships(m: folium.Map, towns: gpd.GeoDataFrame, totals: pd.Series, *, 
     """Township polygons coloured by restoration area, with labels.
 
     ``fill_opacity`` lightens the choropleth over an online basemap.  Returns the
-    boundary legend row and the choropleth legend section.
+    boundary legend row and the choropleth legend section (shown with the layer).
     """
     area = totals.reindex(towns["name"]).fillna(0).to_numpy(dtype=float)
     classes, bins = classify(area)
-    colors = _style.CHOROPLETH_COLORS[-len(bins):] if len(bins) < 5 else _style.CHOROPLETH_COLORS
+    colors = class_colors(len(bins))
     frame = towns.assign(_area=np.round(area, 1), _color=[colors[c] for c in classes])
     name = _style.text("townships" if illustrative else "township_line_official", lang)
     group = folium.FeatureGroup(name=name, overlay=True, control=True, show=True)
@@ -170,23 +230,37 @@ def add_townships(m: folium.Map, towns: gpd.GeoDataFrame, totals: pd.Series, *, 
         tooltip=folium.GeoJsonTooltip(["name", "_area"],
                                       aliases=[label("township", lang), label("area_mu", lang)]),
     ).add_to(group)
+    pane = _label_pane(m)
     for geom, town in zip(towns.geometry.values, towns["name"], strict=True):
         if geom is None or geom.is_empty:
             continue
-        pt = geom.representative_point()
+        pt = label_point(geom)
         folium.Marker([pt.y, pt.x], icon=folium.DivIcon(
             html=f'<div class="ecomap-label">{_style.html_text(town)}</div>',
-            icon_size=(90, 16), icon_anchor=(45, 8)), interactive=False).add_to(group)
+            icon_size=(0, 0), icon_anchor=(0, 0)), interactive=False, pane=pane,
+        ).add_to(group)
     group.add_to(m)
-    lows = [0.0, *bins[:-1]]
-    rows = [LegendRow(f'<span class="ecomap-swatch" style="background:{c}"></span>',
-                      f"{lo:,.0f} – {hi:,.0f}") for c, lo, hi in zip(colors, lows, bins,
-                                                                      strict=False)]
+    texts = class_labels(bins, lang=lang, empty=not len(towns))
+    rows = [LegendRow(f'<span class="ecomap-swatch" style="background:{c}"></span>', t)
+            for c, t in zip(colors, texts, strict=True)]
     line = LegendRow(f'<span class="ecomap-line" style="{_style.TOWNSHIP_LINE}"></span>',
                      _style.text("township_line" if illustrative else "township_line_official",
                                  lang), group)
+    # Shown while the township layer is on (its rows are not toggles: nothing to dim).
     return line, LegendSection(_style.text("choropleth", lang), rows,
-                               "ecomap-legend-choropleth")
+                               "ecomap-legend-choropleth", layers=[group])
+
+
+#: Township labels: their own pane, above markers (600) and below tooltips (650).
+LABEL_PANE = ("ecomap-labels", 640)
+
+
+def _label_pane(m: folium.Map) -> str:
+    name, z = LABEL_PANE
+    if not m.__dict__.get("_ecomap_label_pane"):
+        folium.map.CustomPane(name, z_index=z, pointer_events=False).add_to(m)
+        m._ecomap_label_pane = True
+    return name
 
 
 class PlotLayer(Layer):
@@ -239,8 +313,11 @@ def add_plots(m: folium.Map, plots: gpd.GeoDataFrame, *, lang: str, grid: Grid,
         color = _style.category_color(code)
         # Patrol areas tile the forest: outlines only, off until asked for.
         outline = code in _OUTLINE_CATEGORIES
+        # Filled plots: a darker outline of their own colour keeps them apart from the
+        # choropleth and from each other.
         style = ({"color": color, "weight": 1.2, "fill": False} if outline else
-                 {"color": color, "weight": 1, "fillColor": color, "fillOpacity": 0.6})
+                 {"color": _style.darker(color), "weight": 0.8, "fillColor": color,
+                  "fillOpacity": 0.8})
         geoms = simplify_layer(group.geometry.values, grid.qy,
                                coverage=code in _COVERAGE_CATEGORIES)
         data = encode_layer(group.set_geometry(geoms), _plot_fields(group, lang), grid)
@@ -261,7 +338,7 @@ def _swatch(code: str) -> str:
     color = _style.category_color(code)
     if code in _OUTLINE_CATEGORIES:
         return f"background:transparent;border:2px solid {color}"
-    return f"background:{color}"
+    return f"background:{color};border-color:{_style.darker(color)}"
 
 
 def add_water_sites(m: folium.Map, sites: gpd.GeoDataFrame, *, lang: str) -> LegendSection:
@@ -282,7 +359,7 @@ def add_water_sites(m: folium.Map, sites: gpd.GeoDataFrame, *, lang: str) -> Leg
         _geojson(frame, [*fields, "_color"]),
         name=f"{_style.text('water', lang)} ({len(frame)})",
         marker=folium.CircleMarker(radius=7, weight=1, color="#222", fill=True,
-                                   fill_opacity=0.95),
+                                   fill_opacity=0.95, className="ecomap-site"),
         style_function=lambda f: {"fillColor": f["properties"]["_color"], "color": "#222",
                                   "weight": 1, "fillOpacity": 0.95},
         tooltip=folium.GeoJsonTooltip(["site_name", "water_class"],

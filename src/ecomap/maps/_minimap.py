@@ -29,6 +29,7 @@ class GeoJsonMiniMap(MiniMap):
     Uses the same vendored Leaflet-MiniMap files as ``MiniMap``.
 
     The data is embedded a second time in the page, so pass something small.
+    ``screen_only``: not printed (an overview of a map that shows the whole area anyway).
     """
 
     _template = Template(
@@ -43,6 +44,10 @@ class GeoJsonMiniMap(MiniMap):
                 {{ this.options|tojavascript }}
             );
             {{ this._parent.get_name() }}.addControl({{ this.get_name() }});
+            {{ this.get_name() }}.getContainer()._ecoMiniMap = {{ this.get_name() }};
+            {% if this.screen_only %}
+            {{ this.get_name() }}.getContainer().classList.add('ecomap-screen-only');
+            {% endif %}
         {% endmacro %}
         """
     )
@@ -50,7 +55,8 @@ class GeoJsonMiniMap(MiniMap):
     DEFAULT_STYLE = {"color": "#2e7d32", "weight": 1, "fillColor": "#a5d6a7", "fillOpacity": 0.5}
 
     def __init__(
-        self, data: Any, style: dict | None = None, *, zoom_level_offset: int = -4, **kwargs
+        self, data: Any, style: dict | None = None, *, zoom_level_offset: int = -4,
+        screen_only: bool = False, **kwargs
     ) -> None:
         # tile_layer is never rendered by our template; pass a local dummy so that
         # MiniMap.__init__ does not build an OpenStreetMap TileLayer.
@@ -64,3 +70,4 @@ class GeoJsonMiniMap(MiniMap):
         else:
             self.data = folium.GeoJson(data).data
         self.style = dict(style or self.DEFAULT_STYLE)
+        self.screen_only = screen_only

@@ -11,11 +11,14 @@ WATER_CLASSES = ["I", "II", "III", "IV", "V", "劣V"]
 WATER_COLORS = {"I": "#00a0e9", "II": "#0068b7", "III": "#22ac38", "IV": "#f5c400",
                 "V": "#f39800", "劣V": "#e60012", None: "#9e9e9e"}
 
-#: Sequential greens for the township choropleth (ColorBrewer Greens, 5 classes).
-CHOROPLETH_COLORS = ["#edf8e9", "#bae4b3", "#74c476", "#31a354", "#006d2c"]
+#: Sequential light greys for the township choropleth, lightest first (up to 6 classes).
+#: The plots carry every hue of the map (three greens, teal, brown, orange, pink,
+#: purple, red) and the water sites blues, so the choropleth under them has none: a
+#: green ramp swallowed the green plots.  It stays light enough for black labels.
+CHOROPLETH_COLORS = ["#f7f7f7", "#e3e3e3", "#cecece", "#b9b9b9", "#a3a3a3", "#8c8c8c"]
 
 COUNTY_STYLE = {"color": "#212121", "weight": 3, "fill": False}
-TOWNSHIP_STYLE = {"color": "#555555", "weight": 1.2, "dashArray": "4 3", "fillOpacity": 0.55}
+TOWNSHIP_STYLE = {"color": "#555555", "weight": 1.2, "dashArray": "4 3", "fillOpacity": 0.8}
 
 TEXT = {
     "county_title": ("{county}生态修复“落地上图”({year})", "{county} ecological restoration ({year})"),
@@ -54,6 +57,8 @@ TEXT = {
     "gcj02": ("叠加数据已转换为GCJ-02坐标以对齐高德底图", "Overlays shifted to GCJ-02 to match Gaode tiles"),
     "plot_layer": ("{name} ({n})", "{name} ({n})"),
     "unit_mu": ("亩", "mu"),
+    "legend": ("图例", "Legend"),
+    "no_data": ("无数据", "No data"),
 }
 
 
@@ -80,6 +85,12 @@ def text(key: str, lang: str = "zh", **fmt) -> str:
     out = (zh if lang == "zh" else en).format(**fmt)
     # A title without a year (a store with no plots yet) drops the empty brackets.
     return out.replace("()", "").rstrip() if fmt.get("year", None) == "" else out
+
+
+def darker(color: str, factor: float = 0.6) -> str:
+    """``#rrggbb`` with each channel times ``factor``: the outline of a filled plot."""
+    r, g, b = (int(color[i:i + 2], 16) for i in (1, 3, 5))
+    return "#{:02x}{:02x}{:02x}".format(*(round(c * factor) for c in (r, g, b)))
 
 
 def category_color(code: str) -> str:

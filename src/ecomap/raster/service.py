@@ -111,31 +111,63 @@ def change(store: Store, before, after, *, layer: str = "plots", category: str |
 
 def change_map(store: Store, before, after, table: gpd.GeoDataFrame, *,
                year: int | None = None, lang: str = "zh", name: str = "NDVI",
-               raster_crs=None, show: bool = True, m=None):
-    """The county map with the raster difference (after − before) and the zones of
-    ``table`` (from :func:`change`) coloured by their change, no-gain ones outlined.
+               raster_crs=None, show: bool = True, m=None, unit: str = ""):
+    """The change map: the raster difference (after − before) on a diverging ramp
+    centred on 0, over the county and township outlines, and the zones of ``table``
+    (from :func:`change`) outlined on top, no-gain ones in red; one legend per layer.
 
-    ``m``: add the two layers to this folium map instead of a new county map.
+    ``m``: add the raster and zone layers (shown if ``show``) to this folium map, e.g.
+    the county map, instead of drawing a map of their own.  ``unit``: what the
+    difference is measured in (default: "NDVI difference, unitless").
     """
-    from ecomap import api
     from ecomap.io.raster import read_overview
-    from ecomap.maps._raster import add_change_plots, add_raster_overlay
+    from ecomap.maps._raster import (
+        add_change_plots,
+        add_change_raster,
+        change_map_page,
+        nice_ceil,
+    )
     from ecomap.raster.change import change_overlay
 
-    if m is None:
-        m = api.county_map(store, year=year, lang=lang)
-    # One colour scale for the raster and the zones: the zones' changes set it.
+    # One colour scale for the raster and the zones, set by the zones' changes and
+    # rounded up to a round number (ticks at ±v, ±v/2 and 0).
     changes = table["change"].abs().dropna()
-    vmax = float(changes.quantile(0.98)) if len(changes) else None
+    top = float(changes.quantile(0.98)) if len(changes) else 0.0
+    vmax = nice_ceil(top) if top > 0 else None
+    # Over another map (a choropleth below) small changes fade out; on the change map
+    # itself the whole raster shows, pale where little changed.
     overlay = change_overlay(read_overview(before, crs=raster_crs),
-                             read_overview(after, crs=raster_crs), vmax=vmax or None)
-    title = f"{name}变化(后期−前期)" if lang == "zh" else f"{name} change (after − before)"
-    add_raster_overlay(m, overlay, name=title, legend_title=title, lang=lang, show=show,
-                       fmt="{:+.2f}")
+                             read_overview(after, crs=raster_crs), vmax=vmax,
+                             fade=0.25 if m is not None else None)
     label = "plot_id" if "plot_id" in table else "name"
-    add_change_plots(m, table, table, name=name, lang=lang, label_column=label, show=show,
-                     vmax=overlay.vmax)
-    return m
+    if m is not None:
+        add_change_raster(m, overlay, name=name, lang=lang, unit=unit, show=show)
+        add_change_plots(m, table, table, name=name, lang=lang, label_column=label,
+                         show=show)
+        return m
+    from ecomap.api import briefing_source
+
+    if not year and "year" in table and table["year"].notna().any():
+        year = int(table["year"].max())  # the zones' year (the latest, by default)
+    county = store.county()
+    county_name = str(county["name"].iloc[0]) if len(county) and "name" in county else ""
+    zones = (tr("{year}年度小班 {n} 个", "{n} plots of {year}", year=year, n=len(table))
+             if year and label == "plot_id" else
+             tr("小班 {n} 个", "{n} plots", n=len(table)) if label == "plot_id" else
+             tr("乡镇 {n} 个", "{n} townships", n=len(table)))
+    title = tr("{county}{name}变化监测图", "{county} {name} change", county=county_name,
+               name=name).render(lang).strip()
+    subtitle = tr("前期 {before} → 后期 {after}; {zones}",
+                  "before {before} → after {after}; {zones}", before=Path(before).name,
+                  after=Path(after).name, zones=zones).render(lang)
+    return change_map_page(county, store.townships(), overlay, table, name=name, lang=lang,
+                           title=title, subtitle=subtitle, unit=unit,
+                           source=tr("{rasters}、{plots}", "{rasters}, {plots}",
+                                     rasters=("、" if lang == "zh" else ", ").join(
+                                         (Path(before).name, Path(after).name)),
+                                     plots=briefing_source(store, year=year, lang=lang,
+                                                           short=True)).render(lang),
+                           label_column=label)
 
 
 def add_raster_file(m, path, *, colormap: str = "ndvi", vmin: float | None = None,

@@ -34,6 +34,7 @@ from ecomap.split import (
     resplit_plan,
     split_by_township,
 )
+from ecomap.store._targets import TargetsStore
 from ecomap.store.layers import (
     LAYERS,
     LAYERS_SCHEMA,
@@ -139,8 +140,9 @@ class Provenance:
     user: str = "unknown"
 
 
-class Store(abc.ABC):
-    """A county's data: county and township boundaries, plots, water sites and samples.
+class Store(TargetsStore, abc.ABC):
+    """A county's data: county and township boundaries, plots, water sites and samples,
+    targets (:class:`~ecomap.store._targets.TargetsStore`).
 
     Subclasses implement the ``_``-methods marked abstract (rows in, rows out) and set
     the SQL spellings below; everything else is the same for every backend.

@@ -33,6 +33,7 @@ def read_dump(store: Store) -> dict:
         "plot_townships": splits,
         "water_sites": store.water_sites(),
         "water_samples": store.water_samples(),
+        "targets": store.targets(),
     }
 
 
@@ -52,6 +53,7 @@ def _load_gpkg(store, dump: dict) -> None:
             store._layer_written(con, layer)
         store._insert(con, "plot_townships", dump["plot_townships"])
         store._insert(con, "water_samples", dump["water_samples"])
+        store._insert(con, "targets", dump["targets"])
 
 
 def copy_store(source: str | os.PathLike, target: str | os.PathLike) -> dict:

@@ -34,7 +34,7 @@ from ecomap.store._sqlite import (
     without_indexes,
 )
 from ecomap.store.base import Store
-from ecomap.store.layers import schema_with, split_arrays
+from ecomap.store.layers import ADDED_LAYERS, schema_with, split_arrays
 
 __all__ = ["GeoPackageStore"]
 
@@ -55,7 +55,9 @@ _INDEXES = [
     "category, year, is_primary, area_m2)",
     "CREATE INDEX IF NOT EXISTS idx_water_samples_batch ON water_samples(batch_id)",
     "CREATE INDEX IF NOT EXISTS idx_water_sites_batch ON water_sites(batch_id)",
+    "CREATE INDEX IF NOT EXISTS idx_targets_batch ON targets(batch_id)",
 ]
+_SQL_TYPES = {"int64": "INTEGER", "float64": "REAL", "str": "TEXT"}
 
 
 def _now() -> str:
@@ -144,7 +146,8 @@ class GeoPackageStore(Store):
                 "新文件名",
                 "{location} is not a GeoPackage ({exc}); point --store at an ecomap store or "
                 "at a new file name", location=self.location, exc=exc)) from exc
-        missing = [name for name in _SCHEMA if name not in have]
+        missing = [name for name in _SCHEMA if name not in have and name not in ADDED_LAYERS]
+        self._absent = frozenset(n for n in ADDED_LAYERS if n not in have)
         if missing:
             raise StoreError(tr(
                 "{location} 是 GeoPackage 但不是 ecomap 数据库 (缺少图层: {missing}); "
@@ -166,6 +169,8 @@ class GeoPackageStore(Store):
                 "the store {location} is busy: another program has been writing to it for a "
                 "minute ({exc}); try again later", location=self.location, exc=exc)) from exc
         try:
+            if self._absent:  # a store made before a layer was added gets it now
+                self._create_added(con)
             if not self._indexed:  # a store made before an index was added gets it now
                 for sql in _INDEXES:
                     con.execute(sql)
@@ -176,6 +181,35 @@ class GeoPackageStore(Store):
         else:
             con.execute("COMMIT")
             self._indexed = True
+            self._absent = frozenset()
+
+    def _create_added(self, con) -> None:
+        """Create the attribute tables of :data:`ADDED_LAYERS` the file lacks, as GDAL
+        would (table, contents, feature count and its triggers); idempotent."""
+        have = {r[0] for r in con.execute("SELECT table_name FROM gpkg_contents")}
+        counts = con.execute("SELECT 1 FROM sqlite_master WHERE name = 'gpkg_ogr_contents'"
+                             ).fetchone() is not None
+        for layer in ADDED_LAYERS:
+            if layer in have:
+                continue
+            geom, columns = _SCHEMA[layer]
+            assert geom is None, "only attribute tables are added to existing stores"
+            cols = ", ".join(f'"{c}" {_SQL_TYPES[t]}' for c, t in columns.items())
+            con.execute(f'CREATE TABLE IF NOT EXISTS "{layer}" ("fid" INTEGER PRIMARY KEY '
+                        f"AUTOINCREMENT NOT NULL, {cols})")
+            con.execute("INSERT INTO gpkg_contents (table_name, data_type, identifier, "
+                        "last_change) VALUES (?, 'attributes', ?, strftime("
+                        "'%Y-%m-%dT%H:%M:%fZ','now'))", (layer, layer))
+            if counts:
+                con.execute("INSERT OR REPLACE INTO gpkg_ogr_contents (table_name, "
+                            "feature_count) VALUES (?, 0)", (layer,))
+                for op, sign in (("INSERT", "+"), ("DELETE", "-")):
+                    con.execute(
+                        f'CREATE TRIGGER IF NOT EXISTS "trigger_{op.lower()}_feature_count_'
+                        f'{layer}" AFTER {op} ON "{layer}" BEGIN UPDATE gpkg_ogr_contents SET '
+                        f"feature_count = feature_count {sign} 1 WHERE lower(table_name) = "
+                        f"lower('{layer}'); END")
+            log.info("%s: added the %s table", self.location, layer)
 
     def _query(self, sql: str, params=()) -> pd.DataFrame:
         cur = self._con.execute(sql, params)

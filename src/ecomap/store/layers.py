@@ -14,8 +14,8 @@ import pandas as pd
 
 from ecomap import crs as _crs
 
-__all__ = ["LAYERS", "LAYERS_SCHEMA", "PLOT_COLUMNS", "READ_COLUMNS", "TABLES_OF",
-           "plot_filter", "schema_with", "split_arrays", "typed_layer", "unique_boxes"]
+__all__ = ["ADDED_LAYERS", "LAYERS", "LAYERS_SCHEMA", "PLOT_COLUMNS", "READ_COLUMNS",
+           "TABLES_OF", "plot_filter", "schema_with", "split_arrays", "typed_layer", "unique_boxes"]
 
 #: Canonical plot columns as stored, besides geometry and the computed ones.
 PLOT_COLUMNS = [
@@ -23,9 +23,14 @@ PLOT_COLUMNS = [
     "species", "area_mu_reported", "implementer",
 ]
 
-#: Layer names, as QGIS lists them.
+#: Layer names every ecomap store holds, as QGIS lists them.
 LAYERS = ("county", "townships", "plots", "plot_townships", "water_sites", "water_samples",
           "batches")
+
+#: Layers added after the first stores were made (new stores have them too): a store
+#: without them is still a store, and gets them (empty) in the first transaction that
+#: writes to it.
+ADDED_LAYERS = ("targets",)
 
 # Every layer of a store: name -> (geometry type or None, {column: "int"|"float"|"str"}).
 # Both backends build their tables from this one description.
@@ -47,6 +52,8 @@ LAYERS_SCHEMA: dict[str, tuple[str | None, dict[str, str]]] = {
                               "batch_id": "int"}),
     "water_samples": (None, {"site_name": "str", "date": "str", "param": "str",
                              "value": "float", "below_dl": "int", "batch_id": "int"}),
+    "targets": (None, {"township": "str", "category": "str", "year": "int",
+                       "quantity": "float", "unit": "str", "batch_id": "int"}),
     "batches": (None, {"kind": "str", "source_file": "str", "sha256": "str",
                        "created_at": "str", "user": "str", "category": "str", "year": "int",
                        "feature_count": "int", "area_m2": "float", "note": "str"}),
@@ -54,13 +61,16 @@ LAYERS_SCHEMA: dict[str, tuple[str | None, dict[str, str]]] = {
 
 # Kind of batch -> the layers holding its rows (the others replace a layer whole).
 TABLES_OF = {"plots": ["plots", "plot_townships"], "water_sites": ["water_sites"],
-             "water_samples": ["water_samples"], "water": ["water_sites", "water_samples"]}
+             "water_samples": ["water_samples"], "water": ["water_sites", "water_samples"],
+             "targets": ["targets"]}
 
-#: Columns of the frames read from ``plot_townships``, ``water_samples`` and ``batches``.
+#: Columns of the frames read from ``plot_townships``, ``water_samples``, ``targets`` and
+#: ``batches``.
 READ_COLUMNS = {
     "plot_splits": ["plot_fid", "batch_id", "category", "year", "township", "area_m2",
                     "is_primary"],
     "water_samples": ["site_name", "date", "param", "value", "below_dl", "batch_id"],
+    "targets": ["township", "category", "year", "quantity", "unit", "batch_id"],
     "batches": ["batch_id", "kind", "source_file", "sha256", "created_at", "user",
                 "category", "year", "feature_count", "area_m2", "note"],
 }

@@ -14,7 +14,14 @@ import numpy as np
 import pandas as pd
 
 from ecomap.i18n import message_of, tr
-from ecomap.io.tables import NUMBER, cell_text, parse_coordinate, parse_date, parse_number
+from ecomap.io.tables import (
+    NUMBER,
+    cell_text,
+    header_below_title,
+    parse_coordinate,
+    parse_date,
+    parse_number,
+)
 from ecomap.water.gb3838 import CLASSES, MEASURES
 
 __all__ = ["COLUMN_ALIASES", "SITE_COLUMNS", "normalize_samples", "problem"]
@@ -183,15 +190,7 @@ def _parse_cell(code: str, text: str, scale: float, dl: float | None) -> tuple[A
 def _with_header(df: pd.DataFrame) -> pd.DataFrame:
     """The table itself, or — when no header is known — the part below the first of its
     first 10 rows naming two known columns (a title row above the header)."""
-    if any(_match_column(c)[0] for c in df.columns):
-        return df
-    for i in range(min(10, len(df))):
-        cells = df.iloc[i].tolist()
-        if sum(_match_column(c)[0] is not None for c in cells if cell_text(c)) >= 2:
-            body = df.iloc[i + 1:].copy()
-            body.columns = [cell_text(c) or f"(第{j + 1}列)" for j, c in enumerate(cells)]
-            return body
-    return df
+    return header_below_title(df, lambda c: _match_column(c)[0] is not None)
 
 
 # Cells of a units row under the header: 无量纲, mg/L, μg/L, ℃, 个/L, MPN/L …

@@ -138,10 +138,15 @@ def classified_records(frame: pd.DataFrame) -> list[dict]:
 
 
 def _plain(v: Any) -> Any:
+    """A JSON value; floats without the noise of their arithmetic (a mean of 0.1 and
+    0.3 is 0.2, not 0.19999999999999998): twelve significant digits, more than any
+    measurement carries."""
     if v is None or v is pd.NA or v is pd.NaT or (isinstance(v, float) and math.isnan(v)):
         return None
     if hasattr(v, "item"):
-        return v.item()
+        v = v.item()
+    if isinstance(v, float) and math.isfinite(v):
+        return float(f"{v:.12g}")
     return v
 
 

@@ -1,5 +1,6 @@
 """The store as the web routes see it: opened for each question, answers kept per
-store state (:mod:`ecomap.web.cache`), batches listed and rolled back.
+store state (:mod:`ecomap.web.cache`), batches listed and rolled back.  (How the pages
+print the figures is :mod:`ecomap.web.figures`.)
 
 Several routers ask the same questions (the overview page, the downloads and the JSON
 API): they are asked here, once.
@@ -17,9 +18,10 @@ from ecomap.i18n import tr
 from ecomap.web.accounts import Session
 from ecomap.web.cache import Rendered
 
-__all__ = ["batch_records", "county_map_doc", "dashboard_rows", "known_township",
-           "latest_year", "rollback_batch", "store_at", "store_of", "summary_frame",
-           "summary_json", "table_rows", "township_map_doc"]
+__all__ = ["batch_records", "batch_to_remove", "county_map_doc", "dashboard_view",
+           "known_township", "latest_year", "rollback_batch", "store_at", "store_of",
+           "stored_years", "summary_frame", "summary_json", "township_map_doc",
+           "township_view"]
 
 
 @contextlib.contextmanager
@@ -56,6 +58,12 @@ def latest_year(request: Request, st) -> int | None:
     return _cached(request, st, ("latest",), lambda: api.latest_year(st))
 
 
+def stored_years(request: Request, st) -> list[int]:
+    """The years with plots in the store, oldest first."""
+    return _cached(request, st, ("years",), lambda: sorted(
+        int(y) for y in set(summary_frame(request, st, None)["year"])))
+
+
 def county_map_doc(request: Request, lang: str, year: int | None) -> Rendered:
     from ecomap import api
     from ecomap.maps import to_html
@@ -66,20 +74,64 @@ def county_map_doc(request: Request, lang: str, year: int | None) -> Rendered:
 
 
 def township_map_doc(request: Request, name: str, lang: str, year: int | None) -> Rendered:
+    """The township's map of ``year`` (None: every year), filling the frame it is shown
+    in (its table is on the page around it)."""
     from ecomap import api
     from ecomap.maps import to_html
 
     with store_of(request) as st:
         known_township(st, name)
         return _cached(request, st, ("township", name, year, lang), lambda: Rendered.of(
-            to_html(api.township_map(st, name, year=year, lang=lang))))
+            to_html(api.township_map(st, name, year=year, all_years=year is None,
+                                     lang=lang, height="100%", table=False))))
 
 
-def dashboard_rows(request: Request, st, year: int | None, lang: str) -> tuple:
-    """The overview's table (columns, rows) and township names."""
-    return _cached(request, st, ("dashboard", year, lang),
-                   lambda: (*table_rows(summary_frame(request, st, year), lang),
-                            st.townships()["name"].tolist()))
+def dashboard_view(request: Request, st, year: int | None, lang: str) -> dict:
+    """The overview of ``year``: headline figures, the township × category table, the
+    chart, the township names and the years to choose from (:mod:`ecomap.web.figures`)."""
+    def build() -> dict:
+        from ecomap.aggregate import township_pivot
+        from ecomap.web import figures
+
+        summary = summary_frame(request, st, year)
+        towns = st.townships()["name"].tolist()
+        pivot = township_pivot(summary, townships=towns, lang=lang) if len(summary) else None
+        return {"figures": figures.headline(summary, _water_figures(st, year), lang)
+                if len(summary) else [],
+                "pivot": figures.pivot_view(pivot, lang) if pivot is not None else None,
+                "chart": figures.chart_svg(summary, towns, lang), "towns": towns,
+                "years": stored_years(request, st)}
+
+    return _cached(request, st, ("dashboard", year, lang), build)
+
+
+def _water_figures(st, year: int | None) -> dict | None:
+    from ecomap import api, water
+
+    sites = api.water_site_classes(st, year=year)
+    if not len(sites) or "meets_target" not in sites:
+        return None
+    return water.headline_figures(sites)
+
+
+def township_view(request: Request, st, name: str, year: int | None, lang: str) -> dict:
+    """A township's page of ``year`` (None: every year): its table, its plots and the
+    years to choose from."""
+    def build() -> dict:
+        from ecomap.schema import category_label
+        from ecomap.units import DECIMALS, number_text
+        from ecomap.web import figures
+
+        plots = st.plots(year=year, township=name).drop(columns="geometry")
+        rows = [[str(r.get("plot_id") or ""), category_label(r.get("category"), lang),
+                 "" if r.get("year") is None else str(int(r["year"])),
+                 number_text(r["area_mu"], DECIMALS["mu"])]
+                for r in plots.to_dict("records")]
+        return {"table": figures.township_table(summary_frame(request, st, year), name, lang),
+                "plots": rows, "years": stored_years(request, st)}
+
+    known_township(st, name)
+    return _cached(request, st, ("township-page", name, year, lang), build)
 
 
 def summary_json(request: Request, st, year: int | None) -> bytes:
@@ -100,18 +152,13 @@ def known_township(st, name: str) -> None:
                                name=name, names=", ".join(names) or "-"))
 
 
-def table_rows(summary, lang: str) -> tuple[list[str], list[list]]:
-    from ecomap.aggregate import display_table
-
-    shown = display_table(summary, lang=lang)
-    return list(shown.columns), shown.astype(object).where(shown.notna(), "").values.tolist()
-
-
 def batch_records(st) -> list[dict]:
-    from ecomap.units import mu_from_m2
+    """The stored batches, oldest first, as the API gives them (亩 rounded as JSON
+    carries them, ``units.JSON_DECIMALS``)."""
+    from ecomap.units import JSON_DECIMALS, mu_from_m2
 
     b = st.batches()
-    b["area_mu"] = mu_from_m2(b["area_m2"].astype(float)).round(2)
+    b["area_mu"] = mu_from_m2(b["area_m2"].astype(float)).round(JSON_DECIMALS["mu"])
     b["year"] = b["year"].astype("Int64")
     b = b.drop(columns=["area_m2"])
     b = b.astype(object).where(b.notna(), None)
@@ -119,19 +166,24 @@ def batch_records(st) -> list[dict]:
             for r in b.to_dict("records")]
 
 
+def batch_to_remove(st, s: Session, batch_id: int) -> dict:
+    """The batch ``batch_id`` as :func:`batch_records` gives it, if ``s`` may roll it
+    back (editors: their own plot batches; admins: any)."""
+    rows = [r for r in batch_records(st) if r["batch_id"] == int(batch_id)]
+    if not rows:
+        raise NotFoundError(tr("没有批次 {batch}; 批次列表中列出了已入库的批次",
+                               "no batch {batch}; the batch list shows those stored",
+                               batch=batch_id))
+    row = rows[0]
+    if not s.user.can("admin") and (row["user"] != s.user.name or row["kind"] != "plots"):
+        raise PermissionDenied(
+            f"batch {batch_id} was stored by {row['user']!r}; an editor may roll back only "
+            "plot batches of their own — ask an administrator")
+    return row
+
+
 def rollback_batch(request: Request, s: Session, batch_id: int) -> dict:
     """Remove one batch (editors: their own plot batches; admins: any)."""
     with request.app.state.write_lock, store_of(request) as st:
-        b = st.batches()
-        row = b[b["batch_id"] == int(batch_id)]
-        if row.empty:
-            raise NotFoundError(tr("没有批次 {batch}; 批次列表中列出了已入库的批次",
-                                   "no batch {batch}; the batch list shows those stored",
-                                   batch=batch_id))
-        owner = row["user"].iloc[0]
-        if not s.user.can("admin") and (owner != s.user.name or
-                                        row["kind"].iloc[0] != "plots"):
-            raise PermissionDenied(
-                f"batch {batch_id} was stored by {owner!r}; an editor may roll back only "
-                "plot batches of their own — ask an administrator")
+        batch_to_remove(st, s, batch_id)
         return st.rollback(int(batch_id))

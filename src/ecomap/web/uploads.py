@@ -121,9 +121,10 @@ class Uploads:
                 frame.geometry.values, tolerance, preserve_topology=True))
 
         with self.store() as st:
-            towns = st.townships()
+            towns, county = st.townships(), st.county()
         return to_html(review_map(simplified(checked["plots"]),
-                                  simplified(checked["problems"]), towns, lang=lang))
+                                  simplified(checked["problems"]), towns, county=county,
+                                  lang=lang))
 
     # --- confirm --------------------------------------------------------------------
     def confirm(self, user, token: str, *, replace: int | None = None,

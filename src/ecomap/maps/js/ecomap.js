@@ -683,8 +683,11 @@
     return control(position, 'ecomap-north leaflet-control', svg).addTo(map);
   };
 
-  /** A box control (notes, legends); `links` maps row keys to layers to toggle. */
-  ecomap.box = function (map, position, className, html, links) {
+  /**
+   * A box control (notes, legends); `links` maps row keys to layers to toggle,
+   * `sections` section keys to the layers a legend section shows with (tieToLayers).
+   */
+  ecomap.box = function (map, position, className, html, links, sections) {
     var c = control(position, className, html).addTo(map), div = c.getContainer();
     if (/ecomap-legend/.test(className)) {
       // A legend never covers the controls of a small map: it scrolls instead.
@@ -704,6 +707,15 @@
         });
         map.on('layeradd layerremove', function (e) { if (e.layer === layer) sync(); });
         sync();
+      });
+    }
+    if (sections && ecomap.tieToLayers) {
+      Object.keys(sections).forEach(function (key) {
+        var sec = div.querySelector('[data-ecomap-section="' + key + '"]');
+        if (!sec) return;
+        ecomap.tieToLayers(map, sec, sections[key], function () {
+          if (map._ecoLayout) map._ecoLayout.arrange(false);
+        });
       });
     }
     return c;
@@ -761,12 +773,14 @@
       view = { c: map.getCenter(), z: map.getZoom() };
       document.documentElement.classList.add('ecomap-print');
       map.invalidateSize({ pan: false });
-      if (home) map.fitBounds(home, { animate: false });
+      if (map._ecoLayout) map._ecoLayout.arrange(true);
+      else if (home) map.fitBounds(home, { animate: false });
     }
     function fromPrint() {
       if (!view) return;
       document.documentElement.classList.remove('ecomap-print');
       map.invalidateSize({ pan: false });
+      if (map._ecoLayout) map._ecoLayout.arrange(false);
       map.setView(view.c, view.z, { animate: false });
       view = null;
     }
@@ -778,6 +792,12 @@
     pending++;
     var done = function () {
       if (map._animatingZoom) { map.once('zoomend', function () { frames(done); }); return; }
+      if (options.layout && !map._ecoLayout && ecomap.layout) {
+        // The furniture docked beside the county, the view fitted to the rest.
+        ecomap.layout(map, { bounds: options.bounds, toggle: options.toggle });
+        frames(done);
+        return;
+      }
       var s = ecomap.stats(map);
       ecomap.timing.ready = window.performance.now();
       map.getContainer().setAttribute('data-ecomap-drawn', String(s.drawn));

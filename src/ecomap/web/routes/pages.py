@@ -10,17 +10,17 @@ from fastapi.responses import HTMLResponse
 from ecomap.web.auth import Editor, Viewer, check_csrf
 from ecomap.web.data import (
     batch_records,
+    batch_to_remove,
     county_map_doc,
-    dashboard_rows,
-    known_township,
+    dashboard_view,
     latest_year,
     rollback_batch,
     store_of,
-    summary_frame,
-    table_rows,
     township_map_doc,
+    township_view,
 )
-from ecomap.web.deps import Lang, StagingDep
+from ecomap.web.deps import Lang, SettingsDep, StagingDep
+from ecomap.web.figures import batch_view, zone_label
 from ecomap.web.guard import Year
 from ecomap.web.responses import map_response, page, redirect
 
@@ -34,8 +34,8 @@ def dashboard(request: Request, s: Viewer, lang: Lang, staging: StagingDep,
               year: Year = None):
     with store_of(request) as st:
         year = year or latest_year(request, st)
-        cols, rows, towns = dashboard_rows(request, st, year, lang)
-    return page(request, "dashboard.html", year=year, cols=cols, rows=rows, towns=towns,
+        view = dashboard_view(request, st, year, lang)
+    return page(request, "dashboard.html", year=year, **view,
                 pending=staging.pending(s.user))
 
 
@@ -46,20 +46,10 @@ def county_map_page(request: Request, s: Viewer, lang: Lang, year: Year = None):
 
 @router.get("/townships/{name}", response_class=HTMLResponse)
 def township_page(request: Request, name: str, s: Viewer, lang: Lang, year: Year = None):
-    from ecomap.schema import category_label
-    from ecomap.units import mu_from_m2
-
+    """One township, every year unless ``?year=`` chooses one."""
     with store_of(request) as st:
-        known_township(st, name)
-        year = year or latest_year(request, st)
-        summary = summary_frame(request, st, year)
-        cols, rows = table_rows(summary[summary["township"] == name], lang)
-        plots = st.plots(year=year, township=name)
-    plot_rows = [[str(r.get("plot_id") or ""), category_label(r.get("category"), lang),
-                  round(float(mu_from_m2(r["area_m2"])), 2)]
-                 for r in plots.drop(columns="geometry").to_dict("records")]
-    return page(request, "township.html", name=name, year=year, cols=cols, rows=rows,
-                plots=plot_rows)
+        view = township_view(request, st, name, year, lang)
+    return page(request, "township.html", name=name, year=year, **view)
 
 
 @router.get("/maps/township/{name}.html", response_class=HTMLResponse)
@@ -69,15 +59,26 @@ def township_map_page(request: Request, name: str, s: Viewer, lang: Lang,
 
 
 @router.get("/batches", response_class=HTMLResponse)
-def batches_page(request: Request, s: Viewer, stored: int | None = None,
-                 rolled_back: int | None = None, replaced: int | None = None):
+def batches_page(request: Request, s: Viewer, lang: Lang, settings: SettingsDep,
+                 stored: int | None = None, rolled_back: int | None = None,
+                 replaced: int | None = None):
     with store_of(request) as st:
-        rows = batch_records(st)
+        rows = [batch_view(r, settings.timezone, lang) for r in batch_records(st)]
     for r in rows:
         r["can_rollback"] = s.user.can("admin") or (
             s.user.can("editor") and r["user"] == s.user.name and r["kind"] == "plots")
     return page(request, "batches.html", batches=rows[::-1], stored=stored,
-                rolled_back=rolled_back, replaced=replaced)
+                rolled_back=rolled_back, replaced=replaced, zone=zone_label(settings.timezone))
+
+
+@router.get("/batches/{batch_id}/rollback", response_class=HTMLResponse)
+def batches_rollback_ask(request: Request, batch_id: int, s: Editor, lang: Lang,
+                         settings: SettingsDep):
+    """What rolling back the batch removes, and the button that does it (nothing is
+    removed by this page)."""
+    with store_of(request) as st:
+        batch = batch_view(batch_to_remove(st, s, batch_id), settings.timezone, lang)
+    return page(request, "rollback.html", batch=batch, zone=zone_label(settings.timezone))
 
 
 @router.post("/batches/{batch_id}/rollback")
