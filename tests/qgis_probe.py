@@ -44,7 +44,8 @@ def layer_report(path, name):
     if renderer.type() == "categorizedSymbol":
         out["attr"] = renderer.classAttribute()
         out["categories"] = [[c.value(), c.label(), c.symbol().color().name(),
-                              c.symbol().symbolLayer(0).properties().get("style", "")]
+                              c.symbol().symbolLayer(0).properties().get("style", ""),
+                              c.renderState()]
                              for c in renderer.categories()]
     out["aliases"] = {f.name(): layer.attributeAlias(i) for i, f in enumerate(layer.fields())}
     out["labels"] = layer.labelsEnabled()

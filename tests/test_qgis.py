@@ -165,7 +165,8 @@ def test_qgis_opens_every_layer_valid_in_cgcs2000(qgis_view):
     for name, layer in report["layers"].items():
         assert layer["valid"], name
         assert layer["crs"] in ("EPSG:4490", None), name
-    assert report["layers"]["plots"]["features"] == 948
+    store, _, _ = qgis_view
+    assert report["layers"]["plots"]["features"] == rows(store, "SELECT COUNT(*) FROM plots")[0][0]
 
 
 def test_plots_load_categorised_with_chinese_names_and_html_map_colours(qgis_view):
@@ -177,10 +178,12 @@ def test_plots_load_categorised_with_chinese_names_and_html_map_colours(qgis_vie
     assert len(stored) == 10
     assert [c[:3] for c in plots["categories"]] == [
         [code, schema.CATEGORIES[code].zh, schema.CATEGORIES[code].color] for code in stored]
-    # Patrol areas are outlines only, as on the HTML map; the others are filled.
-    styles = {c[0]: c[3] for c in plots["categories"]}
-    assert styles["forest_ranger"] == "no"
-    assert {s for code, s in styles.items() if code != "forest_ranger"} == {"solid"}
+    # Patrol areas are outlines only and off at first, as on the HTML map; the others
+    # are filled and on.
+    styles = {c[0]: c[3:] for c in plots["categories"]}
+    assert styles["forest_ranger"] == ["no", False]
+    assert {tuple(s) for code, s in styles.items() if code != "forest_ranger"} == {
+        ("solid", True)}
     assert plots["aliases"]["category"] == "类别" and plots["aliases"]["year"] == "年度"
     assert plots["aliases"]["area_mu"] == "面积(亩)" and plots["aliases"]["plot_id"] == "小班号"
 
@@ -222,9 +225,11 @@ def test_print_layout_exports_an_a4_pdf_with_title_and_legend(qgis_view):
     text = subprocess.run(["pdftotext", "-layout", str(out / "layout.pdf"), "-"],
                           capture_output=True, text=True, check=True).stdout
     flat = "".join(text.split())
-    assert "大余县生态修复“落地上图”(2023)" in flat
+    first, last = rows(qgis_view[0], "SELECT MIN(year), MAX(year) FROM plots")[0]
+    assert f"大余县生态修复“落地上图”({first}–{last})" in flat
+    # The legend lists the categories drawn: all but the patrol areas, which are off.
     for cat in schema.CATEGORIES.values():
-        assert cat.zh in flat, cat.zh
+        assert (cat.zh in flat) == (cat.kind != "patrol"), cat.zh
     assert "图例" in flat and "乡镇界(示意)" in flat and "县界" in flat
     assert "乡镇界为示意" in flat and "2024-03-01" in flat
     assert report["canvas_saved"] and (out / "canvas.png").stat().st_size > 10_000

@@ -175,10 +175,12 @@ def _single(symbol: str) -> str:
             "<rotation/><sizescale/></renderer-v2>")
 
 
-def _categorized(attr: str, cats: list[tuple[str, str, str]]) -> str:
-    """``cats``: (value, label, symbol XML named by its index)."""
-    rows = "".join(f'<category label={quoteattr(lab)} value={quoteattr(val)} render="true" '
-                   f'symbol="{i}"/>' for i, (val, lab, _) in enumerate(cats))
+def _categorized(attr: str, cats: list[tuple[str, str, str]], *, off=()) -> str:
+    """``cats``: (value, label, symbol XML named by its index); values in ``off`` are
+    unticked (not drawn until the user ticks them in the layer panel)."""
+    rows = "".join(f'<category label={quoteattr(lab)} value={quoteattr(val)} '
+                   f'render="{"false" if val in off else "true"}" symbol="{i}"/>'
+                   for i, (val, lab, _) in enumerate(cats))
     syms = "".join(s for _, _, s in cats)
     return (f'<renderer-v2 forceraster="0" attr={quoteattr(attr)} type="categorizedSymbol" '
             'enableorderby="0" symbollevels="0" referencescale="-1">'
@@ -186,24 +188,32 @@ def _categorized(attr: str, cats: list[tuple[str, str, str]]) -> str:
             "<rotation/><sizescale/></renderer-v2>")
 
 
+def is_outline(code: str) -> bool:
+    """Patrol areas tile the forest: drawn as outlines, and off at first, as on the HTML
+    map."""
+    return schema.kind_of(code) == "patrol"
+
+
 def plot_symbol(code: str, name: str) -> str:
-    """A plot category's symbol: filled at 0.6 as on the HTML map, outline-only for
-    patrol areas."""
+    """A plot category's symbol as on the HTML map: filled at 0.8 with a darker outline
+    of its own colour; patrol areas as outlines only."""
     color = _style.category_color(code)
-    if schema.kind_of(code) == "patrol":
-        return _symbol(name, "fill", [fill(color, width=0.25, filled=False)])
-    return _symbol(name, "fill", [fill(color, alpha=0.6, width=0.2)])
+    if is_outline(code):
+        return _symbol(name, "fill", [fill(color, width=0.3, filled=False)])
+    return _symbol(name, "fill", [fill(color, alpha=0.8, outline=_style.darker(color),
+                                       width=0.2)])
 
 
 def _renderer(layer: str, lang: str, *, categories=(), classes=()) -> str:
     if layer == "plots":
         cats = [(code, schema.category_label(code, lang), plot_symbol(code, str(i)))
                 for i, code in enumerate(category_codes(categories))]
-        return _categorized("category", cats)
+        return _categorized("category", cats,
+                            off={code for code, _, _ in cats if is_outline(code)})
     if layer == "county":
         return _single(_symbol("0", "fill", [line(_style.COUNTY_STYLE["color"], 0.8)]))
     if layer == "townships":
-        # Heavier than the patrol-area outlines they cross, so they read on paper too.
+        # Heavier than the patrol-area outlines they cross (when those are on).
         return _single(_symbol("0", "fill", [line(_style.TOWNSHIP_STYLE["color"], 0.5,
                                                   dash="2;1.2")]))
     if layer == "water_sites":
