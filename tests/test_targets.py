@@ -397,3 +397,28 @@ def test_briefing_carries_the_targets_section(county_store):
     county_store.rollback(int(county_store.batches()["batch_id"].iloc[-1]))
     page = maps.to_html(api.briefing(county_store, year=2023))
     assert "任务完成情况" not in page and "五、各乡镇修复小班图" in page
+
+
+def test_county_map_has_a_completion_layer_off_at_first(county_store):
+    from ecomap import api, maps
+    from ecomap.maps._completion import township_rates
+
+    # 甲镇: afforestation 1 890 of 2 000 亩 and mine remediation 60 of 50 亩 (40 000 m²):
+    # (1890 + 60) / (2000 + 50) = 95.1 %; 乙镇: 1 050 of 1 000 = 105.0 %.
+    _store_targets(county_store, [("甲镇", "afforestation", 2023, 2000.0, "mu"),
+                                  ("甲镇", "mine_remediation", 2023, 50.0, "mu"),
+                                  ("乙镇", "afforestation", 2023, 1000.0, "mu")])
+    rates = township_rates(store_progress(county_store, year=2023)).set_index("township")
+    assert rates.loc["甲镇", "rate"] == pytest.approx(95.1)
+    assert rates.loc["乙镇", "rate"] == pytest.approx(105.0)
+    page = maps.to_html(api.county_map(county_store, year=2023))
+    assert "任务完成率(%)" in page and "100 – 110" in page and "90 – 100" in page
+    # Each township's fill: 95.1 % in the 90–100 class, 105.0 % in 100–110.
+    assert '"_rate": "95.1%"' in page and '"_color": "#fee08b"' in page
+    assert '"_rate": "105.0%"' in page and '"_color": "#91cf60"' in page
+    # A layer of the layer control, off at first: never added to the map by the page.
+    import re
+
+    var = re.search(r'"\\u4efb\\u52a1\\u5b8c\\u6210\\u7387" : (feature_group_\w+)', page)
+    assert var, "the completion layer is not in the layer control"
+    assert f"{var.group(1)}.addTo(map_" not in page

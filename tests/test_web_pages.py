@@ -106,6 +106,31 @@ def rows_by_name(table: list[list[str]]) -> dict[str, list[str]]:
 
 # --- the overview ---------------------------------------------------------------------
 
+def test_the_overview_shows_progress_against_the_years_targets(pages):
+    app, s, _ = pages()
+    import pandas as pd
+
+    with open_store(s.store) as st:
+        st.add_targets(pd.DataFrame(
+            [("甲镇", "afforestation", 2023, 40.0, "mu"), ("乙镇", "afforestation", 2023, 10.0,
+                                                          "mu"),
+             (None, "degraded_forest_restoration", 2023, 30.0, "mu")],
+            columns=["township", "category", "year", "quantity", "unit"]),
+            provenance=Provenance("任务.xlsx", "f" * 64, "admin"))
+    with client(app) as c:
+        sign_in(c, "viewer")
+        home = c.get("/")
+        table = parsed(home.text).tables["progress"]
+        rows = rows_by_name(table)
+        # Afforestation: 甲 30 of 40 亩, 乙 15 of 10; the county 45 of 50 = 90.0 %, 5 short.
+        assert rows["人工造林"] == ["亩", "50.0", "45.0", "90.0", "5.0"]
+        assert rows["退化林修复"] == ["亩", "30.0", "30.0", "100.0", "0.0"]
+        assert "人工造林完成45亩，占任务的90.0%，差5亩（甲镇差10亩）" in home.text
+        assert "目标 50.0 亩 · 90.0%" in home.text
+        # Another year without targets: no progress section.
+        assert 'id="progress"' not in c.get("/?year=2022").text
+
+
 def test_the_overview_shows_the_years_figures_table_and_chart(pages):
     app, _, _ = pages()
     with client(app) as c:

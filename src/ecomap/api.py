@@ -69,7 +69,16 @@ def county_map(store: Store, *, year: int | None = None, lang: str = "zh",
         water_sites=water_site_classes(store, year=year), year=year or "",
         county_name=name, source=briefing_source(store, year=year, lang=lang, short=True),
         lang=lang, basemap=basemap,
-        tianditu_key=tianditu_key, renderer=renderer)
+        tianditu_key=tianditu_key, renderer=renderer, progress=_progress(store, year))
+
+
+def _progress(store: Store, year) -> pd.DataFrame | None:
+    """Progress by township against ``year``'s targets; None without targets."""
+    if not year or not len(store.targets(year=year)):
+        return None
+    from ecomap.targets import store_progress
+
+    return store_progress(store, year=year, by="township")
 
 
 def _township_sites(store: Store, township: str, year: int | None) -> gpd.GeoDataFrame:
@@ -149,14 +158,13 @@ def briefing(store: Store, *, year: int | None = None, lang: str = "zh",
     ``date``: the document's date (``YYYY-MM-DD``; default today in ``timezone``);
     ``source``: the data source line (default: named from the store's batches).
     """
-    from ecomap.targets import store_progress, store_year_over_year
+    from ecomap.targets import store_year_over_year
 
     year = year or latest_year(store)
     county = store.county()
     name = str(county["name"].iloc[0]) if len(county) else ""
-    progress = history = None
-    if year and len(store.targets(year=year)):
-        progress = store_progress(store, year=year, by="township")
+    progress, history = _progress(store, year), None
+    if progress is not None:
         history = store_year_over_year(store, by="county")
         history = history[history["year"] <= int(year)]
     return maps.briefing(

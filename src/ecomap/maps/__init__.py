@@ -81,7 +81,8 @@ def county_map(county: gpd.GeoDataFrame, townships: gpd.GeoDataFrame,
                county_name: str = "", source: str = "", lang: str = "zh",
                basemap: str | Basemap = "none", tianditu_key: str | None = None,
                renderer: str = "auto", height: str = "100%", paper: str = "A4",
-               landscape: bool = True, print_page: bool = True) -> folium.Map:
+               landscape: bool = True, print_page: bool = True,
+               progress: pd.DataFrame | None = None) -> folium.Map:
     """County overview: township choropleth, plots by category, water sites.
 
     Parameters
@@ -102,13 +103,16 @@ def county_map(county: gpd.GeoDataFrame, townships: gpd.GeoDataFrame,
         The page it prints on (``@page``), also used by :func:`to_png`/:func:`to_pdf`.
     print_page
         False when the map goes into a page that sets its own print layout.
+    progress
+        :func:`ecomap.targets.progress_table` by township: adds the townships' target
+        completion rate as a layer, off at first (:mod:`ecomap.maps._completion`).
     """
     bm = _basemap(basemap, tianditu_key, lang)
     title = _style.text("county_title", lang, county=county_name, year=year)
     return _make(county=county, townships=townships, plots=plots, summary=summary,
                  water_sites=water_sites, lang=lang, basemap=bm, renderer=renderer,
                  height=height, title=title, source=source, paper=paper, landscape=landscape,
-                 print_page=print_page)
+                 print_page=print_page, progress=progress)
 
 
 def township_map(township: str, townships: gpd.GeoDataFrame, plots: gpd.GeoDataFrame,
@@ -157,8 +161,8 @@ class _SummaryTable(_furniture.RawMacro):
 
 
 def _make(*, county, townships, plots, summary, water_sites, lang, basemap, renderer, height,
-          title, source, focus=None, paper="A4", landscape=True, print_page=True
-          ) -> folium.Map:
+          title, source, focus=None, paper="A4", landscape=True, print_page=True,
+          progress=None) -> folium.Map:
     """Everything both map kinds share; ``focus`` is the township to zoom to."""
     county, townships, plots, water_sites = (
         _basemaps.to_display(f, basemap) for f in (county, townships, plots, water_sites))
@@ -181,6 +185,12 @@ def _make(*, county, townships, plots, summary, water_sites, lang, basemap, rend
         m, townships, totals, lang=lang, grid=grid, illustrative=illustrative, highlight=focus,
         fill_opacity=0.3 if basemap.online else None)
     lines.append(town_line)
+    right = [choropleth]
+    if progress is not None and focus is None:  # before the controls that list layers
+        from ecomap.maps._completion import add_completion
+
+        completion = add_completion(m, townships, progress, lang=lang, grid=grid)
+        right += [completion] if completion is not None else []
     plot_legend = _layers.add_plots(m, plots, lang=lang, grid=grid, renderer=mode)
     sections = [_furniture.LegendSection(_style.text("boundaries", lang), lines), plot_legend]
     if water_sites is not None:
@@ -192,7 +202,7 @@ def _make(*, county, townships, plots, summary, water_sites, lang, basemap, rend
     _furniture.add_legend(m, sections, "bottomleft", css_class="ecomap-legend-main")
     _furniture.add_notes(m, _notes(lang=lang, source=source, illustrative=illustrative),
                          online=online)
-    _furniture.add_legend(m, [choropleth], "bottomright")
+    _furniture.add_legend(m, right, "bottomright")
     # On paper a county map is its own overview; a township map keeps the minimap.
     _furniture.add_minimap(m, _overview(county, townships, grid), print_=focus is not None)
     if print_page:

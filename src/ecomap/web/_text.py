@@ -100,6 +100,7 @@ TEXT: dict[str, tuple[str, str]] = {
     "figures": ("主要指标", "Headline figures"),
     "restoration": ("修复面积", "Restoration area"),
     "target": ("目标", "Target"),
+    "progress": ("任务完成情况(全县)", "Targets (county)"),
     "n_plots": ("{n} 个小班", "{n} plots"),
     "drinking_ok": ("饮用水源地达标率", "Drinking-water sources meeting target"),
     "n_of_m": ("{m} 个评价, {n} 个达标", "{n} of {m} assessed"),

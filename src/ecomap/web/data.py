@@ -96,13 +96,24 @@ def dashboard_view(request: Request, st, year: int | None, lang: str) -> dict:
         summary = summary_frame(request, st, year)
         towns = st.townships()["name"].tolist()
         pivot = township_pivot(summary, townships=towns, lang=lang) if len(summary) else None
-        return {"figures": figures.headline(summary, _water_figures(st, year), lang)
-                if len(summary) else [],
+        heads = figures.headline(summary, _water_figures(st, year), lang) if len(summary) \
+            else []
+        return {"figures": heads, "progress": _progress(st, year, heads, lang),
                 "pivot": figures.pivot_view(pivot, lang) if pivot is not None else None,
                 "chart": figures.chart_svg(summary, towns, lang), "towns": towns,
                 "years": stored_years(request, st)}
 
     return _cached(request, st, ("dashboard", year, lang), build)
+
+
+def _progress(st, year: int | None, heads: list[dict], lang: str) -> dict | None:
+    """Progress against the year's targets, when the store holds targets for it."""
+    from ecomap.targets import store_progress
+    from ecomap.web import figures
+
+    if not year or not len(st.targets(year=year)):
+        return None
+    return figures.progress_view(store_progress(st, year=year), heads, lang)
 
 
 def _water_figures(st, year: int | None) -> dict | None:

@@ -15,7 +15,7 @@ from ecomap.units import DECIMALS, km2_from_m2, number_text, report_area
 from ecomap.web._text import text
 
 __all__ = ["batch_view", "chart_svg", "headline", "local_time", "pivot_view",
-           "township_table", "zone_label"]
+           "progress_view", "township_table", "zone_label"]
 
 #: Shown for a zero in a table of figures, as printed statistical tables do.
 NONE = "—"
@@ -67,6 +67,35 @@ def headline(summary: pd.DataFrame, water: dict | None, lang: str) -> list[dict]
                     "note": note, "main": False, "apart": True})
     out += _water_figures(water, lang) if water else []
     return out
+
+
+def progress_view(progress: pd.DataFrame, figures: list[dict], lang: str) -> dict | None:
+    """The county's progress against the year's targets (``ecomap.targets.progress_table``
+    by township) as a table and its sentence; also puts each category's target and rate
+    under its headline figure.  None when no target is stored for the year."""
+    from ecomap.targets import progress_sentence, unit_label
+
+    county = progress[progress["township"].isna() & progress["target"].notna()]
+    if county.empty:
+        return None
+    decimals = {"mu": DECIMALS["mu"], "km2": DECIMALS["km2"]}
+
+    def num(value, unit: str) -> str:
+        return number_text(value, decimals.get(unit, 0))
+
+    by_code = {f["key"]: f for f in figures}
+    rows = []
+    for r in county.itertuples():
+        rate = f"{r.rate:.{DECIMALS['pct']}f}"
+        unit = unit_label(r.unit, lang)
+        rows.append([category_label(r.category, lang), unit, num(r.target, r.unit),
+                     num(r.done, r.unit), rate, num(r.remaining, r.unit)])
+        if r.category in by_code:
+            by_code[r.category]["target"] = f"{num(r.target, r.unit)} {unit} · {rate}%"
+    head = [label(k, lang) for k in ("category", "unit", "target", "done", "rate",
+                                     "remaining")]
+    return {"head": head, "rows": rows,
+            "sentence": progress_sentence(progress, lang=lang)}
 
 
 def _water_figures(fig: dict, lang: str) -> list[dict]:
@@ -198,7 +227,9 @@ def _zone(name: str):
 
 
 _KINDS = {"plots": ("图斑", "plots"), "water": ("水质监测", "water quality"),
-          "county": ("县界", "county boundary"), "townships": ("乡镇界", "township boundaries")}
+          "county": ("县界", "county boundary"), "townships": ("乡镇界", "township boundaries"),
+          "targets": ("上级下达任务", "targets"), "water_sites": ("水质监测点", "water sites"),
+          "water_samples": ("水质样品", "water samples")}
 
 
 def batch_view(record: dict, zone: str, lang: str) -> dict:

@@ -268,8 +268,16 @@
         var pad = this.frame(mode);
         map.fitBounds(home, { paddingTopLeft: [pad.left, pad.top],
                               paddingBottomRight: [pad.right, pad.bottom], animate: false });
+        this.fitted = { c: map.getCenter(), z: map.getZoom() };
       }
       ecomap.placeLabels(map);
+    },
+
+    /** True while the view is the one the last fit gave (the reader has not moved it):
+     *  then a panel that grows or shrinks with a layer may fit the view again. */
+    atHome: function () {
+      var f = this.fitted, map = this.map;
+      return !!f && map.getZoom() === f.z && map.getCenter().distanceTo(f.c) < 1;
     },
 
     /** The title centred over the free part of the frame, between the top controls. */

@@ -714,7 +714,10 @@
         var sec = div.querySelector('[data-ecomap-section="' + key + '"]');
         if (!sec) return;
         ecomap.tieToLayers(map, sec, sections[key], function () {
-          if (map._ecoLayout) map._ecoLayout.arrange(false);
+          // A legend that comes or goes changes the panel: the county is fitted beside
+          // it again, unless the reader has moved the map.
+          var lay = map._ecoLayout;
+          if (lay) lay.arrange(lay.atHome());
         });
       });
     }
