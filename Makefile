@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test test-all check-plain bench bench-quick bench-scale lint geodata vendor browser clean help
+.PHONY: demo test test-all check-plain bench bench-quick bench-scale lint geodata vendor browser qgis clean help
 
 help:
 	@echo "make demo     build ecomap.gpkg from geodata/ and write maps and tables to maps/"
@@ -13,6 +13,7 @@ help:
 	@echo "make bench    benchmarks against the plain geopandas path (slow)"
 	@echo "make lint     ruff"
 	@echo "make geodata  regenerate geodata/ (needs the geodata extra)"
+	@echo "make qgis     install Debian's python3-qgis for the QGIS tests (root)"
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -34,15 +35,25 @@ browser:
 	      || echo "could not install chromium: browser tests will be skipped"; \
 	  else echo "chromium missing and not root: browser tests will be skipped"; fi; }
 
+# Debian's QGIS (PyQGIS in /usr/bin/python3, offscreen) for the QGIS tests, which open
+# the store's styles, project and print layout in it (root only).
+qgis:
+	@{ /usr/bin/python3 -c "import qgis.core" >/dev/null 2>&1 && command -v pdftotext >/dev/null 2>&1 && fc-list :lang=zh 2>/dev/null | grep -q . ; } || { \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    echo "installing Debian python3-qgis and a CJK font for the QGIS tests"; \
+	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-qgis qgis-providers fonts-wqy-zenhei poppler-utils >/dev/null) \
+	      || echo "could not install python3-qgis: QGIS tests will be skipped"; \
+	  else echo "python3-qgis missing and not root: QGIS tests will be skipped"; fi; }
+
 # The store suite also runs against a throwaway local PostGIS (scripts/postgis.sh).
-test: $(STAMP) browser
+test: $(STAMP) browser qgis
 	ECOMAP_TEST_POSTGIS=$$(bash scripts/postgis.sh) $(PY) -m pytest
 
 # A fresh venv with a plain `pip install .` (no extras) checks a zipped GBK Shapefile.
 check-plain:
 	PYTHON=$(PYTHON) bash scripts/check_plain.sh
 
-test-all: $(STAMP) browser
+test-all: $(STAMP) browser qgis
 	ECOMAP_TEST_POSTGIS=$$(bash scripts/postgis.sh) $(PY) -m pytest -m "" 
 
 bench: $(STAMP) browser

@@ -1,4 +1,4 @@
-"""Real components the tests need (Chromium, PostGIS, the raster and scale extras).
+"""Real components the tests need (Chromium, PostGIS, QGIS, the raster and scale extras).
 
 A developer without one gets a skip saying how to get it; under CI (the ``CI``
 environment variable set, as CI services do) a missing component is a **failure**, so a
@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import importlib
 import os
+import subprocess
 from types import ModuleType
 
 import pytest
 
-__all__ = ["in_ci", "need_chromium", "need_component", "need_module", "need_postgis"]
+__all__ = ["in_ci", "need_chromium", "need_component", "need_module", "need_postgis",
+           "need_qgis"]
 
 NO_PG = ("ECOMAP_TEST_POSTGIS is not set: no PostGIS to test against; `make test` sets it "
          "(or run ECOMAP_TEST_POSTGIS=$(bash scripts/postgis.sh) .venv/bin/python -m pytest)")
@@ -57,3 +59,30 @@ def need_chromium() -> str:
         return find_chromium()
     except ChromiumError as exc:
         need_component("Chromium", f"{exc} (make browser installs it)")
+
+
+#: Debian's Python, where Debian's PyQGIS (python3-qgis) lives; not the project's venv
+#: (``$ECOMAP_QGIS_PYTHON`` names another).
+QGIS_PYTHON = "/usr/bin/python3"
+
+
+def need_qgis() -> str:
+    """Debian's ``/usr/bin/python3`` when it imports PyQGIS (``qgis.core``), to run QGIS
+    scripts in (offscreen); ``pdftotext`` is needed beside it."""
+    import shutil
+
+    python = os.environ.get("ECOMAP_QGIS_PYTHON") or QGIS_PYTHON
+    missing = f"{python} does not import qgis.core: Debian's python3-qgis is not installed " \
+              "(make qgis installs it)"
+    if not os.path.exists(python):
+        need_component("QGIS", missing)
+    try:
+        found = subprocess.run([python, "-c", "import qgis.core"], capture_output=True,
+                               timeout=120, env={**os.environ, "QT_QPA_PLATFORM": "offscreen"})
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        need_component("QGIS", f"{missing}: {exc}")
+    if found.returncode != 0:
+        need_component("QGIS", missing)
+    if shutil.which("pdftotext") is None:
+        need_component("pdftotext", "pdftotext (poppler-utils) is missing (make qgis installs it)")
+    return python

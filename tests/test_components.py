@@ -2,7 +2,7 @@
 
 Each case runs a tiny test file in a pytest subprocess, once without and once with
 ``CI=true``, with the component hidden (a module that does not exist, no PostGIS URL,
-a Chromium path that does not exist).
+a Chromium path or a QGIS Python that does not exist).
 """
 
 from __future__ import annotations
@@ -27,6 +27,9 @@ CASES = {
     "postgis": "from tests.components import need_postgis\n"
                "def test_it():\n"
                "    need_postgis()\n",
+    "qgis": "from tests.components import need_qgis\n"
+            "def test_it():\n"
+            "    need_qgis()\n",
     "chromium": "from tests.chromium import chromium_binary\n"
                 "def test_it():\n"
                 "    chromium_binary()\n",
@@ -37,7 +40,8 @@ def run_pytest(tmp_path: Path, source: str, ci: str | None) -> subprocess.Comple
     (tmp_path / "test_tiny.py").write_text(source, encoding="utf-8")
     env = {k: v for k, v in os.environ.items() if k not in ("CI", "ECOMAP_TEST_POSTGIS")}
     env.update(PYTHONPATH=os.pathsep.join([str(ROOT), str(ROOT / "src")]),
-               ECOMAP_CHROMIUM=str(tmp_path / "no-chromium-here"))
+               ECOMAP_CHROMIUM=str(tmp_path / "no-chromium-here"),
+               ECOMAP_QGIS_PYTHON=str(tmp_path / "no-qgis-python-here"))
     if ci is not None:
         env["CI"] = ci
     return subprocess.run(

@@ -138,6 +138,26 @@ def test_county_map_draws_in_headless_chromium(demo_dir):
     assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and shot.stat().st_size > 50_000
 
 
+def test_demo_store_holds_its_qgis_styles_and_project(demo_dir):
+    import io
+    import sqlite3
+    import zipfile
+
+    with sqlite3.connect(demo_dir / "ecomap.gpkg") as con:
+        styles = {r[0] for r in con.execute("SELECT f_table_name FROM layer_styles "
+                                            "WHERE styleName = 'ecomap' AND useAsDefault")}
+        (content,) = con.execute("SELECT content FROM qgis_projects "
+                                 "WHERE name = 'ecomap'").fetchone()
+    assert styles == {"county", "townships", "water_sites", "plots"}
+    archive = zipfile.ZipFile(io.BytesIO(bytes.fromhex(content)))
+    xml = archive.read(archive.namelist()[0]).decode("utf-8")
+    # The layers are read from the demo store under its final name, not the one it
+    # was built under.
+    assert "<datasource>./ecomap.gpkg|layername=plots</datasource>" in xml
+    # All the stored years are shown, so the title names them all.
+    assert "大余县生态修复“落地上图”(2021–2023)" in xml
+
+
 def test_demo_progress_json_gives_each_categorys_county_target_done_and_rate(demo_dir):
     env = {"PATH": str(Path(sys.executable).parent), "HOME": str(demo_dir), "LANG": "C.UTF-8",
            "PYTHONPATH": os.environ.get("PYTHONPATH", "")}

@@ -233,6 +233,9 @@ def run_demo(settings: Settings, *, geodata=None, out="maps", overwrite: bool = 
     """Build the demo store and write all outputs."""
     root = find_geodata(geodata)
     path = build_demo_store(root, Path(settings.store), user=settings.user, overwrite=overwrite)
+    from ecomap.qgis import write_qgis  # QGIS styles and project framed to the loaded county
+
+    write_qgis(path, lang=settings.lang, date=settings.date or None, timezone=settings.timezone)
     result = DemoResult(store=str(path))
     with open_store(path) as st:
         result.written = write_outputs(

@@ -15,7 +15,7 @@ __all__ = ["COMMANDS"]
 @click.group("store", short_help="Copy stores between a GeoPackage and PostGIS; "
                                  "province-scale summaries.")
 def store_group():
-    """Manage stores: copy between a GeoPackage and PostGIS."""
+    """Manage stores: copy between a GeoPackage and PostGIS; QGIS styles and project."""
 
 
 @store_group.command("copy", short_help="Copy a store between a GeoPackage and PostGIS.")
@@ -97,6 +97,49 @@ def summary_cmd(plots, store, year, scheduler, workers, fmt, output):
     df["area_ha"] = ha_from_m2(df["area_m2"])
     df = df.drop(columns="area_m2")
     emit(df, fmt=fmt, output=output, default="csv")
+
+
+@store_group.command("qgis", short_help="Write QGIS default styles and a project with an "
+                                        "A4 layout into the GeoPackage store.")
+@_options.store
+@_options.lang
+@click.option("--title", default=None, help="Title of the print layout (default: the county "
+                                             "map's title).")
+def qgis_cmd(store, lang, title):
+    """(Re)write ecomap's default layer styles (colours, Chinese names, labels, field
+    aliases) and the QGIS project 'ecomap' (layers as on the county map, an A4 print
+    layout) into the GeoPackage store.  The data layers are not changed; styles and
+    projects saved in QGIS under other names are kept.
+
+    Open it in QGIS with Project > Open From > GeoPackage, or add a layer from the file:
+    its default style loads with it.
+
+    \b
+    Example:
+      ecomap store qgis --store ecomap.gpkg
+    """
+    from ecomap.errors import StoreError
+    from ecomap.qgis import write_qgis
+    from ecomap.store import is_postgis_url
+
+    s = _options.settings(store, lang)
+    if is_postgis_url(s.store):
+        raise StoreError(tr("QGIS 样式与工程只写入 GeoPackage 数据库, 不写入 PostGIS; 可先用 "
+                            "'ecomap store copy' 复制为 .gpkg",
+                            "QGIS styles and the project are written into a GeoPackage "
+                            "store only, not PostGIS; 'ecomap store copy' makes a .gpkg copy"))
+    with _options.open_settings_store(s):
+        pass  # the store says what is wrong with a file that is not an ecomap store
+    from ecomap.api import briefing_date
+
+    date = briefing_date(s.date or None, timezone=s.timezone).isoformat()
+    written = write_qgis(s.store, lang=s.lang, title=title, date=date, timezone=s.timezone)
+    click.echo(tr("已写入 QGIS 默认样式 ({layers}) 与工程 '{project}' 到 {store}; 在 QGIS 中用 "
+                  "“项目 → 打开自 → GeoPackage”打开",
+                  "wrote QGIS default styles ({layers}) and the project '{project}' into "
+                  "{store}; open it in QGIS with Project > Open From > GeoPackage",
+                  layers=", ".join(written["styles"]), project=written["project"],
+                  store=s.store))
 
 
 COMMANDS = [store_group]

@@ -14,7 +14,7 @@ import pandas as pd
 
 from ecomap.errors import StoreError
 from ecomap.i18n import tr
-from ecomap.store import open_store
+from ecomap.store import is_postgis_url, open_store
 from ecomap.store.base import Store
 
 __all__ = ["copy_store", "read_dump"]
@@ -75,6 +75,9 @@ def copy_store(source: str | os.PathLike, target: str | os.PathLike) -> dict:
             dst._load(dump)
         else:
             _load_gpkg(dst, dump)
+    if not is_postgis_url(target):  # QGIS styles and project framed to the copied county
+        from ecomap.qgis import write_qgis
+        write_qgis(target)
     counts = {k: len(v) for k, v in dump.items()}
     log.info("copied %s to %s: %s", source, target, counts)
     return counts

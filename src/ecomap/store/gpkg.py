@@ -86,6 +86,8 @@ def _create(path: Path) -> None:
         con.commit()
     finally:
         con.close()
+    from ecomap.qgis import write_qgis  # QGIS default styles and project, in the new file
+    write_qgis(tmp, file_name=path.name)
     os.replace(tmp, path)  # the store appears whole or not at all
 
 
