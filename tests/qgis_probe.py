@@ -68,10 +68,10 @@ def main(path, outdir):
     report["project_crs"] = project.crs().authid()
     report["project_layers"] = {
         layer.name(): {"valid": layer.isValid(), "crs": layer.crs().authid(),
-                       "source": layer.source()}
+                       "source": layer.source(), "features": layer.featureCount()}
         for layer in project.mapLayers().values()}
     root = project.layerTreeRoot()
-    report["tree"] = [[node.layer().source().split("layername=")[-1], node.name(),
+    report["tree"] = [[node.layer().source().split("layername=")[-1].split("|")[0], node.name(),
                        node.isVisible(), node.parent().name()] for node in root.findLayers()]
     layouts = project.layoutManager().layouts()
     report["layouts"] = [lay.name() for lay in layouts]

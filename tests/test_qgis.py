@@ -210,6 +210,12 @@ def test_project_opens_from_the_moved_geopackage_in_map_order(qgis_view):
         assert layer["source"].startswith(str(store)), layer["source"]
     assert [t[0] for t in report["tree"]] == ["county", "townships", "water_sites", "plots"]
     assert all(t[2] for t in report["tree"])
+    # The plots of the latest year, as on the county map (a filter the user can change).
+    last = rows(store, "SELECT MAX(year) FROM plots")[0][0]
+    plots = next(v for v in report["project_layers"].values()
+                 if v["source"].split("layername=")[-1].startswith("plots"))
+    assert plots["features"] == rows(store, "SELECT COUNT(*) FROM plots WHERE year = ?",
+                                     (last,))[0][0]
     assert report["tree"][0][3] == report["tree"][1][3] == "界线"
 
 
@@ -225,8 +231,8 @@ def test_print_layout_exports_an_a4_pdf_with_title_and_legend(qgis_view):
     text = subprocess.run(["pdftotext", "-layout", str(out / "layout.pdf"), "-"],
                           capture_output=True, text=True, check=True).stdout
     flat = "".join(text.split())
-    first, last = rows(qgis_view[0], "SELECT MIN(year), MAX(year) FROM plots")[0]
-    assert f"大余县生态修复“落地上图”({first}–{last})" in flat
+    last = rows(qgis_view[0], "SELECT MAX(year) FROM plots")[0][0]
+    assert f"大余县生态修复“落地上图”({last})" in flat
     # The legend lists the categories drawn: all but the patrol areas, which are off.
     for cat in schema.CATEGORIES.values():
         assert (cat.zh in flat) == (cat.kind != "patrol"), cat.zh

@@ -28,12 +28,11 @@ STYLE_NAME = "ecomap"
 
 
 def default_title(info: dict, lang: str = "zh") -> str:
-    """The county map's title: ``大余县生态修复“落地上图”(2021–2023)``."""
+    """The county map's title, of the latest year with plots: ``大余县生态修复“落地上图”(2023)``."""
     from ecomap.qgis._qml import _style
 
     years = info.get("years")
-    year = "" if not years else (str(years[0]) if years[0] == years[1]
-                                 else f"{years[0]}–{years[1]}")
+    year = str(years[1]) if years else ""
     county = info.get("county") or ("本县" if lang == "zh" else "County")
     return _style.text("county_title", lang, county=county, year=year)
 
@@ -113,7 +112,8 @@ def write_qgis(store_path: str | os.PathLike, *, lang: str | None = None,
                 canvas_wkt=wkt, categories=info["categories"], classes=info["classes"],
                 illustrative=info["illustrative"],
                 notes=_notes(info, lang, file_name or path.name, date or _today(timezone)),
-                legend_title="图例" if lang == "zh" else "Legend")
+                legend_title="图例" if lang == "zh" else "Legend",
+                plot_year=info["years"][1] if info.get("years") else None)
             _gpkg.write_tables(con, spec)
         except BaseException:
             con.execute("ROLLBACK")

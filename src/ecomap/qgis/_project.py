@@ -48,6 +48,8 @@ class ProjectSpec:
     illustrative: bool = True
     notes: tuple[str, ...] = ()
     legend_title: str = "图例"
+    #: The year whose plots the project shows (as the county map does); None: all.
+    plot_year: int | None = None
 
 
 _STORE_WKT = (
@@ -74,7 +76,11 @@ def layer_id(layer: str) -> str:
 
 
 def _source(spec: ProjectSpec, layer: str) -> str:
-    return f"./{spec.file_name}|layername={layer}"
+    # The plots of one year, as on the county map: a filter the user can change in QGIS
+    # (Layer Properties → Source → Query Builder).
+    subset = (f'|subset="year" = {int(spec.plot_year)}'
+              if layer == "plots" and spec.plot_year is not None else "")
+    return f"./{spec.file_name}|layername={layer}{subset}"
 
 
 def _maplayer(spec: ProjectSpec, layer: str) -> str:
