@@ -152,10 +152,9 @@ def test_demo_store_holds_its_qgis_styles_and_project(demo_dir):
     archive = zipfile.ZipFile(io.BytesIO(bytes.fromhex(content)))
     xml = archive.read(archive.namelist()[0]).decode("utf-8")
     # The layers are read from the demo store under its final name, not the one it
-    # was built under.
-    assert "<datasource>./ecomap.gpkg|layername=plots</datasource>" in xml
-    # All the stored years are shown, so the title names them all.
-    assert "大余县生态修复“落地上图”(2021–2023)" in xml
+    # was built under; the plots of the latest year (2023), as on the county map.
+    assert '<datasource>./ecomap.gpkg|layername=plots|subset="year" = 2023</datasource>' in xml
+    assert "大余县生态修复“落地上图”(2023)" in xml
 
 
 def test_demo_progress_json_gives_each_categorys_county_target_done_and_rate(demo_dir):
