@@ -299,3 +299,39 @@ def test_cli_import_update_status(tmp_path):
     assert (county["patches"], county["rectified"], county["unverified"]) == (3, 1, 2)
     r = run(cli, ["patches", "status", "--year", "2022", *base])
     assert "2022年度森林督查问题图斑3个，已整改1个，未核实2个。" in r.output
+
+
+@backends._parametrize
+def test_a_store_made_before_patches_gets_the_layers_when_written(location, tmp_path):
+    with open_store(location, create=True) as st:
+        write_county_and_townships(st)
+    if location.startswith("postgresql"):
+        import psycopg
+
+        from ecomap.store.postgis import split_url
+        conninfo, schema = split_url(location)
+        with psycopg.connect(conninfo, autocommit=True) as con:
+            con.execute(f'DROP TABLE "{schema}".patches, "{schema}".patch_events')
+    else:
+        import sqlite3
+
+        con = sqlite3.connect(location)
+        for t in ("patches", "patch_events"):
+            con.execute(f"DROP TABLE {t}")
+            for meta in ("gpkg_contents", "gpkg_ogr_contents", "gpkg_geometry_columns",
+                         "gpkg_extensions"):
+                con.execute(f"DELETE FROM {meta} WHERE table_name = ?", (t,))
+        con.execute("DROP TABLE rtree_patches_geom")
+        con.commit()
+        con.close()
+    with open_store(location) as st:  # opens, and reads no patches
+        assert st.patches().empty and st.patch_events().empty
+        _imported(st, tmp_path)
+        update_patch(st, "TB001", {"verification": "违法"}, user="a")
+    with open_store(location) as st:
+        assert st.patches()["patch_id"].tolist() == ["TB001", "TB002", "TB003"]
+        assert len(st.patch_events()) == 1
+    if not location.startswith("postgresql"):  # GDAL reads the added layer as a layer
+        back = pyogrio.read_dataframe(location, layer="patches")
+        assert back["patch_id"].tolist() == ["TB001", "TB002", "TB003"]
+        assert back.crs.to_epsg() == 4490
