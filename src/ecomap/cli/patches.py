@@ -186,8 +186,8 @@ def status_cmd(year, by, on, store, fmt, output, lang):
         prog = prog[prog["township"].isna()]
     en = s.lang == "en"
     heads = (["Township", "Patches", "Unverified", "Lawful", "Not started", "In progress",
-              "Rectified", "Closed", "Overdue"] if en else
-             ["乡镇", "图斑数", "未核实", "合法", "未整改", "整改中", "已整改", "已销号", "逾期"])
+              "Rectified (incl. closed)", "Closed", "Overdue"] if en else
+             ["乡镇", "图斑数", "未核实", "合法", "未整改", "整改中", "已整改(含销号)", "已销号", "逾期"])
     shown = prog.copy()
     shown["township"] = [t if isinstance(t, str) else ("County" if en else "全县")
                          for t in shown["township"]]

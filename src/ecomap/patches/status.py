@@ -4,7 +4,8 @@ on a date, the counts by township and the sentence of the report back.
 The values stored are the province's terms (Chinese); :func:`value_label` gives the
 English ones.  A rectification status moves forward only: 未整改 → 整改中 → 已整改 →
 已销号, a step may be skipped (a township may report a patch rectified at once) except
-that 已销号 needs 已整改 first; lawful patches (合法) need no rectification (无需整改).
+that 已销号 needs 已整改 first (or the rectification date given with it: then both are
+recorded); lawful patches (合法) need no rectification (无需整改).
 """
 
 from __future__ import annotations
@@ -127,8 +128,11 @@ def plan_change(patch_id: str, current: dict, changes: dict) -> tuple[list, list
         problems.append(tr("图斑 {id}：违法类型只适用于核实结果为“违法”的图斑（当前为 {v}）",
                            "patch {id}: an unlawful type applies to unlawful (违法) patches "
                            "only (this one is {v})", id=patch_id, v=after["verification"]))
+    # 已销号 with the rectification date on the same row: rectified first, then closed.
+    via = "已整改" if (s == "已销号" and now in ("未整改", "整改中") and after.get("rectified_on")
+                     and after["verification"] in ("违法", "其他")) else None
     if s is not None and s != now:
-        problems += _transition(patch_id, now, s, after["verification"])
+        problems += _transition(patch_id, via or now, s, after["verification"])
     elif after["verification"] == "合法" and now not in ("未整改", "无需整改"):
         problems.append(tr("图斑 {id}：整改状态为 {s}，不能核实为“合法”",
                            "patch {id}: its rectification status is {s}; it cannot be "
@@ -137,6 +141,9 @@ def plan_change(patch_id: str, current: dict, changes: dict) -> tuple[list, list
               if f in after and after[f] is not None
               and str(after[f]) != str(current.get(f, DEFAULTS.get(f)) or "")
               and (f in changes or f == "status")]
+    if via:
+        events.insert(next(i for i, (f, _) in enumerate(events) if f == "status"),
+                      ("status", via))
     return ([] if problems else events), problems
 
 
@@ -158,10 +165,11 @@ def _transition(patch_id, now: str, new: str, verification: str) -> list[Text]:
     if new not in allowed_next(now) and not (now == "无需整改" and new == "未整改"):
         nxt = "、".join(allowed_next(now)) or tr("无", "none")
         if new == "已销号" and now in ("未整改", "整改中"):
-            return [tr("图斑 {id}：整改状态为 {now}，须先整改完成（已整改）才能销号；可改为：{next}",
-                       "patch {id}: its status is {now}; it must be 已整改 (rectified) "
-                       "before it is closed (已销号); allowed next: {next}", id=patch_id,
-                       now=now, next=nxt)]
+            return [tr("图斑 {id}：整改状态为 {now}，须先整改完成（已整改，或同时填写整改日期）才能销号；"
+                       "可改为：{next}",
+                       "patch {id}: its status is {now}; it must be 已整改 (rectified), or "
+                       "the rectification date given, before it is closed (已销号); "
+                       "allowed next: {next}", id=patch_id, now=now, next=nxt)]
         return [tr("图斑 {id}：整改状态为 {now}，不能改回 {new}（只能向前）；可改为：{next}",
                    "patch {id}: its status is {now} and cannot go back to {new} (forward "
                    "only); allowed next: {next}", id=patch_id, now=now, new=new, next=nxt)]
