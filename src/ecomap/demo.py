@@ -123,16 +123,16 @@ def _load(st: Store, root: Path, user: str) -> None:
     for path in sorted(root.glob("targets_*.xlsx")):
         import_targets(path, st, user=user, name=f"geodata/{path.name}")
 
-    # The province's inspection patches and the townships' reports on them, as
-    # `ecomap patches import` and `ecomap patches update-from` store them.
-    _load_patches(st, root, settings)
-
     # Sites and each year's samples, through the same checks as `ecomap water ingest`.
     sites_path = root / "water_sites.csv"
     for samples_path in sorted(root.glob("water_samples_*.csv")):
         ingest_water(samples_path, st, sites_path=sites_path if sites_path.exists() else None,
                      settings=settings, name=f"geodata/{samples_path.name}",
                      sites_name=f"geodata/{sites_path.name}")
+
+    # The province's inspection patches and the townships' reports on them, as
+    # `ecomap patches import` and `ecomap patches update-from` store them.
+    _load_patches(st, root, settings)
 
 
 def _load_patches(st: Store, root: Path, settings: Settings) -> None:
