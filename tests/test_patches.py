@@ -335,3 +335,25 @@ def test_a_store_made_before_patches_gets_the_layers_when_written(location, tmp_
         back = pyogrio.read_dataframe(location, layer="patches")
         assert back["patch_id"].tolist() == ["TB001", "TB002", "TB003"]
         assert back.crs.to_epsg() == 4490
+
+
+@pytest.mark.usefixtures("postgis_url")
+def test_store_copy_carries_patches_and_events_both_ways(tmp_path, pg_schema):
+    from ecomap.store.copy import copy_store
+
+    src = tmp_path / "a.gpkg"
+    with open_store(src, create=True) as st:
+        write_county_and_townships(st)
+        _imported(st, tmp_path)
+        update_patch(st, "TB002", {"verification": "违法", "status": "整改中"}, user="a")
+    copy_store(src, pg_schema)
+    copy_store(pg_schema, tmp_path / "b.gpkg")
+    for where in (pg_schema, tmp_path / "b.gpkg"):
+        with open_store(where) as st:
+            got = st.patches()
+            assert got["patch_id"].tolist() == ["TB001", "TB002", "TB003"]
+            assert got["area_mu"].round(2).tolist() == [22.5, 90.0, 15.0]
+            ev = st.patch_events()
+            assert ev[["patch_id", "field", "value"]].values.tolist() == [
+                ["TB002", "verification", "违法"], ["TB002", "status", "整改中"]]
+            assert ev["batch_id"].tolist() == [None, None]
