@@ -43,6 +43,11 @@ def import_cmd(file, year, encoding, crs, layer, store):
     ID, or an ID twice, rejects the file.  Every original field is kept as written.
     Importing a corrected layer of the same year again updates by ID and lists what
     changed; patches missing from it are kept (and listed), never deleted.
+
+    \b
+    Examples:
+      ecomap patches import 2022年森林督查变化图斑.zip --year 2022
+      ecomap patches import 图斑_更正.shp --year 2022 --encoding gbk
     """
     from ecomap.checks.report import problem_list
     from ecomap.errors import ValidationError
@@ -121,7 +126,13 @@ def update_cmd(patch_id, verification, unlawful_type, status, deadline, rectifie
 @_options.store
 def template_cmd(year, township, output, store):
     """Write the patch list with its current state, drop-downs for 核实结果, 违法类型 and
-    整改状态 and date cells; read it back with 'ecomap patches update-from'."""
+    整改状态 and date cells; read it back with 'ecomap patches update-from'.
+
+    \b
+    Examples:
+      ecomap patches template --year 2022 --township 南安镇 -o 南安镇.xlsx
+      ecomap patches template --year 2022 -o 全县图斑.xlsx
+    """
     from ecomap.io.export import atomic_write
     from ecomap.patches.workbook import template_bytes
 
@@ -140,7 +151,12 @@ def template_cmd(year, township, output, store):
 @_options.store
 def update_from_cmd(file, user, store):
     """Read a filled-in template row by row: every bad cell is listed (row, column,
-    header) and then nothing is stored; unchanged rows make no events."""
+    header) and then nothing is stored; unchanged rows make no events.
+
+    \b
+    Examples:
+      ecomap patches update-from 南安镇.xlsx --user 南安镇林业站
+    """
     from ecomap.patches.workbook import update_from
 
     s = _options.settings(store)
@@ -168,10 +184,17 @@ def update_from_cmd(file, user, store):
 @_options.lang
 def status_cmd(year, by, on, store, fmt, output, lang):
     """Counts by status per township responsible and for the county, the overdue
-    patches with days late, then the report's sentence."""
+    patches with days late, then the report's sentence.
+
+    \b
+    Examples:
+      ecomap patches status --year 2022
+      ecomap patches status --year 2022 --on 2023-06-30
+      ecomap patches status --format xlsx -o 图斑进度.xlsx
+    """
     from ecomap.cli._output import resolve_format
     from ecomap.patches.service import latest_year, store_patch_table
-    from ecomap.patches.status import overdue, patch_progress, patches_sentence
+    from ecomap.patches.status import overdue, patch_progress, patches_sentence, value_label
 
     s = _options.settings(store, lang)
     with _options.open_settings_store(s) as st:
@@ -205,7 +228,8 @@ def status_cmd(year, by, on, store, fmt, output, lang):
             for r in late.itertuples():
                 click.echo(tr("  {id}  {town}  期限 {d}  {s}  逾期 {n} 天",
                               "  {id}  {town}  deadline {d}  {s}  {n} days late",
-                              id=r.patch_id, town=r.in_charge, d=r.deadline, s=r.status,
+                              id=r.patch_id, town=r.in_charge, d=r.deadline,
+                              s=value_label(r.status, s.lang),
                               n=r.days_late))
         click.echo()
         click.echo(records["sentence"])
@@ -219,7 +243,13 @@ def status_cmd(year, by, on, store, fmt, output, lang):
 @_options.store
 def export_cmd(year, output, store):
     """The province's fields and IDs as it wrote them, plus 核实结果, 违法类型, 整改状态,
-    整改期限, 整改日期, 销号日期, 责任乡镇, 备注."""
+    整改期限, 整改日期, 销号日期, 责任乡镇, 备注.
+
+    \b
+    Examples:
+      ecomap patches export --year 2022 -o 2022年图斑核实整改.zip
+      ecomap patches export --year 2022 -o 图斑核实整改.xlsx
+    """
     from ecomap.patches.export import export_patches
 
     s = _options.settings(store)

@@ -74,6 +74,8 @@ def template_bytes(store, *, year: int, township: str | None = None,
                 v = None  # the default: left blank until the patch is verified
             elif v is not None and not isinstance(v, str) and pd.isna(v):
                 v = None
+            elif key == "area_mu":
+                v = round(float(v), 2)
             values.append(v)
         ws.append(values)
     last = max(ws.max_row, 4) + 200  # room for rows a township adds by mistake: checked
