@@ -357,3 +357,22 @@ def test_store_copy_carries_patches_and_events_both_ways(tmp_path, pg_schema):
             assert ev[["patch_id", "field", "value"]].values.tolist() == [
                 ["TB002", "verification", "违法"], ["TB002", "status", "整改中"]]
             assert ev["batch_id"].tolist() == [None, None]
+
+
+def test_same_layer_again_records_nothing_and_a_bulk_update_rolls_back(tmp_path):
+    import datetime as dt
+
+    with open_store(tmp_path / "s.gpkg", create=True) as st:
+        write_county_and_townships(st)
+        _imported(st, tmp_path)
+        n = len(st.batches())
+        _, again = import_patches(tmp_path / "p2022.zip", st, year=2022)
+        assert again["batch_id"] is None and again["unchanged"] == ["TB001", "TB002", "TB003"]
+        assert len(st.batches()) == n
+        data = template_bytes(st, year=2022)
+        filled = _fill(tmp_path / "全县.xlsx", data, {
+            ("TB001", "核实结果"): "违法", ("TB001", "整改期限"): dt.datetime(2023, 6, 30)})
+        batch, _ = update_from(filled, st, user="a")
+        assert len(st.patch_events()) == 2
+        assert st.rollback(batch)["removed"] == {"patch_events": 2}
+        assert st.patch_events().empty

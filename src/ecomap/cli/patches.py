@@ -64,11 +64,16 @@ def import_cmd(file, year, encoding, crs, layer, store):
         raise ValidationError(problem_list(Path(file).name, errors), [])
     for p in problems:
         click.echo(tr("注: {m}", "note: {m}", m=p.message), err=True)
-    click.echo(tr("已入库批次 {batch}：{year}年度图斑 新增 {new} 个，变化 {changed} 个，未变 {same} 个",
-                  "stored batch {batch}: {year} patches: {new} new, {changed} changed, "
-                  "{same} unchanged", batch=result["batch_id"], year=year,
-                  new=len(result["new"]), changed=len(result["changed"]),
-                  same=len(result["unchanged"])))
+    if result["batch_id"] is None:
+        click.echo(tr("{year}年度图斑与库中相同（{n} 个），没有变化，未入库",
+                      "the {year} patches are as stored ({n}): nothing changed, nothing "
+                      "stored", year=year, n=len(result["unchanged"])))
+    else:
+        click.echo(tr("已入库批次 {batch}：{year}年度图斑 新增 {new} 个，变化 {changed} 个，"
+                      "未变 {same} 个", "stored batch {batch}: {year} patches: {new} new, "
+                      "{changed} changed, {same} unchanged", batch=result["batch_id"],
+                      year=year, new=len(result["new"]), changed=len(result["changed"]),
+                      same=len(result["unchanged"])))
     for pid, what in result["changed"].items():
         click.echo(tr("  变化 {id}：{what}", "  changed {id}: {what}", id=pid,
                       what="、".join(what)))

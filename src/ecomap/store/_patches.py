@@ -93,14 +93,14 @@ class PatchesStore:
         stored patches of the year missing from ``frame`` are kept.  Events are never
         touched.  Returns ``{"batch_id", "new", "changed", "unchanged", "missing"}``
         (lists of IDs; ``changed`` maps an ID to what changed: ``geometry`` or field
-        names).  Refused (a :class:`~ecomap.errors.ValidationError`, nothing stored)
-        when the same file was stored before or an ID is stored for another year.
+        names; ``batch_id`` None when nothing is new or changed: no batch is recorded).
+        Refused (a :class:`~ecomap.errors.ValidationError`, nothing stored) when an ID
+        is stored for another year.
         """
         year = int(year)
         ids = frame["patch_id"].astype(str).tolist()
         geoms = np.asarray(frame.geometry.values, dtype=object)
         with self._transaction(lock="patches") as con:
-            self._check_new_batch(con, "patches", provenance, None)
             stored = self._read_layer("patches")
             other = stored[stored["patch_id"].isin(ids) & (stored["year"] != year)]
             if len(other):
@@ -125,6 +125,9 @@ class PatchesStore:
                 else:
                     unchanged.append(pid)
             missing = sorted(set(stored.index) - set(ids))
+            if not new and not changed:  # the same layer again: nothing to record
+                return {"batch_id": None, "new": [], "changed": {}, "unchanged": unchanged,
+                        "missing": missing}
             batch = self._new_batch(con, kind="patches", provenance=provenance,
                                     count=len(ids), year=year,
                                     note=f"{len(new)} new, {len(changed)} changed, "
@@ -166,7 +169,6 @@ class PatchesStore:
                 check(self.patch_events(patch_ids=ids))
             batch = None
             if provenance is not None:
-                self._check_new_batch(con, "patch_updates", provenance, None)
                 batch = self._new_batch(con, kind="patch_updates", provenance=provenance,
                                         count=len(events), note=f"{len(ids)} patches")
             rows = pd.DataFrame({

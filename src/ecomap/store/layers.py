@@ -67,7 +67,7 @@ LAYERS_SCHEMA: dict[str, tuple[str | None, dict[str, str]]] = {
 # Kind of batch -> the layers holding its rows (the others replace a layer whole).
 TABLES_OF = {"plots": ["plots", "plot_townships"], "water_sites": ["water_sites"],
              "water_samples": ["water_samples"], "water": ["water_sites", "water_samples"],
-             "targets": ["targets"]}
+             "targets": ["targets"], "patch_updates": ["patch_events"]}
 
 #: Columns of the frames read from ``plot_townships``, ``water_samples``, ``targets`` and
 #: ``batches``.
