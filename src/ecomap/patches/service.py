@@ -71,7 +71,8 @@ def update_patch(store, patch_id: str, changes: dict, *, user: str) -> list[tupl
         if problems:
             raise ValidationError(problems[0], [
                 {"severity": "error", "code": "patch_update", "feature": patch_id,
-                 "field": None, "message": p} for p in problems])
+                 "field": None, "message": p} for p in problems] if len(problems) > 1
+                else [])
         planned[:] = events_
 
     # The plan is made against the state read in the same transaction as the write.
