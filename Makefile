@@ -82,6 +82,7 @@ geodata: $(STAMP)
 	$(PY) -m pip install --quiet -e '.[geodata]'
 	$(PY) geodata/make_geodata.py
 	$(PY) geodata/make_ndvi.py
+	$(PY) geodata/make_patches.py
 
 vendor:
 	$(PYTHON) scripts/vendor_assets.py

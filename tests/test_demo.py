@@ -175,3 +175,18 @@ def test_demo_progress_json_gives_each_categorys_county_target_done_and_rate(dem
         assert rows[code]["done"] == pytest.approx(quantity, abs=0.05), code
         assert rows[code]["rate"] == 100.0 and rows[code]["met"] is True, code
     assert set(rows) >= {"afforestation", "soil_erosion_control", "understory_planting"}
+
+
+def test_demo_reports_the_2022_patches_rectified_from_their_stored_statuses(demo_dir):
+    # geodata/patches_2022.zip (35 patches) and patch_events_2022.xlsx (all 违法, 已整改 or
+    # 已销号) stored through `patches import` and `update-from`.
+    sentence = "2022年度森林督查问题图斑35个，已全部完成整改。"
+    assert sentence in (demo_dir / "demo-stdout.txt").read_text(encoding="utf-8")
+    assert sentence in (demo_dir / "maps" / "briefing.html").read_text(encoding="utf-8")
+    with open_store(demo_dir / "ecomap.gpkg") as st:
+        patches = st.patches(year=2022)
+        events = st.patch_events(year=2022)
+    assert len(patches) == 35 and patches["patch_id"].is_unique
+    last = events.drop_duplicates(["patch_id", "field"], keep="last")
+    status = last[last["field"] == "status"].set_index("patch_id")["value"]
+    assert len(status) == 35 and set(status) == {"已整改", "已销号"}

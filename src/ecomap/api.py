@@ -173,7 +173,17 @@ def briefing(store: Store, *, year: int | None = None, lang: str = "zh",
         source=source or briefing_source(store, year=year, lang=lang),
         map_source=source or briefing_source(store, year=year, lang=lang, short=True),
         issuer=issuer, date=briefing_date(date, timezone=timezone), lang=lang,
-        basemap=basemap, tianditu_key=tianditu_key, progress=progress, history=history)
+        basemap=basemap, tianditu_key=tianditu_key, progress=progress, history=history,
+        patches_sentence=_patches_sentence(store, year, lang))
+
+
+def _patches_sentence(store: Store, year, lang: str) -> str | None:
+    """The sentence on the latest inspection year's patches up to ``year``, or None."""
+    from ecomap.patches.service import store_sentence
+
+    years = store.patches()["year"].dropna().astype(int)
+    years = years[years <= int(year)] if year else years
+    return store_sentence(store, int(years.max()), lang) if len(years) else None
 
 
 def briefing_files(store: Store, *, year: int | None = None, lang: str = "zh",

@@ -42,6 +42,8 @@ class DemoResult:
     #: Progress against the report year's targets (labelled table) and its sentence.
     progress: object = None
     progress_sentence: str = ""
+    #: The sentence on the inspection patches' rectification (none stored: "").
+    patches_sentence: str = ""
 
 
 def find_geodata(explicit: str | os.PathLike | None = None) -> Path:
@@ -127,6 +129,27 @@ def _load(st: Store, root: Path, user: str) -> None:
         ingest_water(samples_path, st, sites_path=sites_path if sites_path.exists() else None,
                      settings=settings, name=f"geodata/{samples_path.name}",
                      sites_name=f"geodata/{sites_path.name}")
+
+    # The province's inspection patches and the townships' reports on them, as
+    # `ecomap patches import` and `ecomap patches update-from` store them.
+    _load_patches(st, root, settings)
+
+
+def _load_patches(st: Store, root: Path, settings: Settings) -> None:
+    from ecomap.errors import ValidationError
+    from ecomap.patches.importing import import_patches
+    from ecomap.patches.workbook import update_from
+
+    for path in sorted(root.glob("patches_*.zip")):
+        year = int(path.stem.rpartition("_")[2])
+        name = f"geodata/{path.name}"
+        outcome, result = import_patches(path, st, year=year, settings=settings, name=name)
+        if result is None:
+            raise ValidationError(tr("{name}: 演示数据未通过检查", "{name}: the demo data did "
+                                     "not pass its checks", name=name), outcome.report.problems)
+        events = root / f"patch_events_{year}.xlsx"
+        if events.exists():
+            update_from(events, st, user=settings.user, name=f"geodata/{events.name}")
 
 
 #: The year of the county's report (``report_2023.csv``) that the demo reproduces; the
@@ -243,6 +266,9 @@ def run_demo(settings: Settings, *, geodata=None, out="maps", overwrite: bool = 
                 settings.lang), date=settings.date, timezone=settings.timezone)
         totals = county_totals(api.summary(st, year=REPORT_YEAR))
         result.progress, result.progress_sentence = _progress(st, settings.lang)
+        from ecomap.patches.service import store_sentence
+
+        result.patches_sentence = store_sentence(st, lang=settings.lang) or ""
     report = read_report(root)
     for rec in totals.to_dict(orient="records"):
         reported = report.get(rec["category"])

@@ -70,6 +70,11 @@ def demo_cmd(store, geodata, out, overwrite, lang):
         for line in result.progress.to_string(index=False).splitlines():
             click.echo(f"  {line}")
         click.echo(f"  {result.progress_sentence}")
+    if result.patches_sentence:
+        click.echo("")
+        click.echo(tr("森林督查问题图斑 (按入库的核实整改状态计算):",
+                      "forest-inspection patches (computed from the stored statuses):"))
+        click.echo(f"  {result.patches_sentence}")
     _echo_water(result.store, geodata, s.lang)
 
 

@@ -252,7 +252,8 @@ def briefing_page(county: gpd.GeoDataFrame, townships: gpd.GeoDataFrame,
                   basemap="none", tianditu_key: str | None = None,
                   township_names: list[str] | None = None,
                   progress: pd.DataFrame | None = None,
-                  history: pd.DataFrame | None = None) -> Figure:
+                  history: pd.DataFrame | None = None,
+                  patches_sentence: str | None = None) -> Figure:
     """The briefing: title block, sentences, county map, tables, charts, then one section
     per township.
 
@@ -263,7 +264,8 @@ def briefing_page(county: gpd.GeoDataFrame, townships: gpd.GeoDataFrame,
     ``township_names`` limits (and orders) the township sections (default: every one);
     ``progress`` (:func:`ecomap.targets.progress_table` by township) adds the section on
     targets, with ``history`` (:func:`ecomap.targets.year_over_year` by county) its chart
-    of the last years.
+    of the last years; ``patches_sentence`` (the inspection patches' rectification) joins
+    the overview's sentences.
     The PDF (:func:`ecomap.maps._export.html_to_pdf`) carries the issuer and page
     numbers in its footer.
     """
@@ -278,7 +280,8 @@ def briefing_page(county: gpd.GeoDataFrame, townships: gpd.GeoDataFrame,
     illustrative = "illustrative" in townships and bool(
         pd.Series(townships["illustrative"]).fillna(0).any())
     sentences = "".join(f"<p>{html.escape(s)}</p>" for s in report_sentences(
-        summary, county=county_name, year=year, lang=lang, townships=towns))
+        summary, county=county_name, year=year, lang=lang, townships=towns,
+        patches=patches_sentence))
     note = (f'<p class="ecomap-note-text">{html.escape(_t("illustrative", lang))}</p>'
             if illustrative else "")
     block = _title_block(title, issuer=issuer, day=date or dt.date.today(), source=source,

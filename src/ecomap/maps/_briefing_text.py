@@ -113,12 +113,14 @@ def apart_text(totals: pd.DataFrame, lang: str) -> str:
 
 
 def report_sentences(summary: pd.DataFrame, *, county: str, year, lang: str = "zh",
-                     townships=None) -> list[str]:
+                     townships=None, patches: str | None = None) -> list[str]:
     """The report's sentences with this store's figures filled in.
 
     ``共上图生态修复小班537个，修复面积7.09万亩`` then ``完成人工造林6460亩…`` (restoration
     categories, each in the unit the county reports it in), what is counted apart
-    (inspection patches, patrol areas), and the townships with the largest restoration area.
+    (inspection patches, patrol areas), ``patches`` (the sentence on the inspection
+    patches' rectification, :func:`ecomap.patches.patches_sentence`) when given, and the
+    townships with the largest restoration area.
     """
     totals = county_totals(summary)
     works = totals[totals["category"].isin(RESTORATION)]
@@ -133,6 +135,8 @@ def report_sentences(summary: pd.DataFrame, *, county: str, year, lang: str = "z
     apart = apart_text(totals, lang)
     if apart:
         out.append(t("apart", lang, items=apart))
+    if patches:
+        out.append(patches)
     towns = township_totals(summary, townships=townships)
     towns = towns[towns["area_mu"] > 0].sort_values("area_mu", ascending=False)
     if len(towns) >= 2:

@@ -34,6 +34,8 @@ def read_dump(store: Store) -> dict:
         "water_sites": store.water_sites(),
         "water_samples": store.water_samples(),
         "targets": store.targets(),
+        "patches": store.patches(),
+        "patch_events": store.patch_events().rename(columns={"event_id": "fid"}),
     }
 
 
@@ -54,6 +56,15 @@ def _load_gpkg(store, dump: dict) -> None:
         store._insert(con, "plot_townships", dump["plot_townships"])
         store._insert(con, "water_samples", dump["water_samples"])
         store._insert(con, "targets", dump["targets"])
+        _load_patches(store, con, dump)
+
+
+def _load_patches(store, con, dump: dict) -> None:
+    """The patches and their events, ids as they are (both backends)."""
+    gdf = dump["patches"]
+    store._insert(con, "patches", pd.DataFrame(gdf.drop(columns=gdf.geometry.name)),
+                  gdf.geometry.values)
+    store._insert(con, "patch_events", dump["patch_events"])
 
 
 def copy_store(source: str | os.PathLike, target: str | os.PathLike) -> dict:

@@ -184,8 +184,8 @@ class GeoPackageStore(Store):
             self._absent = frozenset()
 
     def _create_added(self, con) -> None:
-        """Create the attribute tables of :data:`ADDED_LAYERS` the file lacks, as GDAL
-        would (table, contents, feature count and its triggers); idempotent."""
+        """Create the tables of :data:`ADDED_LAYERS` the file lacks, as GDAL would (table,
+        contents, geometry column, feature count and its triggers; no R-tree); idempotent."""
         have = {r[0] for r in con.execute("SELECT table_name FROM gpkg_contents")}
         counts = con.execute("SELECT 1 FROM sqlite_master WHERE name = 'gpkg_ogr_contents'"
                              ).fetchone() is not None
@@ -193,13 +193,19 @@ class GeoPackageStore(Store):
             if layer in have:
                 continue
             geom, columns = _SCHEMA[layer]
-            assert geom is None, "only attribute tables are added to existing stores"
             cols = ", ".join(f'"{c}" {_SQL_TYPES[t]}' for c, t in columns.items())
+            gcol = f', "geom" {geom.upper()}' if geom else ""
             con.execute(f'CREATE TABLE IF NOT EXISTS "{layer}" ("fid" INTEGER PRIMARY KEY '
-                        f"AUTOINCREMENT NOT NULL, {cols})")
+                        f"AUTOINCREMENT NOT NULL, {cols}{gcol})")
             con.execute("INSERT INTO gpkg_contents (table_name, data_type, identifier, "
-                        "last_change) VALUES (?, 'attributes', ?, strftime("
-                        "'%Y-%m-%dT%H:%M:%fZ','now'))", (layer, layer))
+                        "last_change, srs_id) VALUES (?, ?, ?, strftime("
+                        "'%Y-%m-%dT%H:%M:%fZ','now'), ?)",
+                        (layer, "features" if geom else "attributes", layer,
+                         _SRS_ID if geom else None))
+            if geom:  # a feature table without an R-tree: GDAL and QGIS read it as it is
+                con.execute("INSERT INTO gpkg_geometry_columns (table_name, column_name, "
+                            "geometry_type_name, srs_id, z, m) VALUES (?, 'geom', ?, ?, 0, 0)",
+                            (layer, geom.upper(), _SRS_ID))
             if counts:
                 con.execute("INSERT OR REPLACE INTO gpkg_ogr_contents (table_name, "
                             "feature_count) VALUES (?, 0)", (layer,))

@@ -30,7 +30,7 @@ LAYERS = ("county", "townships", "plots", "plot_townships", "water_sites", "wate
 #: Layers added after the first stores were made (new stores have them too): a store
 #: without them is still a store, and gets them (empty) in the first transaction that
 #: writes to it.
-ADDED_LAYERS = ("targets",)
+ADDED_LAYERS = ("targets", "patches", "patch_events")
 
 # Every layer of a store: name -> (geometry type or None, {column: "int"|"float"|"str"}).
 # Both backends build their tables from this one description.
@@ -54,6 +54,11 @@ LAYERS_SCHEMA: dict[str, tuple[str | None, dict[str, str]]] = {
                              "value": "float", "below_dl": "int", "batch_id": "int"}),
     "targets": (None, {"township": "str", "category": "str", "year": "int",
                        "quantity": "float", "unit": "str", "batch_id": "int"}),
+    "patches": ("MultiPolygon", {
+        "patch_id": "str", "year": "int", "township": "str", "village": "str",
+        "area_mu": "float", "change_type": "str", "attributes": "str", "batch_id": "int"}),
+    "patch_events": (None, {"patch_id": "str", "at": "str", "user": "str", "field": "str",
+                            "value": "str", "batch_id": "int"}),
     "batches": (None, {"kind": "str", "source_file": "str", "sha256": "str",
                        "created_at": "str", "user": "str", "category": "str", "year": "int",
                        "feature_count": "int", "area_m2": "float", "note": "str"}),
@@ -62,7 +67,7 @@ LAYERS_SCHEMA: dict[str, tuple[str | None, dict[str, str]]] = {
 # Kind of batch -> the layers holding its rows (the others replace a layer whole).
 TABLES_OF = {"plots": ["plots", "plot_townships"], "water_sites": ["water_sites"],
              "water_samples": ["water_samples"], "water": ["water_sites", "water_samples"],
-             "targets": ["targets"]}
+             "targets": ["targets"], "patch_updates": ["patch_events"]}
 
 #: Columns of the frames read from ``plot_townships``, ``water_samples``, ``targets`` and
 #: ``batches``.
@@ -71,6 +76,7 @@ READ_COLUMNS = {
                     "is_primary"],
     "water_samples": ["site_name", "date", "param", "value", "below_dl", "batch_id"],
     "targets": ["township", "category", "year", "quantity", "unit", "batch_id"],
+    "patch_events": ["event_id", "patch_id", "at", "user", "field", "value", "batch_id"],
     "batches": ["batch_id", "kind", "source_file", "sha256", "created_at", "user",
                 "category", "year", "feature_count", "area_m2", "note"],
 }
