@@ -278,3 +278,21 @@ def test_a_coordinate_that_is_not_a_number_leaves_that_plot_out(tmp_path, store)
     assert_clean(r, shp.name, exit_code=1)  # one plot left out, the other accepted
     assert "bad_coordinates" in r.output and "重新导出" in r.output
     assert "接受 1 个" in r.output
+
+
+def test_patch_updates_workbook_with_a_dtd_or_damage_is_refused_unread(tmp_path, store):
+    # The township's workbook goes through the same guard as every other workbook.
+    from ecomap.errors import InputError
+    from ecomap.patches.workbook import update_from
+    from ecomap.store import open_store
+
+    book = points_workbook(tmp_path / "表.xlsx", [["A", 114.01, 25.52, 2023]])
+    hostile = with_dtd(book, tmp_path / "南安镇.xlsx")
+    damaged = tmp_path / "坏表.xlsx"
+    damaged.write_bytes(book.read_bytes()[:200])
+    with open_store(store) as st:
+        for path, words in ((hostile, "DTD"), (damaged, "不是可读的 .xlsx")):
+            with pytest.raises(InputError) as exc:
+                update_from(path, st, user="test")
+            assert path.name in str(exc.value) and words in str(exc.value)
+            assert st.patch_events().empty

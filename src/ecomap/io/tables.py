@@ -13,6 +13,7 @@ the fix, which domain modules turn into problem reports.
 from __future__ import annotations
 
 import codecs
+import contextlib
 import csv
 import io
 import logging
@@ -35,7 +36,7 @@ from ecomap.i18n import tr
 from ecomap.io.archive import scrub_paths
 
 __all__ = ["cell_text", "header_below_title", "parse_coordinate", "parse_date", "parse_number",
-           "read_table"]
+           "read_table", "reading_xlsx"]
 
 log = logging.getLogger(__name__)
 
@@ -194,27 +195,17 @@ _XLSX_ERRORS = (zipfile.BadZipFile, zlib.error, EOFError, KeyError, InvalidFileE
                 ParseError, UnicodeDecodeError, NotImplementedError)
 
 
-def _read_xlsx(p: Path, sheet: str | int | None, shown: str) -> pd.DataFrame:
+@contextlib.contextmanager
+def reading_xlsx(p: Path, shown: str):
+    """Around any reading of a workbook ``p`` (``shown``: its name for the user): a DTD
+    is refused before a parser sees it, and a damaged workbook becomes an
+    :class:`~ecomap.errors.InputError` saying what to do."""
     try:
-        _refuse_dtd(p, shown)
+        _refuse_dtd(Path(p), shown)
         with warnings.catch_warnings():
             # openpyxl warns about styles and data validation it cannot read; harmless here
             warnings.filterwarnings("ignore", category=UserWarning, module="openpyxl")
-            with pd.ExcelFile(p, engine="openpyxl") as book:
-                names = list(book.sheet_names)
-                chosen = 0 if sheet is None else sheet
-                if isinstance(chosen, int) and not 0 <= chosen < len(names):
-                    raise InputError(tr(
-                        "{file}：没有第 {chosen} 个工作表；工作簿共有 {n} 个工作表：{names}",
-                        "{file}: no sheet number {chosen}; the workbook has {n} sheet(s): "
-                        "{names}", file=shown, chosen=chosen, n=len(names),
-                        names=", ".join(names)))
-                if isinstance(chosen, str) and chosen not in names:
-                    raise InputError(tr(
-                        "{file}：没有名为 {chosen!r} 的工作表；请从中选择：{names}",
-                        "{file}: no sheet named {chosen!r}; choose one of: {names}",
-                        file=shown, chosen=chosen, names=", ".join(names)))
-                return pd.read_excel(book, sheet_name=chosen, dtype=str, keep_default_na=False)
+            yield
     except _XLSX_ERRORS as exc:
         detail = scrub_paths(str(exc).strip().splitlines()[0][:200]) if str(exc).strip() else ""
         raise InputError(tr(
@@ -223,6 +214,23 @@ def _read_xlsx(p: Path, sheet: str | int | None, shown: str) -> pd.DataFrame:
             "{file}: not a readable .xlsx workbook ({detail}); it may be damaged — open it in "
             "Excel or WPS and save it again as .xlsx, or export the sheet as CSV",
             file=shown, detail=detail or type(exc).__name__)) from exc
+
+
+def _read_xlsx(p: Path, sheet: str | int | None, shown: str) -> pd.DataFrame:
+    with reading_xlsx(p, shown), pd.ExcelFile(p, engine="openpyxl") as book:
+        names = list(book.sheet_names)
+        chosen = 0 if sheet is None else sheet
+        if isinstance(chosen, int) and not 0 <= chosen < len(names):
+            raise InputError(tr(
+                "{file}：没有第 {chosen} 个工作表；工作簿共有 {n} 个工作表：{names}",
+                "{file}: no sheet number {chosen}; the workbook has {n} sheet(s): "
+                "{names}", file=shown, chosen=chosen, n=len(names), names=", ".join(names)))
+        if isinstance(chosen, str) and chosen not in names:
+            raise InputError(tr(
+                "{file}：没有名为 {chosen!r} 的工作表；请从中选择：{names}",
+                "{file}: no sheet named {chosen!r}; choose one of: {names}",
+                file=shown, chosen=chosen, names=", ".join(names)))
+        return pd.read_excel(book, sheet_name=chosen, dtype=str, keep_default_na=False)
 
 
 # The start of an XML part up to its root element: declaration, comments, processing

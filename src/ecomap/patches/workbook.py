@@ -120,15 +120,13 @@ def read_updates(path: str | os.PathLike, store, *, name: str | None = None
     from openpyxl import load_workbook
     from openpyxl.utils import get_column_letter
 
+    from ecomap.io.tables import reading_xlsx
+
     shown = name or Path(path).name
-    try:
+    with reading_xlsx(Path(path), shown):  # a DTD refused, a damaged file explained
         wb = load_workbook(path, read_only=True, data_only=True)
-    except Exception as exc:  # noqa: BLE001 - any unreadable file says the same
-        raise InputError(tr("{file}：无法作为 XLSX 读取（{exc}）",
-                            "{file}: cannot be read as XLSX ({exc})", file=shown,
-                            exc=exc)) from exc
-    rows = [list(r) for r in wb.worksheets[0].iter_rows(values_only=True)]
-    wb.close()
+        rows = [list(r) for r in wb.worksheets[0].iter_rows(values_only=True)]
+        wb.close()
     names = {h: k for k, zh, en in COLUMNS for h in (zh, en, k)}
     head = next((i for i, r in enumerate(rows[:10])
                  if any(str(c).strip() in ("图斑编号", "Patch ID", "patch_id")
