@@ -38,7 +38,7 @@ UNLAWFUL = {"毁林开垦": "违法开垦林地", "违法采伐林木": "违法�
             "违法占用林地": "违法占用林地"}
 TITLE = "大余县2022年度森林督查问题图斑核实整改情况表（示例）"
 HEADERS = ["图斑编号", "乡镇", "村", "核实结果", "违法类型", "整改状态", "整改期限", "整改日期",
-           "销号日期", "责任乡镇", "备注"]
+           "销号日期", "责任乡镇", "备注", "变更日期"]
 
 
 def province_layer(src: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
@@ -80,7 +80,10 @@ def event_rows(src: gpd.GeoDataFrame, layer: gpd.GeoDataFrame) -> list[list]:
             else None
         rows.append([pid, r.乡镇, r.村, "违法", UNLAWFUL[r.问题类型],
                      "已销号" if closed else "已整改", deadline, done, closed, r.乡镇,
-                     "2023年1月外业核实"])
+                     "2023年1月外业核实",
+                     # Verified in the field in January 2023: the row's date of change;
+                     # rectification and closing are dated by 整改日期 and 销号日期.
+                     dt.date(2023, 1, 9 + i % 15)])
     return rows
 
 
@@ -103,7 +106,7 @@ def write_events(rows: list[list]) -> bytes:
             cell = ws.cell(r, c, v)
             if isinstance(v, dt.date):
                 cell.number_format = "yyyy-mm-dd"
-    for c, w in enumerate((16, 9, 9, 9, 14, 9, 12, 12, 12, 9, 18), 1):
+    for c, w in enumerate((16, 9, 9, 9, 14, 9, 12, 12, 12, 9, 18, 12), 1):
         ws.column_dimensions[ws.cell(3, c).column_letter].width = w
     props = wb.properties
     props.creator = props.lastModifiedBy = "大余县林业局"

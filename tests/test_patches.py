@@ -376,3 +376,42 @@ def test_same_layer_again_records_nothing_and_a_bulk_update_rolls_back(tmp_path)
         assert len(st.patch_events()) == 2
         assert st.rollback(batch)["removed"] == {"patch_events": 2}
         assert st.patch_events().empty
+
+
+def test_a_dated_table_builds_a_history_answered_at_past_dates(tmp_path):
+    # Verified on 变更日期 2023-01-15, rectified on its 整改日期 2023-05-20, closed on its
+    # 销号日期 2023-06-19 — entered in one table, read back as three moments in time.
+    import datetime as dt
+
+    from ecomap.patches.status import patch_state
+
+    st = open_store(tmp_path / "s.gpkg", create=True)
+    try:
+        write_county_and_townships(st)
+        _imported(st, tmp_path)
+        data = template_bytes(st, year=2022, township="乙镇")
+        filled = _fill(tmp_path / "乙镇.xlsx", data, {
+            ("TB002", "核实结果"): "违法", ("TB002", "整改状态"): "已销号",
+            ("TB002", "整改日期"): dt.datetime(2023, 5, 20),
+            ("TB002", "销号日期"): dt.datetime(2023, 6, 19),
+            ("TB002", "变更日期"): dt.datetime(2023, 1, 15)})
+        update_from(filled, st, user="乙镇林业站")
+        events = st.patch_events()
+
+        def state(day):
+            return patch_state(events, on=day, patch_ids=["TB002"]).set_index(
+                "patch_id").loc["TB002", ["verification", "status"]].tolist()
+
+        assert state("2023-01-14") == ["未核实", "未整改"]
+        assert state("2023-01-15") == ["违法", "未整改"]
+        assert state("2023-05-20") == ["违法", "已整改"]
+        assert state("2023-06-19") == ["违法", "已销号"]
+        # History is only added to: a change dated before the latest one is refused.
+        late = _fill(tmp_path / "晚.xlsx", template_bytes(st, year=2022, township="乙镇"), {
+            ("TB002", "备注"): "补记", ("TB002", "变更日期"): dt.datetime(2023, 3, 1)})
+        with pytest.raises(ValidationError) as err:
+            update_from(late, st, user="x")
+        assert "变更日期" in str(err.value.problems[0]["message"])
+        assert "2023-06-19" in str(err.value.problems[0]["message"])
+    finally:
+        st.close()

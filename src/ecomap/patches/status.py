@@ -82,7 +82,9 @@ def patch_state(events: pd.DataFrame, *, on=None, patch_ids=None) -> pd.DataFram
     if on is not None:
         day = on.isoformat() if isinstance(on, dt.date) else str(on)[:10]
         ev = ev[ev["at"].astype(str) <= f"{day}T23:59:59Z"]
-    ev = ev.sort_values("event_id", kind="stable") if "event_id" in ev else ev
+    # In the order they happened (a dated change may be entered later), then as stored.
+    order = [c for c in ("at", "event_id") if c in ev]
+    ev = ev.sort_values(order, kind="stable") if order else ev
     last = ev.drop_duplicates(["patch_id", "field"], keep="last")
     wide = last.pivot(index="patch_id", columns="field", values="value") if len(last) \
         else pd.DataFrame(index=pd.Index([], name="patch_id"))

@@ -24,13 +24,15 @@ from ecomap.patches.status import (
     plan_change,
 )
 
-__all__ = ["read_updates", "template_bytes", "update_from"]
+__all__ = ["event_time", "read_updates", "template_bytes", "update_from"]
 
 #: Columns of the template: (key, Chinese header, English header).
 COLUMNS = [("patch_id", "图斑编号", "Patch ID"), ("township", "乡镇", "Township"),
            ("village", "村", "Village"), ("area_mu", "面积(亩)", "Area (mu)"),
            ("change_type", "变化类型", "Change type"),
-           *((f, zh, en) for f, (zh, en) in FIELD_LABELS.items())]
+           *((f, zh, en) for f, (zh, en) in FIELD_LABELS.items()),
+           # When the row's changes were made (blank: the day the table is read back).
+           ("changed_on", "变更日期", "Date of change")]
 _LISTS = {"verification": VERIFICATIONS, "unlawful_type": UNLAWFUL_TYPES,
           "status": STATUSES}
 _EDITABLE = [f for f in FIELD_LABELS]
@@ -53,6 +55,7 @@ def template_bytes(store, *, year: int, township: str | None = None,
     where = township or county or "全县"
     ws.append([f"{where}{year}年度森林督查问题图斑核实整改情况表"])
     ws.append(["说明：核实结果、违法类型、整改状态请从下拉列表选择；日期填 YYYY-MM-DD；"
+               "变更日期填核实或整改的日期（整改、销号以整改日期、销号日期为准）；"
                "图斑编号请勿修改；空白单元格表示不变。填好后交回县林业局。"])
     ws.append([zh for _, zh, _ in COLUMNS])
     ncol = len(COLUMNS)
@@ -86,7 +89,7 @@ def template_bytes(store, *, year: int, township: str | None = None,
                             errorTitle="不在列表中", error="请从下拉列表中选择")
         dv.add(f"{col}4:{col}{last}")
         ws.add_data_validation(dv)
-    for key in DATE_FIELDS:
+    for key in (*DATE_FIELDS, "changed_on"):
         col = get_column_letter(_col(key))
         for r in range(4, ws.max_row + 1):
             ws[f"{col}{r}"].number_format = "yyyy-mm-dd"
@@ -128,6 +131,7 @@ def read_updates(path: str | os.PathLike, store, *, name: str | None = None
         rows = [list(r) for r in wb.worksheets[0].iter_rows(values_only=True)]
         wb.close()
     names = {h: k for k, zh, en in COLUMNS for h in (zh, en, k)}
+    today = dt.date.today().isoformat()
     head = next((i for i, r in enumerate(rows[:10])
                  if any(str(c).strip() in ("图斑编号", "Patch ID", "patch_id")
                         for c in r if c is not None)), None)
@@ -193,18 +197,65 @@ def read_updates(path: str | os.PathLike, store, *, name: str | None = None
                     ok = False
                     continue
             changes[key] = v
+        changed_on = cell("changed_on")
+        if changed_on not in (None, "") and changes:
+            try:
+                changed_on = parse_date(changed_on)
+            except (ValueError, TypeError):
+                bad(i, "changed_on", tr("{v!r} 不是日期（应为 YYYY-MM-DD）",
+                                        "{v!r} is not a date (YYYY-MM-DD)", v=changed_on))
+                continue
+        else:
+            changed_on = None
         if not ok:
             continue
         planned, refused = plan_change(pid, state.loc[pid].to_dict(), changes)
         for msg in refused:
             bad(i, "status" if "status" in cols else "patch_id", msg)
-        out += [(pid, f, v) for f, v in planned]
+        timed = [(f, v, event_time(f, v, changes, changed_on)) for f, v in planned]
+        late = state.loc[pid, "updated_at"]
+        for f, _v, at in timed:
+            if at is not None and (at[:10] > today or (late and at < late)):
+                key = _date_source(f, _v, changes)
+                key = key if key in cols else "patch_id"
+                bad(i, key, tr("日期 {d} 早于该图斑已登记的最近一次变更 ({last}) 或晚于今天；"
+                               "历史只能向后添加", "date {d} is before the patch's latest "
+                               "recorded change ({last}) or after today; history is only "
+                               "added to", d=at[:10], last=(late or "-")[:10]))
+                ok = False
+                break
+        if ok:
+            out += [(pid, f, v, at) for f, v, at in timed]
     if problems:
         raise ValidationError(tr("{file}：{n} 处错误，未入库（改正后重新导入整张表）",
                                  "{file}: {n} problem(s), nothing stored (correct them and "
                                  "import the whole table again)", file=shown,
                                  n=len(problems)), problems)
-    return pd.DataFrame(out, columns=["patch_id", "field", "value"])
+    return pd.DataFrame(out, columns=["patch_id", "field", "value", "at"])
+
+
+#: A date-only change is recorded at noon in China (UTC+8): 04:00 UTC that day.
+_NOON_UTC = "T04:00:00Z"
+
+
+def _date_source(field: str, value, changes: dict) -> str:
+    """The column whose date an event takes (see :func:`event_time`)."""
+    if field == "status" and value == "已整改" and changes.get("rectified_on"):
+        return "rectified_on"
+    if field == "status" and value == "已销号" and changes.get("closed_on"):
+        return "closed_on"
+    if field in ("rectified_on", "closed_on") and value:
+        return field
+    return "changed_on"
+
+
+def event_time(field: str, value, changes: dict, changed_on: str | None) -> str | None:
+    """When an event of a row happened (UTC ISO), from the dates the row carries: a
+    rectification on its 整改日期, a closing on its 销号日期, the rest on the row's
+    变更日期; None (the time it is stored) when the row gives no date for it."""
+    source = _date_source(field, value, changes)
+    day = changed_on if source == "changed_on" else changes[source]
+    return f"{str(day)[:10]}{_NOON_UTC}" if day else None
 
 
 def update_from(path: str | os.PathLike, store, *, user: str, name: str | None = None

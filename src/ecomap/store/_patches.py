@@ -171,9 +171,14 @@ class PatchesStore:
             if provenance is not None:
                 batch = self._new_batch(con, kind="patch_updates", provenance=provenance,
                                         count=len(events), note=f"{len(ids)} patches")
+            # Each event at its own time when the events say when (a dated change),
+            # else at ``at`` or now.
+            when = at or now_utc()
+            times = ([when if t is None or t != t else str(t) for t in events["at"]]
+                     if "at" in events else when)
             rows = pd.DataFrame({
                 "patch_id": events["patch_id"].astype(str).to_numpy(dtype=object),
-                "at": at or now_utc(), "user": user,
+                "at": times, "user": user,
                 "field": events["field"].astype(str).to_numpy(dtype=object),
                 "value": [None if v is None or (isinstance(v, float) and np.isnan(v))
                           else str(v) for v in events["value"]],
