@@ -125,6 +125,7 @@ def _register() -> None:
         demo,
         ingest,
         map,
+        photos,
         raster,
         serve,
         store,
@@ -133,7 +134,8 @@ def _register() -> None:
         water,
     )
 
-    for module in (demo, summary, targets, ingest, map, batches, water, raster, store, serve):
+    for module in (demo, summary, targets, ingest, map, batches, water, raster, store, serve,
+                   photos):
         for command in module.COMMANDS:
             _options.add_global_options(command)
             cli.add_command(command)

@@ -34,6 +34,7 @@ from ecomap.split import (
     resplit_plan,
     split_by_township,
 )
+from ecomap.store._photos import PhotosStore
 from ecomap.store._targets import TargetsStore
 from ecomap.store.layers import (
     LAYERS,
@@ -140,7 +141,7 @@ class Provenance:
     user: str = "unknown"
 
 
-class Store(TargetsStore, abc.ABC):
+class Store(TargetsStore, PhotosStore, abc.ABC):
     """A county's data: county and township boundaries, plots, water sites and samples,
     targets (:class:`~ecomap.store._targets.TargetsStore`).
 
