@@ -327,3 +327,22 @@ def test_store_without_photos_reads_empty(store_path, filled_store):
     assert filled_store.stored_photos(["0" * 64]) == {}
     with open_store(store_path) as st:
         assert list(st.photo_targets()["kind"]) == ["plot"] * 4
+
+
+def test_demo_photos_lie_in_their_patches():
+    """geodata/photos: each photo's EXIF position is inside the patch its name starts
+    with, taken in 2023 (Beijing time)."""
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1] / "geodata"
+    patches = gpd.read_file(root / "plots" / "forest_inspection_patch_2023.geojson")
+    targets = gpd.GeoDataFrame({"kind": "plot", "key": patches["小班号"]},
+                               geometry=patches.geometry.values, crs=patches.crs)
+    files = sorted((root / "photos").glob("*.jpg"))
+    assert len(files) == 6
+    for path in files:
+        assert 30_000 < path.stat().st_size < 80_000
+        info = read_photo(path.read_bytes(), file_name=path.name)
+        got = attach_photo(info, targets)
+        assert (got.key, got.how) == (id_in_name(path.name), "inside")
+        assert info.taken_at.startswith("2023-") and info.taken_at.endswith("+08:00")
