@@ -346,3 +346,49 @@ def test_demo_photos_lie_in_their_patches():
         got = attach_photo(info, targets)
         assert (got.key, got.how) == (id_in_name(path.name), "inside")
         assert info.taken_at.startswith("2023-") and info.taken_at.endswith("+08:00")
+
+
+# --- on the maps ----------------------------------------------------------------------------
+def test_county_map_popups_carry_the_plots_thumbnails(filled_store):
+    from ecomap import api, maps
+
+    before = maps.to_html(api.county_map(filled_store, year=2023))
+    assert "ecomap-photos" not in before
+    inside = (X0 + 200, Y0 + 3500)  # in S-30-70 (x -300…700, y 3000…4000)
+    got = add(filled_store, {f"s{i}.jpg": jpeg(at=inside, colour=(40 * i, 90, 9))
+                             for i in range(5)})
+    assert [r.stored for r in got.results] == [True] * 5
+    html = maps.to_html(api.county_map(filled_store, year=2023))
+    # 3 thumbnails shown (each once), 2 counted; escaped for the page's JSON block
+    assert html.count("data:image/jpeg;base64,") == 3
+    assert "另有 2 张照片" in html and "现场照片 (5)" in html
+
+
+@pytest.mark.browser
+def test_popup_shows_the_thumbnails_offline_in_chromium(tmp_path, filled_store):
+    from ecomap import api, maps
+    from tests.test_maps_browser import _click, _open, _point_of, _shot
+
+    inside = (X0 + 200, Y0 + 3500)  # in S-30-70
+    add(filled_store, {"s1.jpg": jpeg(at=inside), "s2.jpg": jpeg(at=inside, colour=(1, 2, 3))})
+    html = maps.to_html(api.county_map(filled_store, year=2023))
+    browser, page, _ = _open(tmp_path, html, "photos-popup")
+    with browser:
+        x, y = _point_of(page, filled_store, "S-30-70")
+        _click(page, x, y)
+        page.wait_for("!!document.querySelector('.leaflet-popup .ecomap-photos img')",
+                      timeout=20)
+        page.wait_for("Array.from(document.querySelectorAll('.leaflet-popup img'))"
+                      ".every(function (i) { return i.complete && i.naturalWidth > 0; })",
+                      timeout=20)
+        got = page.evaluate("(function () { var imgs = document.querySelectorAll("
+                            "'.leaflet-popup .ecomap-photos img'); return [imgs.length, "
+                            "imgs[0].naturalWidth, imgs[0].naturalHeight, document."
+                            "querySelector('.leaflet-popup').textContent]; })()")
+        assert got[:3] == [2, 320, 240]
+        assert "S-30-70" in got[3] and "现场照片 (2)" in got[3]
+        assert page.errors() == []
+        assert [u for u in page.requests() if not u.startswith(("file:", "data:"))] == []
+        page.wait_for("getComputedStyle(document.querySelector('.leaflet-popup')).opacity"
+                      " === '1'", timeout=20)  # faded in, for the screenshot
+        _shot(page, "maps-photos-popup")

@@ -12,8 +12,9 @@ The rules, in order:
    position is farther than the tolerance from the named patch, a warning says so.
 3. The position: the target containing it (patches before plots), else the nearest
    within the tolerance (default 50 m), measured area-true in the Gauss-Kruger zone
-   (:mod:`ecomap.crs`).  Two or more within the tolerance, none containing: the
-   nearest, with a warning naming the others.
+   (:mod:`ecomap.crs`).  Inside two or more (overlapping plots): the smallest, with a
+   warning.  Two or more within the tolerance, none containing: the nearest, with a
+   warning naming the others.
 4. Otherwise the photo is refused with the reason.
 """
 
@@ -134,14 +135,15 @@ def _named(proj: _Projected, point, key: str, how: str, tolerance_m: float) -> A
 def _by_position(proj: _Projected, point, tier: str, tolerance_m: float) -> Attachment | None:
     hits = [int(i) for i in proj.tree.query(point, predicate="intersects")
             if proj.kinds[i] == tier]
-    if hits:
-        i = min(hits, key=lambda j: proj.keys[j])
+    if hits:  # the smallest: the most specific of overlapping targets
+        hits.sort(key=lambda j: (proj.geoms[j].area, proj.keys[j]))
+        i = hits[0]
         warning = None
         if len(hits) > 1:
-            others = "、".join(sorted(str(proj.keys[j]) for j in hits if j != i))
-            warning = tr("位置同时在 {others} 内; 挂接到 {target}",
-                         "the position is also inside {others}; attached to {target}",
-                         others=others, target=target_label(tier, proj.keys[i]))
+            others = "、".join(str(target_label(tier, proj.keys[j])) for j in hits[1:])
+            warning = tr("位置同时在 {others} 内; 挂接到其中最小的 {target}",
+                         "the position is also inside {others}; attached to the smallest, "
+                         "{target}", others=others, target=target_label(tier, proj.keys[i]))
         return Attachment(tier, str(proj.keys[i]), "inside", 0.0, warning)
     near = [int(i) for i in proj.tree.query(point, predicate="dwithin", distance=tolerance_m)
             if proj.kinds[i] == tier]

@@ -12,11 +12,12 @@ import base64
 import html
 from dataclasses import dataclass
 
-__all__ = ["PER_FEATURE", "PopupBudget", "MAP_BYTES", "photo_popup_html"]
+__all__ = ["MAP_BYTES", "PER_FEATURE", "PopupBudget", "photo_popup_html", "plot_photo_popups"]
 
 #: Thumbnails shown per feature, and bytes of thumbnails (before base64) per map.
 PER_FEATURE = 3
 MAP_BYTES = 2_000_000
+_SHOWN_PX = 96  # the long side of a thumbnail in a popup, in CSS pixels
 
 
 @dataclass
@@ -33,6 +34,26 @@ class PopupBudget:
             return False
         self.spent += size
         return True
+
+
+def _jpeg_size(data: bytes) -> tuple[int, int] | None:
+    """(width, height) from a JPEG's start-of-frame marker, or None."""
+    i = 2
+    while i + 9 < len(data):
+        if data[i] != 0xFF:
+            return None
+        marker, length = data[i + 1], int.from_bytes(data[i + 2:i + 4], "big")
+        if 0xC0 <= marker <= 0xCF and marker not in (0xC4, 0xC8, 0xCC):
+            h, w = int.from_bytes(data[i + 5:i + 7], "big"), int.from_bytes(data[i + 7:i + 9], "big")
+            return (w, h) if w and h else None
+        i += 2 + length
+    return None
+
+
+def _fit(size: tuple[int, int], box: int) -> tuple[int, int]:
+    w, h = size
+    scale = box / max(w, h)
+    return max(1, round(w * scale)), max(1, round(h * scale))
 
 
 def _field(photo, name: str):
@@ -53,7 +74,7 @@ def photo_popup_html(thumbnails, lang: str = "zh", *, budget: PopupBudget | None
     if not photos:
         return ""
     budget = PopupBudget() if budget is None else budget
-    shown = []
+    shown = []  # side by side (at most 3 × 104 px: within the popup's 380 px)
     for photo in photos:
         data = _field(photo, "thumbnail")
         if len(shown) >= budget.per_feature or not data or not budget.take(len(data)):
@@ -61,16 +82,36 @@ def photo_popup_html(thumbnails, lang: str = "zh", *, budget: PopupBudget | None
         when = str(_field(photo, "taken_at") or "")[:10]
         title = html.escape(str(_field(photo, "file_name") or ""), quote=True)
         uri = "data:image/jpeg;base64," + base64.b64encode(bytes(data)).decode("ascii")
-        shown.append(f'<figure style="margin:0 4px 4px 0;display:inline-block">'
-                     f'<img src="{uri}" alt="{title}" title="{title}" '
-                     f'style="max-width:96px;max-height:96px;display:block">'
+        # The size is known before the image loads, so the popup is laid out right.
+        w, h = _fit(_jpeg_size(data) or (4, 3), _SHOWN_PX)
+        shown.append(f'<figure style="margin:0 6px 4px 0;display:inline-block;'
+                     f'vertical-align:top">'
+                     f'<img src="{uri}" alt="{title}" title="{title}" width="{w}" '
+                     f'height="{h}" style="display:block;border:1px solid #ccc">'
                      f'<figcaption style="font-size:11px;color:#555">{html.escape(when)}'
                      f"</figcaption></figure>")
     rest = len(photos) - len(shown)
     head = "现场照片" if lang == "zh" else "Photos"
     more = ""
     if rest:
-        more = (f'<div class="ecomap-photos-more">另有 {rest} 张照片</div>' if lang == "zh"
-                else f'<div class="ecomap-photos-more">{rest} more photo{"s" * (rest > 1)}</div>')
-    return (f'<div class="ecomap-photos"><b>{head}</b> ({len(photos)})<br>'
-            f'{"".join(shown)}{more}</div>')
+        text = (f"另有 {rest} 张照片" if lang == "zh"
+                else f"{rest} more photo{'s' * (rest > 1)}")
+        more = f'<div class="ecomap-photos-more" style="color:#555">{text}</div>'
+    return (f'<div class="ecomap-popup ecomap-photos" style="margin-top:6px">'
+            f'<div style="color:#555;margin-bottom:3px">{head} ({len(photos)})</div>'
+            f'<div style="white-space:nowrap">{"".join(shown)}</div>{more}</div>')
+
+
+def plot_photo_popups(fids, photos, lang: str = "zh", *,
+                      budget: PopupBudget | None = None) -> list[str]:
+    """The photos part of the popup of each plot of ``fids`` ("" for none), for one map.
+
+    ``photos``: :meth:`Store.photos` with ``thumbnails=True`` (of target kind "plot").
+    One ``budget`` (default: :data:`PER_FEATURE` per plot, :data:`MAP_BYTES` in all)
+    is spent in the order of ``fids``.
+    """
+    budget = PopupBudget() if budget is None else budget
+    mine = photos[photos["target_kind"] == "plot"]
+    by_key = {key: group.to_dict(orient="records")
+              for key, group in mine.groupby("target_key", sort=False)}
+    return [photo_popup_html(by_key.get(str(int(f)), []), lang, budget=budget) for f in fids]

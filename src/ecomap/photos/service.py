@@ -151,8 +151,7 @@ def add_photos(files, store, *, user: str, tolerance_m: float = 50.0,
     })
     names = [i.file_name for i, _ in accepted]
     if source is None:
-        source = "、".join(names[:3]) + (tr(" 等 {n} 张", " and {n} more", n=len(names) - 3)
-                                        if len(names) > 3 else "")
+        source = "、".join(names[:3]) + (f" … (+{len(names) - 3})" if len(names) > 3 else "")
     batch = store.add_photos(frame, provenance=Provenance(str(source), None, user))
     log.info("photos: %d stored as batch %d, %d refused", len(accepted), batch,
              len(results) - len(accepted))

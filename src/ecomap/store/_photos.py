@@ -14,6 +14,7 @@ import pandas as pd
 
 from ecomap.errors import ValidationError
 from ecomap.i18n import tr
+from ecomap.schema import CATEGORIES
 
 __all__ = ["PHOTO_COLUMNS", "PhotosStore"]
 
@@ -36,7 +37,8 @@ class PhotosStore:
     def photo_targets(self):
         """What a photo can be attached to: a GeoDataFrame of ``kind`` ("patch" or
         "plot"), ``key`` (the patch ID, or the plot's fid as text) and ``geometry``
-        (EPSG:4490).  Patches are read when the store has a ``patches`` table."""
+        (EPSG:4490).  Patches are read when the store has a ``patches`` table; plots of
+        every category but the patrol areas (which tile the forest)."""
         import geopandas as gpd
 
         from ecomap import crs as _crs
@@ -48,7 +50,11 @@ class PhotosStore:
             if len(df):
                 parts.append(("patch", df["patch_id"].astype(str).tolist(),
                               self._decode_geoms(df["geom"].tolist())))
-        df = self._query(f"SELECT fid, {self._geom_sql} FROM plots ORDER BY fid")
+        # Patrol areas tile the forest (every photo would be in one): not photo targets.
+        patrol = [c.code for c in CATEGORIES.values() if c.kind == "patrol"]
+        marks = ", ".join([self._mark] * len(patrol))
+        df = self._query(f"SELECT fid, {self._geom_sql} FROM plots WHERE category IS NULL OR "
+                         f"category NOT IN ({marks}) ORDER BY fid", patrol)
         if len(df):
             parts.append(("plot", [str(int(f)) for f in df["fid"]],
                           self._decode_geoms(df["geom"].tolist())))
