@@ -392,3 +392,24 @@ def test_popup_shows_the_thumbnails_offline_in_chromium(tmp_path, filled_store):
         page.wait_for("getComputedStyle(document.querySelector('.leaflet-popup')).opacity"
                       " === '1'", timeout=20)  # faded in, for the screenshot
         _shot(page, "maps-photos-popup")
+
+
+@pytest.mark.parametrize("target", ["gpkg", "postgis"])
+def test_store_copy_keeps_the_photos(filled_store, store_path, tmp_path, target, request):
+    from ecomap.store.copy import copy_store
+
+    cy = (OLD[1] + OLD[3]) / 2
+    data = jpeg(at=(OLD[0] + 10, cy), size=(2000, 1500))
+    got = add(filled_store, {"a.jpg": data})
+    want = filled_store.photos(thumbnails=True, images=True)
+    filled_store.close()
+    dest = (str(tmp_path / "copy.gpkg") if target == "gpkg"
+            else request.getfixturevalue("pg_schema"))
+    copy_store(store_path, dest)
+    with open_store(dest) as st:
+        copied = st.photos(thumbnails=True, images=True)
+        assert copied.drop(columns=["thumbnail", "image"]).to_dict("records") == \
+            want.drop(columns=["thumbnail", "image"]).to_dict("records")
+        assert copied["thumbnail"].tolist() == want["thumbnail"].tolist()
+        assert copied["image"].tolist() == want["image"].tolist()
+        assert st.rollback(got.batch_id)["removed"] == {"photos": 1}

@@ -22,14 +22,14 @@ def photos_group():
     """
 
 
-def _where(kind, key, lang: str) -> str:
+def _where(kind, key, lang: str, name=None) -> str:
     if kind is None:
         return ""
     from ecomap.i18n import use_lang
     from ecomap.photos import target_label
 
     with use_lang(lang):
-        return str(target_label(kind, key))
+        return str(target_label(kind, key, name))
 
 
 def _how(result, lang: str) -> str:
@@ -70,6 +70,12 @@ def add_cmd(ctx, paths, patch, tolerance, store, fmt, output, lang):
     \b
     Exit codes: 0 all stored; 1 some photos refused, the others stored;
     2 nothing stored (every photo refused).
+
+    \b
+    Examples:
+      ecomap photos add 现场照片/
+      ecomap photos add DY2022-007_现场.jpg IMG_0012.jpg --tolerance 30
+      ecomap photos add 照片/ --patch DY2022-007 --format json
     """
     import pandas as pd
 
@@ -84,13 +90,14 @@ def add_cmd(ctx, paths, patch, tolerance, store, fmt, output, lang):
                            patch=patch)
     results = added.results
     records = [{"file": r.file_name, "stored": r.stored, "target_kind": r.kind,
-                "target_key": r.key, "how": r.how, "distance_m": r.distance_m,
+                "target_key": r.key, "target_name": r.name, "how": r.how,
+                "distance_m": r.distance_m,
                 "taken_at": r.taken_at, "warning": r.warning, "reason": r.reason}
                for r in results]
     zh = s.lang == "zh"
     shown = pd.DataFrame({
         "照片" if zh else "photo": [r.file_name for r in results],
-        "挂接到" if zh else "attached to": [_where(r.kind, r.key, s.lang) or
+        "挂接到" if zh else "attached to": [_where(r.kind, r.key, s.lang, r.name) or
                                          ("未入库" if zh else "not stored") for r in results],
         "依据" if zh else "by": [_how(r, s.lang) if r.stored else "" for r in results],
         "拍摄时间" if zh else "taken": [(r.taken_at or "")[:16].replace("T", " ")
@@ -133,12 +140,15 @@ def list_cmd(patch, plot, store, fmt, output, lang):
                  ("plot", str(plot)) if plot is not None else (None, None))
     with _options.open_settings_store(s) as st:
         df = st.photos(target_kind=kind, target_key=key)
+        targets = st.photo_targets() if len(df) else None
+    names = {} if targets is None else dict(zip(
+        zip(targets["kind"], targets["key"], strict=True), targets["name"], strict=True))
     records = [{k: (None if pd.isna(v) else v) for k, v in row.items()}
                for row in df.to_dict(orient="records")]
     zh = s.lang == "zh"
     shown = pd.DataFrame({
         "照片编号" if zh else "photo": df["photo_id"].tolist(),
-        "挂接到" if zh else "attached to": [_where(k, v, s.lang) for k, v in
+        "挂接到" if zh else "attached to": [_where(k, v, s.lang, names.get((k, v))) for k, v in
                                          zip(df["target_kind"], df["target_key"], strict=True)],
         "拍摄时间" if zh else "taken": [str(t or "")[:16].replace("T", " ")
                                     for t in df["taken_at"]],

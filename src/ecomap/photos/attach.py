@@ -49,10 +49,13 @@ class Attachment:
     reason: str | None = None
 
 
-def target_label(kind: str, key: str):
-    """``图斑 DY2022-007`` / ``地块 12`` (patch / plot), for messages."""
+def target_label(kind: str, key: str, name: str | None = None):
+    """``图斑 DY2022-007`` / ``地块 12`` (patch / plot; ``地块 12 (小班号)`` with the plot's
+    ``name``), for messages."""
     if kind == "patch":
         return tr("图斑 {key}", "patch {key}", key=key)
+    if name and name != key:
+        return tr("地块 {key} ({name})", "plot {key} ({name})", key=key, name=name)
     return tr("地块 {key}", "plot {key}", key=key)
 
 

@@ -27,6 +27,7 @@ class PhotoResult:
     file_name: str
     kind: str | None = None
     key: str | None = None
+    name: str | None = None  # the plot's 小班号 (or the patch ID)
     how: str | None = None
     distance_m: float | None = None
     taken_at: str | None = None
@@ -99,6 +100,8 @@ def add_photos(files, store, *, user: str, tolerance_m: float = 50.0,
         raise InputError(tr("没有照片 (.jpg/.jpeg) 可入库", "no photos (.jpg/.jpeg) to store"))
     targets = store.photo_targets()
     proj = _Projected(targets)
+    names = dict(zip(zip(targets["kind"], targets["key"], strict=True), targets["name"],
+                     strict=True))
     results: list[PhotoResult] = []
     accepted: list[tuple[PhotoInfo, Attachment]] = []
     infos: list[PhotoInfo | InputError] = []
@@ -130,7 +133,8 @@ def add_photos(files, store, *, user: str, tolerance_m: float = 50.0,
             continue
         seen[info.sha256] = name
         accepted.append((info, where))
-        results.append(PhotoResult(name, where.kind, where.key, where.how, where.distance_m,
+        results.append(PhotoResult(name, where.kind, where.key, names.get((where.kind, where.key)),
+                                   where.how, where.distance_m,
                                    info.taken_at, None if where.warning is None
                                    else str(where.warning)))
     if not accepted:
@@ -149,9 +153,9 @@ def add_photos(files, store, *, user: str, tolerance_m: float = 50.0,
         "thumbnail": pd.Series([i.thumbnail for i, _ in accepted], dtype=object),
         "image": pd.Series([i.image for i, _ in accepted], dtype=object),
     })
-    names = [i.file_name for i, _ in accepted]
+    files = [i.file_name for i, _ in accepted]
     if source is None:
-        source = "、".join(names[:3]) + (f" … (+{len(names) - 3})" if len(names) > 3 else "")
+        source = "、".join(files[:3]) + (f" … (+{len(files) - 3})" if len(files) > 3 else "")
     batch = store.add_photos(frame, provenance=Provenance(str(source), None, user))
     log.info("photos: %d stored as batch %d, %d refused", len(accepted), batch,
              len(results) - len(accepted))

@@ -36,9 +36,10 @@ class PhotosStore:
 
     def photo_targets(self):
         """What a photo can be attached to: a GeoDataFrame of ``kind`` ("patch" or
-        "plot"), ``key`` (the patch ID, or the plot's fid as text) and ``geometry``
-        (EPSG:4490).  Patches are read when the store has a ``patches`` table; plots of
-        every category but the patrol areas (which tile the forest)."""
+        "plot"), ``key`` (the patch ID, or the plot's fid as text), ``name`` (the patch
+        ID, or the plot's 小班号) and ``geometry`` (EPSG:4490).  Patches are read when the
+        store has a ``patches`` table; plots of every category but the patrol areas (which
+        tile the forest)."""
         import geopandas as gpd
 
         from ecomap import crs as _crs
@@ -53,23 +54,28 @@ class PhotosStore:
         # Patrol areas tile the forest (every photo would be in one): not photo targets.
         patrol = [c.code for c in CATEGORIES.values() if c.kind == "patrol"]
         marks = ", ".join([self._mark] * len(patrol))
-        df = self._query(f"SELECT fid, {self._geom_sql} FROM plots WHERE category IS NULL OR "
-                         f"category NOT IN ({marks}) ORDER BY fid", patrol)
+        df = self._query(f"SELECT fid, plot_id, {self._geom_sql} FROM plots WHERE category "
+                         f"IS NULL OR category NOT IN ({marks}) ORDER BY fid", patrol)
         if len(df):
             parts.append(("plot", [str(int(f)) for f in df["fid"]],
-                          self._decode_geoms(df["geom"].tolist())))
-        kinds = [k for k, keys, _ in parts for _ in keys]
-        keys = [key for _, ks, _ in parts for key in ks]
-        geoms = [g for _, _, gs in parts for g in gs]
+                          self._decode_geoms(df["geom"].tolist()),
+                          [None if pd.isna(v) else str(v) for v in df["plot_id"]]))
+        kinds = [p[0] for p in parts for _ in p[1]]
+        keys = [key for p in parts for key in p[1]]
+        geoms = [g for p in parts for g in p[2]]
+        names = [n for p in parts for n in (p[3] if len(p) > 3 else p[1])]
         return gpd.GeoDataFrame({"kind": pd.Series(kinds, dtype=object),
-                                 "key": pd.Series(keys, dtype=object)},
+                                 "key": pd.Series(keys, dtype=object),
+                                 "name": pd.Series(names, dtype=object)},
                                 geometry=gpd.GeoSeries(geoms, crs=_crs.STORE_CRS))
 
     def photos(self, *, target_kind: str | None = None, target_key: str | None = None,
-               batch: int | None = None, thumbnails: bool = False) -> pd.DataFrame:
-        """Stored photos (:data:`PHOTO_COLUMNS`, and ``thumbnail`` bytes when asked), in the
-        order they were stored."""
-        cols = PHOTO_COLUMNS + (["thumbnail"] if thumbnails else [])
+               batch: int | None = None, thumbnails: bool = False,
+               images: bool = False) -> pd.DataFrame:
+        """Stored photos (:data:`PHOTO_COLUMNS`, and the ``thumbnail`` and ``image`` bytes
+        when asked), in the order they were stored."""
+        cols = PHOTO_COLUMNS + (["thumbnail"] if thumbnails else []) + (
+            ["image"] if images else [])
         if "photos" in self._absent:
             return pd.DataFrame(columns=cols)
         conds, params = [], []
@@ -81,8 +87,9 @@ class PhotosStore:
         where = ("WHERE " + " AND ".join(conds)) if conds else ""
         df = self._frame(f"SELECT {', '.join(cols)} FROM photos {where} ORDER BY fid",
                          params, cols)
-        if thumbnails:
-            df["thumbnail"] = [None if b is None else bytes(b) for b in df["thumbnail"]]
+        for blob in ("thumbnail", "image"):
+            if blob in cols:
+                df[blob] = [None if b is None else bytes(b) for b in df[blob]]
         return df.astype({"lon": "float64", "lat": "float64"})
 
     def photo_image(self, photo_id: str) -> bytes | None:

@@ -34,6 +34,7 @@ def read_dump(store: Store) -> dict:
         "water_sites": store.water_sites(),
         "water_samples": store.water_samples(),
         "targets": store.targets(),
+        "photos": store.photos(thumbnails=True, images=True),
     }
 
 
@@ -54,6 +55,7 @@ def _load_gpkg(store, dump: dict) -> None:
         store._insert(con, "plot_townships", dump["plot_townships"])
         store._insert(con, "water_samples", dump["water_samples"])
         store._insert(con, "targets", dump["targets"])
+        store._insert(con, "photos", dump["photos"])
 
 
 def copy_store(source: str | os.PathLike, target: str | os.PathLike) -> dict:

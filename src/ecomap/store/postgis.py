@@ -361,6 +361,7 @@ class PostGISStore(Store):
             self._insert(con, "plot_townships", dump["plot_townships"])
             self._insert(con, "water_samples", dump["water_samples"])
             self._insert(con, "targets", dump["targets"])
+            self._insert(con, "photos", dump["photos"])
             for table in ("batches", *_SCHEMA):
                 con.execute(f"SELECT setval(pg_get_serial_sequence('{table}', 'fid'), "
                             f'COALESCE((SELECT MAX(fid) FROM "{table}"), 0) + 1, false)')
