@@ -413,3 +413,11 @@ def test_store_copy_keeps_the_photos(filled_store, store_path, tmp_path, target,
         assert copied["thumbnail"].tolist() == want["thumbnail"].tolist()
         assert copied["image"].tolist() == want["image"].tolist()
         assert st.rollback(got.batch_id)["removed"] == {"photos": 1}
+
+
+def test_without_pillow_the_message_says_how_to_install_it(monkeypatch):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "PIL", None)  # as if Pillow were not installed
+    with pytest.raises(InputError, match=r"pip install 'ecomap\[photos\]'"):
+        read_photo(b"\xff\xd8", file_name="a.jpg")

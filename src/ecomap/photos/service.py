@@ -94,8 +94,9 @@ def add_photos(files, store, *, user: str, tolerance_m: float = 50.0,
     from ecomap.store import Provenance
     from ecomap.store._photos import stored_photo_text
 
-    items = [(Path(f).name, Path(f).read_bytes()) if not isinstance(f, tuple) else f
-             for f in files]
+    # Names now, bytes one photo at a time: a folder of phone originals (5 MB each) is
+    # never in memory at once; what is kept is the thumbnail and the stored copy.
+    items = [(Path(f).name, f) if not isinstance(f, tuple) else f for f in files]
     if not items:
         raise InputError(tr("没有照片 (.jpg/.jpeg) 可入库", "no photos (.jpg/.jpeg) to store"))
     targets = store.photo_targets()
@@ -107,7 +108,9 @@ def add_photos(files, store, *, user: str, tolerance_m: float = 50.0,
     infos: list[PhotoInfo | InputError] = []
     for name, data in items:
         try:
-            infos.append(read_photo(data, file_name=name, timezone=timezone))
+            if not isinstance(data, bytes | bytearray):
+                data = Path(data).read_bytes()
+            infos.append(read_photo(bytes(data), file_name=name, timezone=timezone))
         except InputError as exc:
             infos.append(exc)
     stored = store.stored_photos([i.sha256 for i in infos if isinstance(i, PhotoInfo)])
