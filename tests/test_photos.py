@@ -162,6 +162,16 @@ def test_damaged_or_not_jpeg_refused_naming_the_file(data):
         read_photo(data, file_name="坏掉的照片.jpg")
 
 
+def test_corrupt_exif_reads_as_a_photo_without_position():
+    out = io.BytesIO()  # an EXIF block whose GPS IFD points past its end
+    Image.new("RGB", (64, 48), (9, 99, 9)).save(
+        out, "JPEG", exif=b"Exif\x00\x00MM\x00*\x00\x00\x00\x08\x00\x05\x88\x25"
+                          b"\x00\x04\x00\x00\x00\x01\xff\xff\xff\x00")
+    info = read_photo(out.getvalue(), file_name="坏EXIF.jpg")  # no warning escapes
+    assert not info.has_position and info.taken_at is None
+    assert (info.width, info.height) == (64, 48)
+
+
 def test_id_in_name():
     assert id_in_name("DY2022-007_现场.jpg") == PATCH
     assert id_in_name("DY2022-007 整改后.JPG") == PATCH

@@ -45,7 +45,7 @@ def _how(result, lang: str) -> str:
 @click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True))
 @click.option("--patch", default=None, metavar="ID",
               help="Attach every photo to this patch (whatever its position or name).")
-@click.option("--tolerance", type=float, default=None, metavar="M",
+@click.option("--tolerance", type=click.FloatRange(min=0), default=None, metavar="M",
               help="How far (m) a photo may be from a patch or plot and still attach to it "
                    "(default 50, or $ECOMAP_PHOTO_TOLERANCE_M).")
 @_options.store

@@ -16,6 +16,7 @@ import io
 import logging
 import math
 import re
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -98,25 +99,33 @@ def read_photo(data: bytes, *, file_name: str, timezone: str = "Asia/Shanghai") 
     image_mod = require_pillow()
     from PIL import ImageOps, UnidentifiedImageError
 
-    try:
-        with image_mod.open(io.BytesIO(data)) as im:
-            if im.format != "JPEG":
-                raise InputError(tr("{file} 不是 JPEG 照片 (而是 {fmt}); 请上传手机拍摄的 .jpg 原图",
-                                    "{file} is not a JPEG photo (it is {fmt}); upload the "
-                                    "phone's original .jpg", file=file_name, fmt=im.format))
-            exif = im.getexif()
-            lon, lat = _position(exif.get_ifd(_GPS_IFD))
-            taken_at = _taken_at(exif, timezone)
-            width, height = im.size
-            im.load()
-            upright = ImageOps.exif_transpose(im).convert("RGB")
-    except (UnidentifiedImageError, OSError, SyntaxError) as exc:
-        # Pillow's documented failures: unidentified or truncated image data (OSError,
-        # of which UnidentifiedImageError is one) and a malformed EXIF block (SyntaxError).
-        raise InputError(tr("{file} 无法读取: 文件已损坏或不是 JPEG 照片 ({exc}); 请重新拷贝手机中的原图",
-                            "{file} cannot be read: the file is damaged or not a JPEG photo "
-                            "({exc}); copy the original from the phone again",
-                            file=file_name, exc=exc)) from exc
+    # Pillow warns of a corrupt EXIF block and reads on: such a photo has no position
+    # or time (it needs the patch ID in its name), which is logged.
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            with image_mod.open(io.BytesIO(data)) as im:
+                if im.format != "JPEG":
+                    raise InputError(tr(
+                        "{file} 不是 JPEG 照片 (而是 {fmt}); 请上传手机拍摄的 .jpg 原图",
+                        "{file} is not a JPEG photo (it is {fmt}); upload the phone's "
+                        "original .jpg", file=file_name, fmt=im.format))
+                exif = im.getexif()
+                lon, lat = _position(exif.get_ifd(_GPS_IFD))
+                taken_at = _taken_at(exif, timezone)
+                width, height = im.size
+                im.load()
+                upright = ImageOps.exif_transpose(im).convert("RGB")
+        except (UnidentifiedImageError, OSError, SyntaxError) as exc:
+            # Pillow's documented failures: unidentified or truncated image data
+            # (OSError, of which UnidentifiedImageError is one) and a malformed EXIF
+            # block (SyntaxError).
+            raise InputError(tr(
+                "{file} 无法读取: 文件已损坏或不是 JPEG 照片 ({exc}); 请重新拷贝手机中的原图",
+                "{file} cannot be read: the file is damaged or not a JPEG photo ({exc}); "
+                "copy the original from the phone again", file=file_name, exc=exc)) from exc
+    for w in caught:
+        log.info("%s: %s", file_name, w.message)
     return PhotoInfo(
         file_name=file_name, sha256=hashlib.sha256(data).hexdigest(), lon=lon, lat=lat,
         taken_at=taken_at, width=int(width), height=int(height),
