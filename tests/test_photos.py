@@ -431,3 +431,20 @@ def test_without_pillow_the_message_says_how_to_install_it(monkeypatch):
     monkeypatch.setitem(sys.modules, "PIL", None)  # as if Pillow were not installed
     with pytest.raises(InputError, match=r"pip install 'ecomap\[photos\]'"):
         read_photo(b"\xff\xd8", file_name="a.jpg")
+
+
+def test_photo_popups_by_feature_for_patches_and_plots():
+    import pandas as pd
+
+    from ecomap.photos import photo_popups
+
+    photos = pd.DataFrame({"target_kind": ["patch", "plot", "patch"],
+                           "target_key": [PATCH, "7", PATCH],
+                           "taken_at": ["2023-05-01T09:00:00+08:00"] * 3,
+                           "file_name": ["a.jpg", "b.jpg", "c.jpg"],
+                           "thumbnail": [b"\xff\xd8" + b"a" * 98, b"b" * 100, b"c" * 100]})
+    patches = photo_popups([PATCH, "DY2022-008"], photos, kind="patch")
+    assert patches[0].count("<img") == 2 and "现场照片 (2)" in patches[0]
+    assert patches[1] == ""
+    plots = photo_popups([7, 8], photos)  # fids as numbers
+    assert plots[0].count("<img") == 1 and plots[1] == ""

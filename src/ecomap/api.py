@@ -84,13 +84,13 @@ def _progress(store: Store, year) -> pd.DataFrame | None:
 
 def _with_photos(store: Store, plots: gpd.GeoDataFrame, lang: str) -> gpd.GeoDataFrame:
     """``plots`` with the thumbnails of their photos for the popups, when there are any
-    (:func:`ecomap.photos.plot_photo_popups`: a size budget per map)."""
+    (:func:`ecomap.photos.photo_popups`: a size budget per map)."""
     photos = store.photos(target_kind="plot", thumbnails=True)
     if photos.empty or plots.empty:
         return plots
-    from ecomap.photos.popup import plot_photo_popups
+    from ecomap.photos.popup import photo_popups
 
-    return plots.assign(photos_html=plot_photo_popups(plots["fid"], photos, lang))
+    return plots.assign(photos_html=photo_popups(plots["fid"], photos, lang))
 
 
 def _township_sites(store: Store, township: str, year: int | None) -> gpd.GeoDataFrame:

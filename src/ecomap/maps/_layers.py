@@ -301,7 +301,7 @@ def add_plots(m: folium.Map, plots: gpd.GeoDataFrame, *, lang: str, grid: Grid,
               renderer: str) -> LegendSection:
     """One layer per category, with tooltips, popups and search; returns the legend.
 
-    A ``photos_html`` column (HTML, :func:`ecomap.photos.plot_photo_popups`) is added to
+    A ``photos_html`` column (HTML, :func:`ecomap.photos.photo_popups`) is added to
     each plot's popup."""
     section = LegendSection(_style.text("plots", lang), [], "ecomap-legend-plots")
     if plots.empty:

@@ -12,7 +12,7 @@ import base64
 import html
 from dataclasses import dataclass
 
-__all__ = ["MAP_BYTES", "PER_FEATURE", "PopupBudget", "photo_popup_html", "plot_photo_popups"]
+__all__ = ["MAP_BYTES", "PER_FEATURE", "PopupBudget", "photo_popup_html", "photo_popups"]
 
 #: Thumbnails shown per feature, and bytes of thumbnails (before base64) per map.
 PER_FEATURE = 3
@@ -102,16 +102,25 @@ def photo_popup_html(thumbnails, lang: str = "zh", *, budget: PopupBudget | None
             f'<div style="white-space:nowrap">{"".join(shown)}</div>{more}</div>')
 
 
-def plot_photo_popups(fids, photos, lang: str = "zh", *,
-                      budget: PopupBudget | None = None) -> list[str]:
-    """The photos part of the popup of each plot of ``fids`` ("" for none), for one map.
+def photo_popups(keys, photos, lang: str = "zh", *, kind: str = "plot",
+                 budget: PopupBudget | None = None) -> list[str]:
+    """The photos part of the popup of each feature of one map ("" for none).
 
-    ``photos``: :meth:`Store.photos` with ``thumbnails=True`` (of target kind "plot").
-    One ``budget`` (default: :data:`PER_FEATURE` per plot, :data:`MAP_BYTES` in all)
-    is spent in the order of ``fids``.
+    ``keys``: the features' target keys, in the map's order (plot fids, or patch IDs
+    with ``kind="patch"``); ``photos``: :meth:`Store.photos` with ``thumbnails=True``.
+    One ``budget`` (default: :data:`PER_FEATURE` per feature, :data:`MAP_BYTES` in
+    all) is spent in the order of ``keys``.
     """
     budget = PopupBudget() if budget is None else budget
-    mine = photos[photos["target_kind"] == "plot"]
-    by_key = {key: group.to_dict(orient="records")
+    mine = photos[photos["target_kind"] == kind]
+    by_key = {str(key): group.to_dict(orient="records")
               for key, group in mine.groupby("target_key", sort=False)}
-    return [photo_popup_html(by_key.get(str(int(f)), []), lang, budget=budget) for f in fids]
+    return [photo_popup_html(by_key.get(_key_text(k), []), lang, budget=budget) for k in keys]
+
+
+def _key_text(key) -> str:
+    """A target key as stored: plot fids as integers in text."""
+    try:
+        return str(int(key)) if float(key) == int(key) else str(key)
+    except (TypeError, ValueError):
+        return str(key)
