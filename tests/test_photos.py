@@ -251,6 +251,17 @@ def test_rollback_removes_the_batchs_photos(bplots):
     assert again.batch_id is not None
 
 
+def test_a_plot_named_by_its_plot_id(filled_store):
+    cy = (OLD[1] + OLD[3]) / 2
+    got = add(filled_store, {"OLD_验收.jpg": jpeg(),  # no position: the name says where
+                             "HOLE 远景.jpg": jpeg(at=(OLD[2] + 10, cy), colour=(5, 50, 5))})
+    plots = filled_store.plots().set_index("plot_id")["fid"].astype(str)
+    assert [(r.kind, r.key, r.how) for r in got.results] == [
+        ("plot", plots["OLD"], "name"), ("plot", plots["HOLE"], "name")]
+    assert got.results[0].name == "OLD"
+    assert "地块" in got.results[1].warning  # taken by OLD, 10 m from it, far from HOLE
+
+
 def test_same_photo_twice_in_one_upload(filled_store):
     cy = (OLD[1] + OLD[3]) / 2
     data = jpeg(at=(OLD[0] + 10, cy))

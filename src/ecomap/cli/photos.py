@@ -59,8 +59,9 @@ def add_cmd(ctx, paths, patch, tolerance, store, fmt, output, lang):
     \b
     Each photo goes to, in this order:
       1. the patch of --patch;
-      2. the patch its file name starts with (DY2022-007_现场.jpg → DY2022-007),
-         even when its position is elsewhere (a warning says how far);
+      2. the patch its file name starts with (DY2022-007_现场.jpg → DY2022-007), or
+         the plot whose 小班号 it starts with, even when its position is elsewhere
+         (a warning says how far);
       3. the patch, else the plot, that contains its EXIF GPS position;
       4. the nearest patch, else plot, within the tolerance (50 m; the nearest of
          several, with a warning).

@@ -1,15 +1,17 @@
 """Which patch (or plot) a photo documents: the one named, else the one at its position.
 
 Targets are a frame of ``kind`` ("patch" or "plot"), ``key`` (the patch ID, or the
-plot's fid as text) and ``geometry`` (EPSG:4490) — :meth:`Store.photo_targets`.
+plot's fid as text), ``geometry`` (EPSG:4490) and optionally ``name`` (the plot's
+小班号) — :meth:`Store.photo_targets`.
 
 The rules, in order:
 
 1. ``--patch ID`` (an explicit choice for every photo of the upload) wins.
-2. A file name starting with a stored patch ID (``DY2022-007_现场.jpg``) wins over the
-   position: the person who took the photo said what it shows, a phone's fix can be
-   tens of metres off, and a patch is often photographed from outside it.  When the
-   position is farther than the tolerance from the named patch, a warning says so.
+2. A file name starting with a stored patch ID (``DY2022-007_现场.jpg``), else with the
+   小班号 of one stored plot, wins over the position: the person who took the photo
+   said what it shows, a phone's fix can be tens of metres off, and a patch is often
+   photographed from outside it.  When the position is farther than the tolerance from
+   the named target, a warning says so.
 3. The position: the target containing it (patches before plots), else the nearest
    within the tolerance (default 50 m), measured area-true in the Gauss-Kruger zone
    (:mod:`ecomap.crs`).  Inside two or more (overlapping plots): the smallest, with a
@@ -20,9 +22,11 @@ The rules, in order:
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass
 
 import numpy as np
+import pandas as pd
 
 from ecomap import crs as _crs
 from ecomap.i18n import tr
@@ -77,6 +81,12 @@ class _Projected:
         self.tree = shapely.STRtree(self.geoms)
         self.index = {(k, key): i for i, (k, key) in enumerate(
             zip(self.kinds, self.keys, strict=True))}
+        # Plots by their 小班号 (``name``), when it names one plot only.
+        names = targets["name"] if "name" in targets else pd.Series(None, targets.index)
+        plots = [(str(n), i) for i, (k, n) in enumerate(zip(self.kinds, names, strict=True))
+                 if k == "plot" and isinstance(n, str) and n]
+        counts = Counter(n for n, _ in plots)
+        self.plot_names = {n: i for n, i in plots if counts[n] == 1}
 
     def point(self, lon: float, lat: float):
         import shapely
@@ -95,10 +105,18 @@ def attach_photo(photo: PhotoInfo, targets, *, tolerance_m: float = 50.0,
     proj = _projected or _Projected(targets)
     point = proj.point(photo.lon, photo.lat) if photo.has_position else None
     if patch is not None:
-        return _named(proj, point, str(patch), "patch option", tolerance_m)
+        i = proj.index.get(("patch", str(patch)))
+        if i is None:
+            return Attachment(None, None, reason=tr(
+                "库中没有图斑 {key}; 用 ecomap patches list 查看图斑编号",
+                "there is no patch {key} in the store; ecomap patches list shows the IDs",
+                key=patch))
+        return _named(proj, point, i, "patch option", tolerance_m)
     name_id = id_in_name(photo.file_name)
-    if name_id is not None and ("patch", name_id) in proj.index:
-        return _named(proj, point, name_id, "name", tolerance_m)
+    if name_id is not None:  # a patch ID, else the 小班号 of one plot
+        i = proj.index.get(("patch", name_id), proj.plot_names.get(name_id))
+        if i is not None:
+            return _named(proj, point, i, "name", tolerance_m)
     if point is None:
         return Attachment(None, None, reason=tr(
             "照片 {file} 没有位置信息; 请在文件名中写明图斑编号 (如 图斑编号_说明.jpg)",
@@ -117,22 +135,18 @@ def attach_photo(photo: PhotoInfo, targets, *, tolerance_m: float = 50.0,
         lat=photo.lat, tol=tolerance_m))
 
 
-def _named(proj: _Projected, point, key: str, how: str, tolerance_m: float) -> Attachment:
-    i = proj.index.get(("patch", key))
-    if i is None:  # only --patch can name a patch that is not stored
-        return Attachment(None, None, reason=tr(
-            "库中没有图斑 {key}; 用 ecomap patches list 查看图斑编号",
-            "there is no patch {key} in the store; ecomap patches list shows the IDs",
-            key=key))
+def _named(proj: _Projected, point, i: int, how: str, tolerance_m: float) -> Attachment:
+    kind, key = str(proj.kinds[i]), str(proj.keys[i])
     if point is None:
-        return Attachment("patch", key, how)
+        return Attachment(kind, key, how)
     dist = proj.distance(i, point)
     warning = None
     if dist > tolerance_m:
-        warning = tr("照片位置距所指定的图斑 {key} 有 {d:.0f} 米 (超过 {tol:g} 米), 仍按指定挂接",
-                     "the photo was taken {d:.0f} m from the patch {key} it names (more than "
-                     "{tol:g} m); attached as named", key=key, d=dist, tol=tolerance_m)
-    return Attachment("patch", key, how, dist, warning)
+        warning = tr("照片位置距所指定的{target}有 {d:.0f} 米 (超过 {tol:g} 米), 仍按指定挂接",
+                     "the photo was taken {d:.0f} m from the {target} it names (more than "
+                     "{tol:g} m); attached as named", target=target_label(kind, key), d=dist,
+                     tol=tolerance_m)
+    return Attachment(kind, key, how, dist, warning)
 
 
 def _by_position(proj: _Projected, point, tier: str, tolerance_m: float) -> Attachment | None:
