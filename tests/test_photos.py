@@ -262,6 +262,20 @@ def test_a_plot_named_by_its_plot_id(filled_store):
     assert "地块" in got.results[1].warning  # taken by OLD, 10 m from it, far from HOLE
 
 
+@pytest.mark.parametrize("location", BACKENDS, indirect=True)
+def test_a_plot_batch_with_photos_is_not_rolled_back_first(bplots):
+    from ecomap.errors import ValidationError
+
+    cy = (OLD[1] + OLD[3]) / 2
+    photos = add(bplots, {"a.jpg": jpeg(at=(OLD[0] + 10, cy))})
+    plot_batch = int(bplots.plots()["batch_id"].iloc[0])
+    with pytest.raises(ValidationError, match=f"照片批次 {photos.batch_id}"):
+        bplots.rollback(plot_batch)
+    assert len(bplots.plots()) == 4  # nothing removed
+    bplots.rollback(photos.batch_id)
+    assert bplots.rollback(plot_batch)["removed"]["plots"] == 4
+
+
 def test_same_photo_twice_in_one_upload(filled_store):
     cy = (OLD[1] + OLD[3]) / 2
     data = jpeg(at=(OLD[0] + 10, cy))

@@ -152,6 +152,27 @@ class PhotosStore:
         return batch
 
 
+    def _check_photos_rollback(self, con, batch_id: int) -> None:
+        """Refuse to roll back a plot batch while photos are attached to its plots (they
+        would point at plots that are gone): the photo batches are rolled back first."""
+        if "photos" in self._absent:
+            return
+        m = self._mark
+        rows = con.execute(
+            "SELECT batch_id, COUNT(*) FROM photos WHERE target_kind = 'plot' AND "
+            f"target_key IN (SELECT CAST(fid AS TEXT) FROM plots WHERE batch_id = {m}) "
+            "GROUP BY batch_id ORDER BY batch_id", (int(batch_id),)).fetchall()
+        if rows:
+            batches = "、".join(str(int(b)) for b, _ in rows)
+            raise ValidationError(tr(
+                "批次 {batch} 的地块挂有 {n} 张照片 (照片批次 {photos}); 先撤销照片批次 "
+                "(ecomap rollback {first}), 再撤销批次 {batch}",
+                "{n} photo(s) are attached to plots of batch {batch} (photo batch(es) "
+                "{photos}); roll those back first (ecomap rollback {first}), then batch "
+                "{batch}", batch=int(batch_id), n=sum(int(c) for _, c in rows),
+                photos=batches, first=int(rows[0][0])))
+
+
 def stored_photo_text(name: str, where: dict):
     """What the user reads when the photo ``name`` is already stored (``where``: a value
     of :meth:`PhotosStore.stored_photos`)."""

@@ -412,6 +412,8 @@ class Store(TargetsStore, PhotosStore, abc.ABC):
             kind = row[0]
             if kind == "water":
                 self._check_water_rollback(con, batch_id)
+            if kind == "plots":  # photos attached to its plots (store/_photos.py)
+                self._check_photos_rollback(con, batch_id)
             tables = TABLES_OF.get(kind)
             if tables is None:
                 raise StoreError(tr(
