@@ -65,7 +65,8 @@ def county_map(store: Store, *, year: int | None = None, lang: str = "zh",
     county = store.county()
     name = str(county["name"].iloc[0]) if len(county) else ""
     return maps.county_map(
-        county, store.townships(), store.plots(year=year), summary(store, year=year),
+        county, store.townships(), _with_photos(store, store.plots(year=year), lang),
+        summary(store, year=year),
         water_sites=water_site_classes(store, year=year), year=year or "",
         county_name=name, source=briefing_source(store, year=year, lang=lang, short=True),
         lang=lang, basemap=basemap,
@@ -79,6 +80,17 @@ def _progress(store: Store, year) -> pd.DataFrame | None:
     from ecomap.targets import store_progress
 
     return store_progress(store, year=year, by="township")
+
+
+def _with_photos(store: Store, plots: gpd.GeoDataFrame, lang: str) -> gpd.GeoDataFrame:
+    """``plots`` with the thumbnails of their photos for the popups, when there are any
+    (:func:`ecomap.photos.photo_popups`: a size budget per map)."""
+    photos = store.photos(target_kind="plot", thumbnails=True)
+    if photos.empty or plots.empty:
+        return plots
+    from ecomap.photos.popup import photo_popups
+
+    return plots.assign(photos_html=photo_popups(plots["fid"], photos, lang))
 
 
 def _township_sites(store: Store, township: str, year: int | None) -> gpd.GeoDataFrame:
@@ -105,7 +117,8 @@ def township_map(store: Store, township: str, *, year: int | None = None, lang: 
         if all_years else (year or "")
     sites = _township_sites(store, township, latest_year(store) if all_years else year)
     return maps.township_map(
-        township, store.townships(), store.plots(year=year, township=township), sums,
+        township, store.townships(),
+        _with_photos(store, store.plots(year=year, township=township), lang), sums,
         water_sites=sites, year=label,
         source=briefing_source(store, year=year, lang=lang, short=True), lang=lang,
         county=store.county(), basemap=basemap, tianditu_key=tianditu_key,

@@ -74,6 +74,9 @@ class Settings:
     date: str = ""
     #: Time zone of times shown to people (batches, reports): IANA name.
     timezone: str = "Asia/Shanghai"
+    #: Evidence photos: how far (m) from a patch or plot a photo's position may be and
+    #: still attach to it when no patch or plot contains it.
+    photo_tolerance_m: float = 50.0
 
     @property
     def users_path(self) -> str:

@@ -126,6 +126,7 @@ def _register() -> None:
         ingest,
         map,
         patches,
+        photos,
         raster,
         serve,
         store,
@@ -135,7 +136,7 @@ def _register() -> None:
     )
 
     for module in (demo, summary, targets, patches, ingest, map, batches, water, raster, store,
-                   serve):
+                   serve, photos):
         for command in module.COMMANDS:
             _options.add_global_options(command)
             cli.add_command(command)

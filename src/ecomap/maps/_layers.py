@@ -299,7 +299,10 @@ def _plot_fields(group: pd.DataFrame, lang: str) -> list[Field]:
 
 def add_plots(m: folium.Map, plots: gpd.GeoDataFrame, *, lang: str, grid: Grid,
               renderer: str) -> LegendSection:
-    """One layer per category, with tooltips, popups and search; returns the legend."""
+    """One layer per category, with tooltips, popups and search; returns the legend.
+
+    A ``photos_html`` column (HTML, :func:`ecomap.photos.photo_popups`) is added to
+    each plot's popup."""
     section = LegendSection(_style.text("plots", lang), [], "ecomap-legend-plots")
     if plots.empty:
         return section
@@ -322,12 +325,16 @@ def add_plots(m: folium.Map, plots: gpd.GeoDataFrame, *, lang: str, grid: Grid,
                                coverage=code in _COVERAGE_CATEGORIES)
         data = encode_layer(group.set_geometry(geoms), _plot_fields(group, lang), grid)
         title = category_label(code, lang)
-        layer = PlotLayer(data, {
+        options = {
             "title": title, "mode": renderer, "style": style,
             "highlight": _style.HIGHLIGHT_STYLE,
             "tooltip": ["plot_id", "area_mu"] if "plot_id" in group else ["area_mu"],
             "search": ["plot_id", "village"] if "village" in group else ["plot_id"],
-        }, name=_style.text("plot_layer", lang, name=title, n=len(group)), show=not outline)
+        }
+        if "photos_html" in group:  # feature number -> its photos (ecomap.photos.popup)
+            options["photos"] = {str(i): h for i, h in enumerate(group["photos_html"]) if h}
+        layer = PlotLayer(data, options, name=_style.text("plot_layer", lang, name=title,
+                                                          n=len(group)), show=not outline)
         layer.add_to(m)
         section.rows.append(LegendRow(f'<span class="ecomap-swatch" style="{_swatch(code)}">'
                                       "</span>", title, layer))

@@ -35,6 +35,7 @@ from ecomap.split import (
     split_by_township,
 )
 from ecomap.store._patches import PatchesStore
+from ecomap.store._photos import PhotosStore
 from ecomap.store._targets import TargetsStore
 from ecomap.store.layers import (
     LAYERS,
@@ -141,7 +142,7 @@ class Provenance:
     user: str = "unknown"
 
 
-class Store(TargetsStore, PatchesStore, abc.ABC):
+class Store(TargetsStore, PatchesStore, PhotosStore, abc.ABC):
     """A county's data: county and township boundaries, plots, water sites and samples,
     targets (:class:`~ecomap.store._targets.TargetsStore`).
 
@@ -412,6 +413,8 @@ class Store(TargetsStore, PatchesStore, abc.ABC):
             kind = row[0]
             if kind == "water":
                 self._check_water_rollback(con, batch_id)
+            if kind == "plots":  # photos attached to its plots (store/_photos.py)
+                self._check_photos_rollback(con, batch_id)
             tables = TABLES_OF.get(kind)
             if tables is None:
                 raise StoreError(tr(

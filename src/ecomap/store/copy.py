@@ -36,6 +36,7 @@ def read_dump(store: Store) -> dict:
         "targets": store.targets(),
         "patches": store.patches(),
         "patch_events": store.patch_events().rename(columns={"event_id": "fid"}),
+        "photos": store.photos(thumbnails=True, images=True),
     }
 
 
@@ -57,6 +58,7 @@ def _load_gpkg(store, dump: dict) -> None:
         store._insert(con, "water_samples", dump["water_samples"])
         store._insert(con, "targets", dump["targets"])
         _load_patches(store, con, dump)
+        store._insert(con, "photos", dump["photos"])
 
 
 def _load_patches(store, con, dump: dict) -> None:

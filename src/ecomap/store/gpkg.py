@@ -43,7 +43,7 @@ log = logging.getLogger(__name__)
 _SRS_ID = 4490
 
 # Layer name -> (geometry type or None, {column: pandas dtype}), from the shared description.
-_SCHEMA = schema_with({"int": "int64", "float": "float64", "str": "str"})
+_SCHEMA = schema_with({"int": "int64", "float": "float64", "str": "str", "bytes": "bytes"})
 
 _INDEXES = [
     "CREATE INDEX IF NOT EXISTS idx_plots_batch ON plots(batch_id)",
@@ -56,8 +56,11 @@ _INDEXES = [
     "CREATE INDEX IF NOT EXISTS idx_water_samples_batch ON water_samples(batch_id)",
     "CREATE INDEX IF NOT EXISTS idx_water_sites_batch ON water_sites(batch_id)",
     "CREATE INDEX IF NOT EXISTS idx_targets_batch ON targets(batch_id)",
+    "CREATE INDEX IF NOT EXISTS idx_photos_batch ON photos(batch_id)",
+    "CREATE UNIQUE INDEX IF NOT EXISTS idx_photos_sha256 ON photos(sha256)",
+    "CREATE INDEX IF NOT EXISTS idx_photos_target ON photos(target_kind, target_key)",
 ]
-_SQL_TYPES = {"int64": "INTEGER", "float64": "REAL", "str": "TEXT"}
+_SQL_TYPES = {"int64": "INTEGER", "float64": "REAL", "str": "TEXT", "bytes": "BLOB"}
 
 
 def _now() -> str:
@@ -71,7 +74,12 @@ def _create(path: Path) -> None:
     tmp = path.with_name(f".{path.stem}.creating.gpkg")
     if tmp.exists():
         tmp.unlink()
+    # GDAL has no BLOB field type: layers with bytes are made in the first write
+    # (GeoPackageStore._create_added), like the layers a store made earlier lacks.
+    later = [n for n, (_, cols) in _SCHEMA.items() if "bytes" in cols.values()]
     for layer, (geom_type, columns) in _SCHEMA.items():
+        if layer in later:
+            continue
         data = {c: pd.Series([], dtype=t) for c, t in columns.items()}
         if geom_type:
             frame = gpd.GeoDataFrame(data, geometry=gpd.GeoSeries([], crs=_crs.STORE_CRS))
@@ -82,7 +90,8 @@ def _create(path: Path) -> None:
     con = sqlite3.connect(tmp)
     try:
         for sql in _INDEXES:
-            con.execute(sql)
+            if not any(f" ON {layer}(" in sql for layer in later):
+                con.execute(sql)
         con.commit()
     finally:
         con.close()

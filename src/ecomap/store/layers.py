@@ -30,9 +30,10 @@ LAYERS = ("county", "townships", "plots", "plot_townships", "water_sites", "wate
 #: Layers added after the first stores were made (new stores have them too): a store
 #: without them is still a store, and gets them (empty) in the first transaction that
 #: writes to it.
-ADDED_LAYERS = ("targets", "patches", "patch_events")
+ADDED_LAYERS = ("targets", "patches", "patch_events", "photos")
 
-# Every layer of a store: name -> (geometry type or None, {column: "int"|"float"|"str"}).
+# Every layer of a store: name -> (geometry type or None, {column: "int"|"float"|"str"|
+# "bytes"}).  A layer with "bytes" columns is an added layer (created by ecomap, not GDAL).
 # Both backends build their tables from this one description.
 LAYERS_SCHEMA: dict[str, tuple[str | None, dict[str, str]]] = {
     "county": ("MultiPolygon", {"name": "str", "adcode": "str", "batch_id": "int"}),
@@ -59,6 +60,10 @@ LAYERS_SCHEMA: dict[str, tuple[str | None, dict[str, str]]] = {
         "area_mu": "float", "change_type": "str", "attributes": "str", "batch_id": "int"}),
     "patch_events": (None, {"patch_id": "str", "at": "str", "user": "str", "field": "str",
                             "value": "str", "batch_id": "int"}),
+    "photos": (None, {"photo_id": "str", "sha256": "str", "target_kind": "str",
+                      "target_key": "str", "lon": "float", "lat": "float", "taken_at": "str",
+                      "file_name": "str", "width": "int", "height": "int", "thumbnail": "bytes",
+                      "image": "bytes", "batch_id": "int"}),
     "batches": (None, {"kind": "str", "source_file": "str", "sha256": "str",
                        "created_at": "str", "user": "str", "category": "str", "year": "int",
                        "feature_count": "int", "area_m2": "float", "note": "str"}),
@@ -67,7 +72,7 @@ LAYERS_SCHEMA: dict[str, tuple[str | None, dict[str, str]]] = {
 # Kind of batch -> the layers holding its rows (the others replace a layer whole).
 TABLES_OF = {"plots": ["plots", "plot_townships"], "water_sites": ["water_sites"],
              "water_samples": ["water_samples"], "water": ["water_sites", "water_samples"],
-             "targets": ["targets"], "patch_updates": ["patch_events"]}
+             "targets": ["targets"], "patch_updates": ["patch_events"], "photos": ["photos"]}
 
 #: Columns of the frames read from ``plot_townships``, ``water_samples``, ``targets`` and
 #: ``batches``.

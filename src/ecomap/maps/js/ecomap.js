@@ -525,7 +525,8 @@
     if (!map.hasLayer(entry.layer)) map.addLayer(entry.layer);
     var popup = L.popup({ maxWidth: 380, className: 'ecomap-popup-wrap' })
       .setLatLng(latlng || entry.data.center(f))
-      .setContent(popupHtml(entry.data, f, entry.options.title || entry.name));
+      .setContent(popupHtml(entry.data, f, entry.options.title || entry.name) +
+                  ((entry.options.photos || {})[f] || ''));  // trusted HTML, built by ecomap
     popup.openOn(map);  // closes the previous popup (and its highlight) first
     setHighlight(map, entry, f, popup);
   };
