@@ -77,9 +77,9 @@ def patch_list(st, *, year: int | None, township: str | None, lang: str,
 
     year = year or latest_year(st)
     years = sorted({int(y) for y in st.patches()["year"].dropna()})
-    if year is None:
-        return {"year": None, "years": years, "rows": [], "sentence": None, "progress": [],
-                "towns": []}
+    if year is None or not len(st.patches(year=year)):
+        return {"year": year, "years": years, "rows": [], "sentence": None,
+                "progress": [], "towns": []}
     today = today or dt.date.today()
     table = store_patch_table(st, year=year, on=today)
     towns = sorted(set(table["in_charge"].dropna()))
@@ -122,9 +122,9 @@ def patch_view(st, patch_id: str, lang: str, today: dt.date | None = None) -> di
     )
 
     today = today or dt.date.today()
-    table = store_patch_table(st, on=today)
-    row = table[table["patch_id"] == str(patch_id)]
-    if row.empty:
+    table = store_patch_table(st, on=today) if len(st.patches()) else None
+    row = table[table["patch_id"] == str(patch_id)] if table is not None else []
+    if not len(row):
         raise NotFoundError(tr("库中没有图斑 {id}; 督查图斑页列出了已入库的图斑",
                                "no patch {id} in the store; the patches page lists them",
                                id=patch_id))

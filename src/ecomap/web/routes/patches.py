@@ -34,9 +34,9 @@ _FIELDS = ("verification", "unlawful_type", "status", "deadline", "rectified_on"
 def _in_charge(st, patch_id: str) -> str | None:
     from ecomap.patches.service import store_patch_table
 
-    t = store_patch_table(st)
-    row = t[t["patch_id"] == str(patch_id)]
-    if row.empty:
+    t = store_patch_table(st) if len(st.patches()) else None
+    row = t[t["patch_id"] == str(patch_id)] if t is not None else []
+    if not len(row):
         raise NotFoundError(tr("库中没有图斑 {id}; 督查图斑页列出了已入库的图斑",
                                "no patch {id} in the store; the patches page lists them",
                                id=patch_id))
