@@ -272,3 +272,72 @@ def test_plot_upload_outside_the_township_refused_naming_plots(papp, tmp_path):
     with client(papp) as c:
         r = _upload(c, sign_in(c, "编辑甲"), east)
     assert r.status_code == 303, r.text
+
+
+# --- in a real browser ----------------------------------------------------------------------
+
+@pytest.mark.browser
+def test_browser_township_editor_updates_status_and_uploads_a_photo(papp, tmp_path):
+    import time
+    from pathlib import Path
+
+    from ecomap.maps._chromium import Chromium
+    from tests.chromium import chromium_binary
+    from tests.webapp import LiveServer
+
+    out = Path(__file__).resolve().parents[1] / "test-output" / "web"
+    out.mkdir(parents=True, exist_ok=True)
+
+    def shot(page, name):
+        time.sleep(0.2)
+        (out / f"patches-{name}.png").write_bytes(page.screenshot(full_page=True))
+
+    # A phone photo taken inside TB001 (GK x -3000…-2900, y 2000…2150 from the origin).
+    photo = tmp_path / "TB001现场.jpg"
+    photo.write_bytes(jpeg(at=(-2950, 2075)))
+    binary = chromium_binary()
+    with LiveServer(papp) as server, Chromium(binary) as browser:
+        page = browser.new_page(offline=False)
+        page.set_viewport(1280, 900)
+        page.goto(server.url + "/patches/TB001")
+        page.fill("#username", TOWN_EDITOR)
+        page.fill("#password", PASSWORD)
+        page.click("#sign-in")
+        page.wait_for_url(lambda u: u.endswith("/patches/TB001"))
+        assert page.text("#status") == "未整改"
+
+        # A refused transition: shown with its message, nothing stored.
+        page.select("#f-status", "已销号")
+        page.select("#f-verification", "违法")
+        page.click("#save")
+        page.wait_for("!!document.querySelector('#refused')")
+        assert "须先整改完成" in page.text("#refused")
+        # What was chosen is still chosen, to be corrected.
+        assert page.evaluate("document.querySelector('#f-status').value") == "已销号"
+        shot(page, "3-refused")
+
+        page.select("#f-verification", "违法")
+        page.select("#f-status", "整改中")
+        page.click("#save")
+        page.wait_for_url(lambda u: "updated=2" in u)
+        assert page.text("#status") == "整改中"
+        assert "pst-in-progress" in page.evaluate("document.querySelector('#status').className")
+
+        page.set_files("#f-photos", photo)
+        page.click("#send-photos")
+        page.wait_for_url(lambda u: "photos=1" in u)
+        page.wait_for("(() => { const i = document.querySelector('#photos img');"
+                      " return !!i && i.complete && i.naturalWidth > 0; })()")
+        assert page.evaluate("document.querySelector('#photos img').naturalWidth") > 0
+        assert "TB001现场.jpg" in page.text("#photos")
+        assert page.text("#status") == "整改中"
+        assert "整改中" in page.text("#history")
+        shot(page, "2-patch")
+
+        page.goto(server.url + "/patches?year=2022&township=")
+        page.wait_for("(() => { const i = document.querySelector('#patch-TB001 img');"
+                      " return !!i && i.complete && i.naturalWidth > 0; })()")
+        assert "pst-in-progress" in page.evaluate(
+            "document.querySelector('#patch-TB001 .pst').className")
+        shot(page, "1-list")
+        assert not page.exceptions()

@@ -126,6 +126,7 @@ TEXT: dict[str, tuple[str, str]] = {
                    "no forest-inspection patches stored yet ('ecomap patches import')"),
     "patch_id": ("图斑编号", "Patch ID"),
     "village": ("村", "Village"),
+    "mu": ("亩", "mu"),
     "rectification": ("整改状态", "Rectification"),
     "verification": ("核实结果", "Verification"),
     "deadline": ("整改期限", "Deadline"),

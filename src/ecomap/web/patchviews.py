@@ -107,8 +107,23 @@ def patch_list(st, *, year: int | None, township: str | None, lang: str,
             "sentence": store_sentence(st, year, lang, on=today), "progress": progress}
 
 
-def patch_view(st, patch_id: str, lang: str, today: dt.date | None = None) -> dict:
-    """One patch: its state, its events (latest first) and its photos."""
+def _local(at, zone: str) -> str:
+    """A stored UTC time as the bureau's local ``YYYY-MM-DD HH:MM``."""
+    from zoneinfo import ZoneInfo
+
+    try:
+        t = dt.datetime.fromisoformat(str(at).replace("Z", "+00:00"))
+    except ValueError:
+        return str(at)[:16]
+    if t.tzinfo is None:
+        t = t.replace(tzinfo=dt.UTC)
+    return t.astimezone(ZoneInfo(zone)).strftime("%Y-%m-%d %H:%M")
+
+
+def patch_view(st, patch_id: str, lang: str, today: dt.date | None = None, *,
+               zone: str = "Asia/Shanghai") -> dict:
+    """One patch: its state, its events (latest first, times in ``zone``) and its
+    photos."""
     from ecomap.patches.service import store_patch_table
     from ecomap.patches.status import (
         FIELDS,
@@ -130,11 +145,12 @@ def patch_view(st, patch_id: str, lang: str, today: dt.date | None = None) -> di
                                id=patch_id))
     r = row.iloc[0].to_dict()
     late = overdue(row, on=today)
-    state = [(field_label(f, lang), value_label(r[f], lang) if f not in (
-        "deadline", "rectified_on", "closed_on", "note") else (r[f] or ""))
+    shown = {**r, "township_in_charge": r["in_charge"]}  # the patch's own when not set
+    state = [(field_label(f, lang), value_label(shown[f], lang) if f not in (
+        "deadline", "rectified_on", "closed_on", "note") else (shown[f] or ""))
         for f in FIELDS]
     events = st.patch_events(patch_ids=[str(patch_id)])
-    history = [{"at": str(e["at"])[:16].replace("T", " "), "user": e["user"],
+    history = [{"at": _local(e["at"], zone), "user": e["user"],
                 "field": field_label(e["field"], lang) if e["field"] in FIELDS else e["field"],
                 "value": value_label(e["value"], lang)}
                for e in events.to_dict("records")][::-1]

@@ -17,6 +17,7 @@ from ecomap.web.accounts import Session
 from ecomap.web.auth import Editor, Viewer, check_csrf
 from ecomap.web.data import store_of
 from ecomap.web.deps import Lang, SettingsDep
+from ecomap.web.figures import zone_label
 from ecomap.web.guard import Year, upload_too_large
 from ecomap.web.patchviews import check_may_edit, patch_list, patch_view
 from ecomap.web.responses import page, redirect
@@ -99,12 +100,14 @@ def patches_page(request: Request, s: Viewer, lang: Lang, year: Year = None,
 
 
 def _patch_page(request: Request, s: Session, patch_id: str, lang: str, *, status=200,
-                error=None, problems=(), done=None):
+                error=None, problems=(), done=None, sent=None):
+    zone = request.app.state.settings.timezone
     with store_of(request) as st:
-        view = patch_view(st, patch_id, lang)
+        view = patch_view(st, patch_id, lang, zone=zone)
+    view["zone"] = zone_label(zone)
     view["may_edit"] = s.user.may_edit(view["p"]["in_charge"])
     return page(request, "patch.html", status=status, error=error, problems=problems,
-                done=done, **view)
+                done=done, sent=sent or {}, **view)
 
 
 @router.get("/patches/{patch_id}", response_class=HTMLResponse, include_in_schema=False)
@@ -136,7 +139,8 @@ def patch_update_form(request: Request, patch_id: str, s: Editor, lang: Lang,
     except ValidationError as exc:  # a refused change: the page again, with why
         with use_lang(lang):
             return _patch_page(request, s, patch_id, lang, status=422, error=str(exc),
-                               problems=[render(p["message"]) for p in exc.problems])
+                               problems=[render(p["message"]) for p in exc.problems],
+                               sent=values)
     return redirect(f"/patches/{quote(patch_id, safe='')}?updated={len(done)}")
 
 
