@@ -341,3 +341,23 @@ def test_browser_township_editor_updates_status_and_uploads_a_photo(papp, tmp_pa
             "document.querySelector('#patch-TB001 .pst').className")
         shot(page, "1-list")
         assert not page.exceptions()
+
+
+def test_history_latest_first_as_it_happened(papp):
+    import pandas as pd
+
+    with open_store(papp.state.settings.store) as st:
+        # Stored in this order, dated otherwise (a bulk table sent late).
+        for field, value, at in (("verification", "违法", "2023-01-09T04:00:00+00:00"),
+                                 ("status", "已整改", "2023-05-26T04:00:00+00:00"),
+                                 ("note", "补记", "2023-02-01T04:00:00+00:00")):
+            st.add_patch_events(pd.DataFrame({"patch_id": ["TB001"], "field": [field],
+                                              "value": [value]}), user="root", at=at)
+    with client(papp) as c:
+        sign_in(c, "viewer")
+        html = c.get("/patches/TB001").text
+    history = html.split('<table id="history">')[1]
+    # UTC 04:00 is 12:00 at the bureau (UTC+8).
+    order = [history.index(s) for s in ("2023-05-26 12:00", "2023-02-01 12:00",
+                                         "2023-01-09 12:00")]
+    assert order == sorted(order)

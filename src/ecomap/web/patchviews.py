@@ -150,10 +150,12 @@ def patch_view(st, patch_id: str, lang: str, today: dt.date | None = None, *,
         "deadline", "rectified_on", "closed_on", "note") else (shown[f] or ""))
         for f in FIELDS]
     events = st.patch_events(patch_ids=[str(patch_id)])
+    # As they happened (a bulk table may store older changes later), latest first.
+    events = events.iloc[::-1].sort_values("at", ascending=False, kind="stable")
     history = [{"at": _local(e["at"], zone), "user": e["user"],
                 "field": field_label(e["field"], lang) if e["field"] in FIELDS else e["field"],
                 "value": value_label(e["value"], lang)}
-               for e in events.to_dict("records")][::-1]
+               for e in events.to_dict("records")]
     photos = _photos(st, [patch_id])
     return {
         "p": {**r, "status_label": value_label(r["status"], lang),
