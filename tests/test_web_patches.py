@@ -361,3 +361,7 @@ def test_history_latest_first_as_it_happened(papp):
     order = [history.index(s) for s in ("2023-05-26 12:00", "2023-02-01 12:00",
                                          "2023-01-09 12:00")]
     assert order == sorted(order)
+    with client(papp) as c:
+        sign_in(c, "viewer")
+        row = c.get("/patches?year=2022&township=").text.split('id="patch-TB001"')[1]
+    assert "2023-05-26 root" in row.split("</tr>")[0]  # the last change as it happened

@@ -65,7 +65,7 @@ def _photos(st, patch_ids=None) -> pd.DataFrame:
 
 
 def patch_list(st, *, year: int | None, township: str | None, lang: str,
-               today: dt.date | None = None) -> dict:
+               today: dt.date | None = None, zone: str = "Asia/Shanghai") -> dict:
     """The patches page: the sentence, the counts by township and the rows."""
     from ecomap.patches.service import (
         latest_year,
@@ -89,7 +89,9 @@ def patch_list(st, *, year: int | None, township: str | None, lang: str,
     late = dict(zip(*[overdue(table, on=today)[c] for c in ("patch_id", "days_late")],
                     strict=True))
     events = st.patch_events(year=year)
-    last = events.groupby("patch_id").tail(1).set_index("patch_id")
+    # The latest change as it happened (not as stored: a bulk table may come late).
+    last = events.sort_values("at", kind="stable").groupby("patch_id").tail(1) \
+        .set_index("patch_id")
     photos = _photos(st, table["patch_id"])
     rows = []
     for r in table.to_dict("records"):
@@ -101,7 +103,7 @@ def patch_list(st, *, year: int | None, township: str | None, lang: str,
             "status_class": STATUS_CLASS.get(r["status"], ""),
             "verification": value_label(r["verification"], lang),
             "deadline": r["deadline"] or "", "days_late": late.get(pid, 0),
-            "changed": (str(ev["at"])[:10], ev["user"]) if ev is not None else None,
+            "changed": (_local(ev["at"], zone)[:10], ev["user"]) if ev is not None else None,
             "photos": photos[photos["target_key"] == pid]["photo_id"].tolist()})
     return {"year": year, "years": years, "rows": rows, "towns": towns,
             "sentence": store_sentence(st, year, lang, on=today), "progress": progress}

@@ -95,7 +95,8 @@ def patches_page(request: Request, s: Viewer, lang: Lang, year: Year = None,
     if township is None:
         township = s.user.township
     with store_of(request) as st:
-        view = patch_list(st, year=year, township=township or None, lang=lang)
+        view = patch_list(st, year=year, township=township or None, lang=lang,
+                          zone=request.app.state.settings.timezone)
     return page(request, "patches.html", township=township or "", **view)
 
 
