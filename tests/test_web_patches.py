@@ -254,6 +254,7 @@ def test_plot_upload_outside_the_township_refused_naming_plots(papp, tmp_path):
     west = gbk_zip(tmp_path, "west", 2, x0=-3000.0, prefix="JB")  # in 甲镇
     with client(papp) as c:
         csrf = sign_in(c, TOWN_EDITOR)
+        assert "只能上传位于 甲镇 的小班" in c.get("/upload").text
         r = _upload(c, csrf, east)
         assert r.status_code == 403
         assert "YB001、YB002" in r.text and "甲镇" in r.text

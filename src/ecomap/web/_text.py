@@ -168,6 +168,9 @@ TEXT: dict[str, tuple[str, str]] = {
                      "this account is bound to {town} and may not change this patch."),
     "allowed_next": ("可改为: {next}", "may move to: {next}"),
     "bound_to": ("限定乡镇", "Township"),
+    "upload_bound": ("本账号限定在 {town}: 只能上传位于 {town} 的小班, 含其他乡镇小班的文件会被拒绝。",
+                     "this account is bound to {town}: it uploads plots lying in {town} only; "
+                     "a file with plots of other townships is refused."),
     "back_patches": ("返回督查图斑", "Back to the patches"),
 }
 

@@ -169,8 +169,7 @@ def patch_photos_form(request: Request, s: Editor, lang: Lang,
 @router.get("/photos/{photo_id}.jpg", include_in_schema=False)
 def photo_thumbnail(request: Request, photo_id: str, s: Viewer):
     with store_of(request) as st:
-        ph = st.photos(thumbnails=True)
-    row = ph[ph["photo_id"].astype(str) == photo_id]
+        row = st.photos(thumbnails=True, photo_id=photo_id)
     if row.empty:
         raise NotFoundError(tr("没有照片 {id}", "no photo {id}", id=photo_id))
     return Response(bytes(row["thumbnail"].iloc[0]), media_type="image/jpeg",
