@@ -83,10 +83,17 @@ def test_cli_binds_an_account_to_a_store_township(settings):
     assert Accounts(settings.users).get("站长").township is None
 
 
-def test_users_page_shows_the_township(papp):
+def test_users_page_shows_and_sets_the_township(papp):
     with client(papp) as c:
-        sign_in(c, "admin")
+        csrf = sign_in(c, "admin")
+        r = c.post("/users", data={"csrf": csrf, "username": "乙站", "password": PASSWORD,
+                                   "role": "editor", "township": "乙"})
+        assert r.status_code == 200, r.text
+        r = c.post("/users", data={"csrf": csrf, "username": "丙站", "password": PASSWORD,
+                                   "role": "editor", "township": "丙镇"})
+        assert r.status_code == 400 and "丙镇" in r.text
         html = c.get("/users").text
+    assert papp.state.accounts.get("乙站").township == "乙镇"
     row = html[html.index(f"<td>{TOWN_EDITOR}</td>"):]
     assert row[:row.index("</tr>")].count("甲镇") == 1
 
