@@ -373,3 +373,16 @@ def test_history_latest_first_as_it_happened(papp):
         sign_in(c, "viewer")
         row = c.get("/patches?year=2022&township=").text.split('id="patch-TB001"')[1]
     assert "2023-05-26 root" in row.split("</tr>")[0]  # the last change as it happened
+
+
+def test_an_account_bound_after_the_check_cannot_confirm_outside(papp, tmp_path):
+    east = gbk_zip(tmp_path, "east", 2, x0=3000.0, prefix="YB")  # in 乙镇
+    with client(papp) as c:
+        csrf = sign_in(c, "编辑乙")
+        r = _upload(c, csrf, east)
+        assert r.status_code == 303, r.text
+        papp.state.accounts.set_township("编辑乙", "甲镇")
+        r = c.post(r.headers["location"] + "/confirm", data={"csrf": csrf})
+    assert r.status_code == 403 and "YB001、YB002" in r.text
+    with open_store(papp.state.settings.store) as st:
+        assert len(st.plots()) == 0
