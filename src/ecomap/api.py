@@ -15,7 +15,7 @@ from ecomap import aggregate, maps
 from ecomap.store import Store
 
 __all__ = ["briefing", "briefing_date", "briefing_files", "briefing_source", "county_map",
-           "latest_year", "summary", "township_map", "water_site_classes"]
+           "latest_year", "patches_map", "summary", "township_map", "water_site_classes"]
 
 
 def latest_year(store: Store) -> int | None:
@@ -123,6 +123,33 @@ def township_map(store: Store, township: str, *, year: int | None = None, lang: 
         source=briefing_source(store, year=year, lang=lang, short=True), lang=lang,
         county=store.county(), basemap=basemap, tianditu_key=tianditu_key,
         renderer=renderer, height=height, table=table)
+
+
+def patches_map(store: Store, *, year: int | None = None, on=None, lang: str = "zh",
+                basemap: str = "none", tianditu_key: str | None = None):
+    """The map of ``year``'s inspection patches (default: the latest year with patches)
+    coloured by their rectification status on ``on`` (a date or ``YYYY-MM-DD``; default:
+    today), with each patch's state, history and photos in its popup."""
+    from ecomap.maps._patches import patches_map as build
+    from ecomap.patches.service import latest_year as latest_patch_year
+    from ecomap.patches.status import patch_table
+
+    on = briefing_date(on) if on else None
+    year = year or latest_patch_year(store)
+    patches = store.patches(year=year) if year else store.patches().iloc[:0]
+    events = store.patch_events(year=year) if year else None
+    table = patch_table(patches, events, on=on) if year else None
+    county = store.county()
+    name = str(county["name"].iloc[0]) if len(county) else ""
+    photos = store.photos(target_kind="patch", thumbnails=True)
+    if table is None:
+        from ecomap.patches.status import FIELDS
+
+        table = pd.DataFrame(columns=["patch_id", *FIELDS, "in_charge"])
+    return build(county, store.townships(), patches, table, events, photos,
+                 year=year or "", on=on, county_name=name,
+                 source=briefing_source(store, year=year, lang=lang, short=True), lang=lang,
+                 basemap=maps.get_basemap(basemap, tianditu_key=tianditu_key, lang=lang))
 
 
 def briefing_date(date=None, *, timezone: str = "Asia/Shanghai"):
