@@ -82,8 +82,8 @@ def test_every_patch_in_its_status_colour_with_legend_counts(pstore):
     assert _classes(html) == {LABEL["open"]: (COLOR["open"], ["TB002"]),
                               LABEL["done"]: (COLOR["done"], ["TB001"]),
                               LABEL["lawful"]: (COLOR["lawful"], ["TB003"])}
-    assert _legend(html) == ["未核实/未整改 (1)", "整改中 (0)", "已整改 (1)", "已销号 (0)",
-                             "无需整改(合法) (1)", "逾期未整改 (1)"]
+    assert _legend(html) == ["未核实 (0)", "未整改 (1)", "整改中 (0)", "已整改 (1)",
+                             "已销号 (0)", "无需整改(合法) (1)", "逾期未整改 (1)"]
     layers = plot_layers(html)
     # TB002 is overdue: listed for the thick outline, its deadline with the days late.
     assert re.search(r'"overdue":\[0\]', html)
@@ -98,10 +98,12 @@ def test_every_patch_in_its_status_colour_with_legend_counts(pstore):
 def test_a_past_date_shows_the_old_colours(pstore):
     html = maps.to_html(api.patches_map(pstore, year=2022, on="2023-01-12"))
     # Only TB001 was verified by then; nothing was rectified, nothing was late.
-    assert _classes(html) == {LABEL["open"]: (COLOR["open"], ["TB001", "TB002", "TB003"])}
-    assert _legend(html)[0] == "未核实/未整改 (3)" and _legend(html)[-1] == "逾期未整改 (0)"
-    cols = plot_layers(html)[LABEL["open"]]["cols"]
-    assert cols["verification"] == ["违法", "未核实", "未核实"]
+    assert _classes(html) == {LABEL["unverified"]: (COLOR["unverified"], ["TB002", "TB003"]),
+                              LABEL["open"]: (COLOR["open"], ["TB001"])}
+    assert _legend(html)[:3] == ["未核实 (2)", "未整改 (1)", "整改中 (0)"]
+    assert _legend(html)[-1] == "逾期未整改 (0)"
+    assert plot_layers(html)[LABEL["open"]]["cols"]["verification"] == ["违法"]
+    assert plot_layers(html)[LABEL["unverified"]]["cols"]["verification"] == ["未核实"] * 2
     # The history stops on that date: TB001's rectification (2023-05-20) is not there.
     assert "2023-05-20" not in text_of(html)
 
@@ -138,17 +140,16 @@ def test_cli_writes_the_map_of_a_past_date(pstore, tmp_path):
                                  "-o", str(out), "--store", pstore.location])
     assert r.exit_code == 0, r.output
     assert str(out) in r.output
-    assert list(_classes(out.read_text(encoding="utf-8"))) == [LABEL["open"]]
+    assert list(_classes(out.read_text(encoding="utf-8"))) == [LABEL["unverified"],
+                                                               LABEL["open"]]
 
 
 def test_english_labels(pstore):
     html = maps.to_html(api.patches_map(pstore, year=2022, on="2023-06-10", lang="en"))
     layers = plot_layers(html)
-    assert set(layers) == {"Unverified / not started", "Rectified",
-                           "No rectification (lawful)"}
-    assert layers["Unverified / not started"]["cols"]["deadline"] == [
-        "2023-03-31 (71 days late)"]
-    assert layers["Unverified / not started"]["cols"]["verification"] == ["unlawful"]
+    assert set(layers) == {"Not started", "Rectified", "No rectification (lawful)"}
+    assert layers["Not started"]["cols"]["deadline"] == ["2023-03-31 (71 days late)"]
+    assert layers["Not started"]["cols"]["verification"] == ["unlawful"]
 
 
 # --- in Chromium ------------------------------------------------------------------------

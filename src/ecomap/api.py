@@ -148,8 +148,22 @@ def patches_map(store: Store, *, year: int | None = None, on=None, lang: str = "
         table = pd.DataFrame(columns=["patch_id", *FIELDS, "in_charge"])
     return build(county, store.townships(), patches, table, events, photos,
                  year=year or "", on=on, county_name=name,
-                 source=briefing_source(store, year=year, lang=lang, short=True), lang=lang,
+                 source=_patches_source(store, name, year, lang), lang=lang,
                  basemap=maps.get_basemap(basemap, tianditu_key=tianditu_key, lang=lang))
+
+
+def _patches_source(store: Store, county: str, year, lang: str) -> str:
+    """The patch map's data source: the province's layer and the status updates, with
+    their batch numbers (``ecomap batches``)."""
+    b = store.batches()
+    kinds = b.get("kind", pd.Series(dtype=object))
+    b = b[(kinds == "patch_updates") | ((kinds == "patches") & (b.get("year") == year))]
+    ids = sorted(int(i) for i in b["batch_id"]) if len(b) else []
+    span = "" if not ids else str(ids[0]) if len(ids) == 1 else f"{ids[0]}–{ids[-1]}"
+    if lang == "en":
+        return (f"{county} forest-inspection patches of {year} and their verification and "
+                f"rectification records" + (f" (batches {span})" if span else ""))
+    return f"{county}{year}年森林督查变化图斑及核实整改记录" + (f"（入库批次 {span}）" if span else "")
 
 
 def briefing_date(date=None, *, timezone: str = "Asia/Shanghai"):

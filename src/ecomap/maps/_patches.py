@@ -28,10 +28,12 @@ from ecomap.photos.popup import PopupBudget, photo_popups
 __all__ = ["HISTORY_ROWS", "STATUS_CLASSES", "patch_class", "patches_map"]
 
 #: Status classes in legend order: (key, Chinese label, English label, fill, outline).
-#: Okabe–Ito colours (safe for the common colour-vision deficiencies): vermillion,
-#: orange, bluish green, then a dark grey-green for 已销号 and no fill for 无需整改.
+#: Okabe–Ito colours (safe for the common colour-vision deficiencies): vermillion
+#: (hollow while not verified), orange, bluish green, then a dark grey-green for 已销号
+#: and a blue-grey outline for 无需整改.
 STATUS_CLASSES = [
-    ("open", "未核实/未整改", "Unverified / not started", "#d55e00", "#7a3600"),
+    ("unverified", "未核实", "Unverified", None, "#d55e00"),
+    ("open", "未整改", "Not started", "#d55e00", "#7a3600"),
     ("doing", "整改中", "In progress", "#e69f00", "#7a5400"),
     ("done", "已整改", "Rectified", "#009e73", "#00583f"),
     ("closed", "已销号", "Closed", "#3e5247", "#1c2620"),
@@ -67,6 +69,8 @@ def patch_class(verification, status) -> str:
     """The status class (key of :data:`STATUS_CLASSES`) of a patch's state."""
     if status == "无需整改" or verification == "合法":
         return "lawful"
+    if verification in (None, "未核实") and status in (None, "未整改"):
+        return "unverified"
     return {"整改中": "doing", "已整改": "done", "已销号": "closed"}.get(status, "open")
 
 
@@ -96,12 +100,13 @@ def history_html(events: pd.DataFrame, lang: str = "zh", *, rows: int = HISTORY_
 
 
 _CSS = """<style>
+.ecomap-popup-wrap .leaflet-popup-content{max-height:min(440px,62vh);overflow-y:auto}
 .ecomap-history{margin-top:6px}
 .ecomap-history-title{color:#555;margin-bottom:3px}
 .ecomap-history table{border-collapse:collapse;font-size:11px}
 .ecomap-history th,.ecomap-history td{border-top:1px solid #ddd;padding:1px 4px;
  text-align:left;vertical-align:top}
-.ecomap-history td:first-child{white-space:nowrap}
+.ecomap-history td:first-child,.ecomap-history td:nth-child(2){white-space:nowrap}
 .ecomap-history-more{color:#555;font-size:11px}
 </style>"""
 
@@ -129,6 +134,10 @@ class PatchLayer(PlotLayer):
               "    c._ecoIdx = f; layer.addLayer(c);\n  }\n"
               f"}})({name}, {self.extra});\n")
         figure.script.add_child(RawHtml(js), name=f"{name}_dots")
+        # Popups open below the map's title (it is above the popup pane).
+        figure.script.add_child(RawHtml(
+            "L.Popup.prototype.options.autoPanPaddingTopLeft = L.point(10, 80);\n"),
+            name="ecomap-patches-popup-pad")
 
 
 def _fields(lang: str) -> list[Field]:
@@ -256,8 +265,9 @@ def _add_patch_layers(m, frame, events, photos, *, day, lang, grid) -> LegendSec
                                           _t("layer", lang, name=label, n=0)))
             continue
         style = ({"color": line, "weight": 1.5, "fillColor": fill, "fillOpacity": 0.85}
-                 if fill else {"color": line, "weight": 2, "fill": False})
-        dot = {"radius": 5, "color": line, "weight": 1.2, "fillColor": fill or "#ffffff",
+                 if fill else {"color": line, "weight": 2.5, "fill": False})
+        dot = {"radius": 5, "color": line, "weight": 1.2 if fill else 2.5,
+               "fillColor": fill or "#ffffff",
                "fillOpacity": 0.95 if fill else 0.6, "className": "ecomap-site ecomap-patch-dot"}
         geoms = simplify_layer(group.geometry.values, grid.qy)
         extra = _popup_extra(group["patch_id"], ev_by, photos, lang, budget)
