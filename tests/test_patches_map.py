@@ -144,6 +144,20 @@ def test_cli_writes_the_map_of_a_past_date(pstore, tmp_path):
                                                                LABEL["open"]]
 
 
+def test_a_store_without_patches_gets_the_outlines_and_a_note(tmp_path):
+    st = open_store(tmp_path / "e.gpkg", create=True)
+    write_county_and_townships(st)
+    st.close()
+    out = tmp_path / "e.html"
+    r = CliRunner().invoke(cli, ["patches", "map", "-o", str(out), "--store",
+                                 str(tmp_path / "e.gpkg")])
+    assert r.exit_code == 0, r.output
+    assert "库中没有图斑" in r.output
+    html = out.read_text(encoding="utf-8")
+    assert _classes(html) == {} and "测试县森林督查图斑整改状态" in text_of(html)
+    assert _legend(html)[0] == "未核实 (0)"
+
+
 def test_english_labels(pstore):
     html = maps.to_html(api.patches_map(pstore, year=2022, on="2023-06-10", lang="en"))
     layers = plot_layers(html)

@@ -132,20 +132,19 @@ def patches_map(store: Store, *, year: int | None = None, on=None, lang: str = "
     today), with each patch's state, history and photos in its popup."""
     from ecomap.maps._patches import patches_map as build
     from ecomap.patches.service import latest_year as latest_patch_year
-    from ecomap.patches.status import patch_table
+    from ecomap.patches.status import FIELDS, patch_table
 
     on = briefing_date(on) if on else None
     year = year or latest_patch_year(store)
     patches = store.patches(year=year) if year else store.patches().iloc[:0]
-    events = store.patch_events(year=year) if year else None
-    table = patch_table(patches, events, on=on) if year else None
+    if len(patches):
+        events = store.patch_events(year=year)
+        table = patch_table(patches, events, on=on)
+    else:  # nothing of that year: the county and townships, the legend with zeros
+        events, table = None, pd.DataFrame(columns=["patch_id", *FIELDS, "in_charge"])
     county = store.county()
     name = str(county["name"].iloc[0]) if len(county) else ""
     photos = store.photos(target_kind="patch", thumbnails=True)
-    if table is None:
-        from ecomap.patches.status import FIELDS
-
-        table = pd.DataFrame(columns=["patch_id", *FIELDS, "in_charge"])
     return build(county, store.townships(), patches, table, events, photos,
                  year=year or "", on=on, county_name=name,
                  source=_patches_source(store, name, year, lang), lang=lang,

@@ -292,6 +292,13 @@ def map_cmd(store, year, on, output, lang, basemap, tianditu_key, fmt, embed, pn
     s = _options.settings(store, lang)
     with _options.open_settings_store(s) as st:
         year = year or _latest(st)
+        if not year or not len(st.patches(year=year)):
+            click.echo(tr("注: 库中没有{year}年度的图斑（用 ecomap patches import 导入）",
+                          "note: no patches of {year} in the store (import them with "
+                          "ecomap patches import)", year=year) if year else
+                       tr("注: 库中没有图斑（用 ecomap patches import 导入）",
+                          "note: no patches in the store (import them with ecomap "
+                          "patches import)"), err=True)
         m = api.patches_map(st, year=year, on=on, lang=s.lang, basemap=basemap,
                             tianditu_key=tianditu_key)
     path = _write(m, fmt, output, f"maps/patches_{year or ''}".rstrip("_"), dpi=dpi)

@@ -46,6 +46,8 @@ _FIELD_ORDER = {f: i for i, f in enumerate(FIELDS)}
 _TEXT = {
     "title": ("{county}{year}年度森林督查图斑整改状态", "{county} forest-inspection patches of "
               "{year}: rectification"),
+    "title_all": ("{county}森林督查图斑整改状态", "{county} forest-inspection patches: "
+                  "rectification"),
     "on": ("截至 {on}", "as of {on}"),
     "legend": ("图斑整改状态", "Rectification status"),
     "overdue": ("逾期未整改", "Overdue"),
@@ -197,7 +199,8 @@ def patches_map(county: gpd.GeoDataFrame, townships: gpd.GeoDataFrame,
     bounds = _bounds(county, townships, frame)
     grid = Grid.for_bounds(bounds)
     m = _layers.base_map(bounds, lang=lang, basemap=bm, renderer="svg", height=height)
-    title = _t("title", lang, county=county_name, year=year)
+    title = (_t("title", lang, county=county_name, year=year) if year not in ("", None)
+             else _t("title_all", lang, county=county_name))
     subtitle = _t("on", lang, on=day.isoformat())
     m.get_root().title = _style.html_text(f"{title} {subtitle}")
     online = _basemaps.add_basemap(m, bm, lang=lang)
