@@ -22,7 +22,7 @@ from ecomap.maps import _basemaps, _furniture, _layers, _style
 from ecomap.maps._furniture import LegendRow, LegendSection, RawHtml
 from ecomap.maps._layers import PlotLayer
 from ecomap.maps._vector import Field, Grid, encode_layer, script_json, simplify_layer
-from ecomap.patches.status import CLOSED, FIELDS, field_label, overdue, value_label
+from ecomap.patches.status import FIELDS, field_label, overdue, value_label
 from ecomap.photos.popup import PopupBudget, photo_popups
 
 __all__ = ["HISTORY_ROWS", "STATUS_CLASSES", "patch_class", "patches_map"]
@@ -247,8 +247,9 @@ def _add_township_outlines(m, towns, *, lang, grid, illustrative) -> LegendRow:
 
 def _add_patch_layers(m, frame, events, photos, *, day, lang, grid) -> LegendSection:
     section = LegendSection(_t("legend", lang), [], "ecomap-legend-patches")
-    late = {} if not len(frame) else dict(zip(
-        *(lambda o: (o["patch_id"], o["days_late"]))(overdue(frame, on=day)), strict=True))
+    late = {}  # patch ID → days late on ``day``
+    if len(frame):
+        late = overdue(frame, on=day).set_index("patch_id")["days_late"].to_dict()
     frame = frame.assign(_class=[patch_class(v, s) for v, s in
                                  zip(frame["verification"], frame["status"], strict=True)])
     ev = events if events is not None else pd.DataFrame(
@@ -257,21 +258,24 @@ def _add_patch_layers(m, frame, events, photos, *, day, lang, grid) -> LegendSec
     ev_by = {str(k): g for k, g in ev.groupby("patch_id", sort=False)}
     fields = _fields(lang)
     budget = PopupBudget()  # one size budget for the thumbnails of the whole map
-    for key, zh, en, fill, line in STATUS_CLASSES:
+    rows = {}
+    # Drawn from the done to the open, so that the work left is on top; listed in order.
+    for key, zh, en, fill, line in reversed(STATUS_CLASSES):
         group = frame[frame["_class"] == key].sort_values("patch_id").reset_index(drop=True)
         label = en if lang == "en" else zh
         n = len(group)
         swatch = (f"background:{fill};border-color:{line}" if fill else
                   f"background:#fff;border:2px solid {line};width:8px;height:8px")
-        if not n:  # a row with its count all the same: the legend lists every status
-            section.rows.append(LegendRow(f'<span class="ecomap-dot" style="{swatch}"></span>',
-                                          _t("layer", lang, name=label, n=0)))
+        if not n:  # every status has its row, with 0 (nothing to toggle)
+            rows[key] = LegendRow(f'<span class="ecomap-dot" style="{swatch}"></span>',
+                                  _t("layer", lang, name=label, n=0))
             continue
         style = ({"color": line, "weight": 1.5, "fillColor": fill, "fillOpacity": 0.85}
                  if fill else {"color": line, "weight": 2.5, "fill": False})
         dot = {"radius": 5, "color": line, "weight": 1.2 if fill else 2.5,
                "fillColor": fill or "#ffffff",
-               "fillOpacity": 0.95 if fill else 0.6, "className": "ecomap-site ecomap-patch-dot"}
+               "fillOpacity": 0.95 if fill else 0.6,
+               "className": "ecomap-site ecomap-patch-dot"}  # labels move off the dots
         geoms = simplify_layer(group.geometry.values, grid.qy)
         extra = _popup_extra(group["patch_id"], ev_by, photos, lang, budget)
         options = {"title": label, "mode": "svg", "style": style,
@@ -284,13 +288,12 @@ def _add_patch_layers(m, frame, events, photos, *, day, lang, grid) -> LegendSec
         layer = PatchLayer(data, options, name=_t("layer", lang, name=label, n=n), dot=dot,
                            overdue=overdue_idx)
         layer.add_to(m)
-        section.rows.append(LegendRow(f'<span class="ecomap-dot" style="{swatch}"></span>',
-                                      _t("layer", lang, name=label, n=n), layer))
-    n_late = sum(1 for p, s in zip(frame["patch_id"], frame["status"], strict=True)
-                 if p in late and s not in CLOSED)
+        rows[key] = LegendRow(f'<span class="ecomap-dot" style="{swatch}"></span>',
+                              _t("layer", lang, name=label, n=n), layer)
+    section.rows += [rows[key] for key, *_ in STATUS_CLASSES]
     section.rows.append(LegendRow(
         '<span class="ecomap-dot" style="background:#fff;border:3px solid #000;width:6px;'
-        'height:6px"></span>', _t("layer", lang, name=_t("overdue", lang), n=n_late)))
+        'height:6px"></span>', _t("layer", lang, name=_t("overdue", lang), n=len(late))))
     return section
 
 
