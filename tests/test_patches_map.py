@@ -123,6 +123,15 @@ def test_popup_history_latest_first_and_a_thumbnail(pstore):
     assert "data:image" not in other and other.count("<tr><td>") == 2
 
 
+def test_thumbnails_keep_to_the_maps_budget(pstore):
+    add_photos([(f"TB002_{i}.jpg", jpeg(at=TB002_CENTRE, colour=(40 * i, 90, 9)))
+                for i in range(5)], pstore, user="乙镇林业站")
+    html = maps.to_html(api.patches_map(pstore, year=2022, on="2023-06-10"))
+    # 3 thumbnails per patch (ecomap.photos.popup.PER_FEATURE), the other 2 counted.
+    assert html.count("data:image/jpeg;base64,") == 3
+    assert "另有 2 张照片" in text_of(html) and "现场照片 (5)" in text_of(html)
+
+
 def test_history_shows_eight_rows_then_counts_the_rest():
     events = pd.DataFrame({"patch_id": "X", "at": [f"2023-03-{d:02d}T00:00:00Z"
                                                    for d in range(1, 12)],
