@@ -214,6 +214,9 @@ def write_outputs(st: Store, out: Path, *, lang: str = "zh", year: int | None = 
                                          **briefing_options).items():
         written.append(str(atomic_write(out / name, data)))
     written += write_ndvi_change(st, out, lang=lang, year=year)
+    for y in sorted(set(st.patches()["year"].dropna().astype(int))):  # the patches' map
+        html = api.maps.to_html(api.patches_map(st, year=y, lang=lang))
+        written.append(str(atomic_write(out / f"patches_{y}.html", html.encode("utf-8"))))
     return written
 
 
