@@ -77,12 +77,13 @@ def scene(seed: int, label: str, date: str) -> Image.Image:
     return im
 
 
-def photo_bytes(patch: dict, seed: int, clock: str) -> bytes:
-    """One photo of ``patch`` (a GeoJSON feature) as JPEG bytes with EXIF."""
+def photo_bytes(patch: dict, seed: int, clock: str, *, label: str) -> bytes:
+    """One photo of ``patch`` (a GeoJSON feature) as JPEG bytes with EXIF, ``label``
+    (its patch ID) written on it."""
     props = patch["properties"]
     point = shape(patch["geometry"]).representative_point()
     date = str(props.get("整改日期") or "2023-06-30")
-    im = scene(seed, props["小班号"], date)
+    im = scene(seed, label, date)
     exif = Image.Exif()
     exif[0x010F], exif[0x0110] = "ecomap demo", "synthetic"  # Make, Model
     sub = exif.get_ifd(ExifTags.IFD.Exif)
@@ -100,12 +101,18 @@ def photo_bytes(patch: dict, seed: int, clock: str) -> bytes:
 def write_photos(out: Path) -> list[Path]:
     """Write the demo photos into ``out``; returns their paths."""
     features = json.loads(PATCHES.read_text(encoding="utf-8"))["features"]
+    # The province's patch ID (make_patches.py: 360723-2022-NNN in the order of 小班号),
+    # which the file name carries as a township's forestry station would name it.
+    order = sorted(range(len(features)), key=lambda i: features[i]["properties"]["小班号"])
+    patch_id = {i: f"360723-2022-{n:03d}" for n, i in enumerate(order, start=1)}
     out.mkdir(parents=True, exist_ok=True)
+    for old in out.glob("*.jpg"):
+        old.unlink()
     written = []
     for seed, (index, clock) in enumerate(CHOSEN, start=1):
         patch = features[index]
-        path = out / f"{patch['properties']['小班号']}_现场.jpg"
-        path.write_bytes(photo_bytes(patch, seed, clock))
+        path = out / f"{patch_id[index]}_现场.jpg"
+        path.write_bytes(photo_bytes(patch, seed, clock, label=patch_id[index]))
         written.append(path)
     return written
 

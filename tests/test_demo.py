@@ -63,7 +63,7 @@ def test_demo_prints_totals_and_writes_every_output(demo_dir):
     assert "2023 年任务完成情况" in out and "均已完成上级下达任务" in out
     maps = demo_dir / "maps"
     for name in ("county.html", "summary.csv", "summary.xlsx", "summary.json",
-                 "water_sites.csv"):
+                 "water_sites.csv", "patches_2022.html"):
         assert (maps / name).stat().st_size > 0, name
     assert len(list((maps / "township").glob("*.html"))) == 11
     recs = json.loads((maps / "summary.json").read_text(encoding="utf-8"))

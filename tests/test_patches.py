@@ -415,3 +415,14 @@ def test_a_dated_table_builds_a_history_answered_at_past_dates(tmp_path):
         assert "2023-06-19" in str(err.value.problems[0]["message"])
     finally:
         st.close()
+
+
+def test_patch_table_of_no_patches_is_empty_not_an_error():
+    import geopandas as gpd
+
+    empty = gpd.GeoDataFrame({"patch_id": pd.Series([], dtype=object),
+                              "township": pd.Series([], dtype=object)}, geometry=[], crs=4490)
+    events = pd.DataFrame(columns=["event_id", "patch_id", "at", "user", "field", "value",
+                                   "batch_id"])
+    table = patch_table(empty, events)
+    assert len(table) == 0 and {"status", "verification", "in_charge"} <= set(table.columns)

@@ -16,6 +16,7 @@ import json
 
 import geopandas as gpd
 import pytest
+import shapely
 from click.testing import CliRunner
 from PIL import ExifTags, Image
 from PIL.TiffImagePlugin import IFDRational
@@ -357,13 +358,14 @@ def test_store_without_photos_reads_empty(store_path, filled_store):
 
 
 def test_demo_photos_lie_in_their_patches():
-    """geodata/photos: each photo's EXIF position is inside the patch its name starts
-    with, taken in 2023 (Beijing time)."""
+    """geodata/photos: each photo's EXIF position is inside the province's patch (of
+    geodata/patches_2022.zip) whose ID its name starts with, taken in 2023 (Beijing
+    time)."""
     from pathlib import Path
 
     root = Path(__file__).resolve().parents[1] / "geodata"
-    patches = gpd.read_file(root / "plots" / "forest_inspection_patch_2023.geojson")
-    targets = gpd.GeoDataFrame({"kind": "plot", "key": patches["小班号"]},
+    patches = gpd.read_file(root / "patches_2022.zip").to_crs(4490)
+    targets = gpd.GeoDataFrame({"kind": "patch", "key": patches["图斑编号"]},
                                geometry=patches.geometry.values, crs=patches.crs)
     files = sorted((root / "photos").glob("*.jpg"))
     assert len(files) == 6
@@ -371,7 +373,10 @@ def test_demo_photos_lie_in_their_patches():
         assert 30_000 < path.stat().st_size < 80_000
         info = read_photo(path.read_bytes(), file_name=path.name)
         got = attach_photo(info, targets)
-        assert (got.key, got.how) == (id_in_name(path.name), "inside")
+        # Attached by the ID its name carries, and its position lies in that patch.
+        assert (got.key, got.how) == (id_in_name(path.name), "name")
+        named = targets.loc[targets["key"] == got.key, "geometry"].iloc[0]
+        assert named.contains(shapely.Point(info.lon, info.lat)), path.name
         assert info.taken_at.startswith("2023-") and info.taken_at.endswith("+08:00")
 
 

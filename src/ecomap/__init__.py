@@ -23,6 +23,7 @@ if TYPE_CHECKING:  # what type checkers and IDEs see; nothing is imported at run
         briefing,
         county_map,
         latest_year,
+        patches_map,
         summary,
         township_map,
         water_site_classes,
@@ -42,6 +43,7 @@ __all__ = [
     "county_map",
     "latest_year",
     "open_store",
+    "patches_map",
     "summary",
     "to_embed",
     "to_html",
@@ -53,8 +55,8 @@ __all__ = [
 
 #: Public name → the module that defines it.
 _LAZY = {
-    **dict.fromkeys(["briefing", "county_map", "latest_year", "summary", "township_map",
-                     "water_site_classes"], "ecomap.api"),
+    **dict.fromkeys(["briefing", "county_map", "latest_year", "patches_map", "summary",
+                     "township_map", "water_site_classes"], "ecomap.api"),
     "EcomapError": "ecomap.errors",
     **dict.fromkeys(["to_embed", "to_html", "to_pdf", "to_png"], "ecomap.maps"),
     "Settings": "ecomap.settings",

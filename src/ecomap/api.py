@@ -15,7 +15,7 @@ from ecomap import aggregate, maps
 from ecomap.store import Store
 
 __all__ = ["briefing", "briefing_date", "briefing_files", "briefing_source", "county_map",
-           "latest_year", "summary", "township_map", "water_site_classes"]
+           "latest_year", "patches_map", "summary", "township_map", "water_site_classes"]
 
 
 def latest_year(store: Store) -> int | None:
@@ -123,6 +123,46 @@ def township_map(store: Store, township: str, *, year: int | None = None, lang: 
         source=briefing_source(store, year=year, lang=lang, short=True), lang=lang,
         county=store.county(), basemap=basemap, tianditu_key=tianditu_key,
         renderer=renderer, height=height, table=table)
+
+
+def patches_map(store: Store, *, year: int | None = None, on=None, lang: str = "zh",
+                basemap: str = "none", tianditu_key: str | None = None):
+    """The map of ``year``'s inspection patches (default: the latest year with patches)
+    coloured by their rectification status on ``on`` (a date or ``YYYY-MM-DD``; default:
+    today), with each patch's state, history and photos in its popup."""
+    from ecomap.maps._patches import patches_map as build
+    from ecomap.patches.service import latest_year as latest_patch_year
+    from ecomap.patches.status import FIELDS, patch_table
+
+    on = briefing_date(on) if on else None
+    year = year or latest_patch_year(store)
+    patches = store.patches(year=year) if year else store.patches().iloc[:0]
+    if len(patches):
+        events = store.patch_events(year=year)
+        table = patch_table(patches, events, on=on)
+    else:  # nothing of that year: the county and townships, the legend with zeros
+        events, table = None, pd.DataFrame(columns=["patch_id", *FIELDS, "in_charge"])
+    county = store.county()
+    name = str(county["name"].iloc[0]) if len(county) else ""
+    photos = store.photos(target_kind="patch", thumbnails=True)
+    return build(county, store.townships(), patches, table, events, photos,
+                 year=year or "", on=on, county_name=name,
+                 source=_patches_source(store, name, year, lang), lang=lang,
+                 basemap=maps.get_basemap(basemap, tianditu_key=tianditu_key, lang=lang))
+
+
+def _patches_source(store: Store, county: str, year, lang: str) -> str:
+    """The patch map's data source: the province's layer and the status updates, with
+    their batch numbers (``ecomap batches``)."""
+    b = store.batches()
+    kinds = b.get("kind", pd.Series(dtype=object))
+    b = b[(kinds == "patch_updates") | ((kinds == "patches") & (b.get("year") == year))]
+    ids = sorted(int(i) for i in b["batch_id"]) if len(b) else []
+    span = "" if not ids else str(ids[0]) if len(ids) == 1 else f"{ids[0]}–{ids[-1]}"
+    if lang == "en":
+        return (f"{county} forest-inspection patches of {year} and their verification and "
+                f"rectification records" + (f" (batches {span})" if span else ""))
+    return f"{county}{year}年森林督查变化图斑及核实整改记录" + (f"（入库批次 {span}）" if span else "")
 
 
 def briefing_date(date=None, *, timezone: str = "Asia/Shanghai"):

@@ -150,6 +150,16 @@ def _load_patches(st: Store, root: Path, settings: Settings) -> None:
         events = root / f"patch_events_{year}.xlsx"
         if events.exists():
             update_from(events, st, user=settings.user, name=f"geodata/{events.name}")
+    # The townships' evidence photos, as `ecomap photos add geodata/photos` stores them
+    # (Pillow is the `photos` extra: without it the demo goes on without photos).
+    import importlib.util
+
+    photos = sorted((root / "photos").glob("*.jpg"))
+    if photos and importlib.util.find_spec("PIL") is not None:
+        from ecomap.photos.service import add_photos
+
+        add_photos(photos, st, user=settings.user, timezone=settings.timezone,
+                   source="geodata/photos")
 
 
 #: The year of the county's report (``report_2023.csv``) that the demo reproduces; the
@@ -204,6 +214,9 @@ def write_outputs(st: Store, out: Path, *, lang: str = "zh", year: int | None = 
                                          **briefing_options).items():
         written.append(str(atomic_write(out / name, data)))
     written += write_ndvi_change(st, out, lang=lang, year=year)
+    for y in sorted(set(st.patches()["year"].dropna().astype(int))):  # the patches' map
+        html = api.maps.to_html(api.patches_map(st, year=y, lang=lang))
+        written.append(str(atomic_write(out / f"patches_{y}.html", html.encode("utf-8"))))
     return written
 
 

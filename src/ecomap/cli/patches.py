@@ -9,6 +9,7 @@ import click
 
 from ecomap.cli import _options
 from ecomap.cli._output import emit
+from ecomap.cli.map import _map_options
 from ecomap.i18n import tr
 
 
@@ -25,6 +26,7 @@ def patches_group():
       ecomap patches update-from 南安镇.xlsx
       ecomap patches status --year 2022 --by township
       ecomap patches export --year 2022 -o 图斑核实整改.zip
+      ecomap patches map --year 2022 --on 2023-03-31
     """
 
 
@@ -262,6 +264,51 @@ def export_cmd(year, output, store):
         n = len(st.patches(year=year))
         export_patches(st, year=year, path=output)
     click.echo(tr("已写出 {file}：{n} 个图斑", "wrote {file}: {n} patches", file=output, n=n))
+
+
+@patches_group.command("map", short_help="Map of the patches coloured by status, with "
+                                         "history and photos.")
+@_options.store
+@_options.year
+@click.option("--on", "on", default=None, metavar="YYYY-MM-DD",
+              help="The statuses on a past date (default: today).")
+@_options.output
+@_options.lang
+@_map_options
+def map_cmd(store, year, on, output, lang, basemap, tianditu_key, fmt, embed, png, pdf, dpi):
+    """The year's patches coloured by rectification status (overdue ones outlined in
+    black); each patch's popup holds its state, its history and its photos.
+
+    \b
+    Examples:
+      ecomap patches map --year 2022
+      ecomap patches map --year 2022 --on 2023-03-31 -o 图斑_一季度.html
+      ecomap patches map --pdf -o 图斑整改.pdf
+    """
+    from ecomap import api
+    from ecomap.cli.map import _format, _write
+
+    fmt = _format(fmt, embed, png, pdf)
+    s = _options.settings(store, lang)
+    with _options.open_settings_store(s) as st:
+        year = year or _latest(st)
+        if not year or not len(st.patches(year=year)):
+            click.echo(tr("注: 库中没有{year}年度的图斑（用 ecomap patches import 导入）",
+                          "note: no patches of {year} in the store (import them with "
+                          "ecomap patches import)", year=year) if year else
+                       tr("注: 库中没有图斑（用 ecomap patches import 导入）",
+                          "note: no patches in the store (import them with ecomap "
+                          "patches import)"), err=True)
+        m = api.patches_map(st, year=year, on=on, lang=s.lang, basemap=basemap,
+                            tianditu_key=tianditu_key)
+    path = _write(m, fmt, output, f"maps/patches_{year or ''}".rstrip("_"), dpi=dpi)
+    click.echo(tr("已写出 {path}", "wrote {path}", path=path))
+
+
+def _latest(store):
+    from ecomap.patches.service import latest_year
+
+    return latest_year(store)
 
 
 COMMANDS = [patches_group]

@@ -191,8 +191,9 @@ def patch_table(patches: pd.DataFrame, events: pd.DataFrame, *, on=None) -> pd.D
     cols = [c for c in ("patch_id", "year", "township", "village", "area_mu", "change_type")
             if c in patches.columns]
     base = pd.DataFrame(patches[cols]).reset_index(drop=True)
-    base["patch_id"] = base["patch_id"].astype(str)
+    base["patch_id"] = base["patch_id"].astype(str).astype(object)
     state = patch_state(events, on=on, patch_ids=base["patch_id"].tolist())
+    state["patch_id"] = state["patch_id"].astype(object)  # an empty frame's is float
     out = base.merge(state, on="patch_id", how="left")
     for f in FIELDS:
         out[f] = pd.Series([None if _blank(v) else v for v in out[f].tolist()],
