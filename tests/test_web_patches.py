@@ -197,6 +197,9 @@ def test_patches_page_lists_the_township_first_and_counts(papp):
     rows = lambda html: html.split('<table id="patches">')[1].split("</table>")[0]  # noqa: E731
     assert "TB001" in rows(own) and "TB002" not in rows(own)
     assert all(f"TB00{i}" in rows(county) for i in (1, 2, 3))
+    # Not verified yet: drawn hollow, as on the patches map.
+    tb002 = county.split('id="patch-TB002"')[1].split("</tr>")[0]
+    assert '<span class="pst pst-unverified">未整改</span>' in tb002
     # The sentence: three patches, none verified yet.
     assert "2022年度森林督查问题图斑3个" in county
     progress = county.split('<table id="progress"')[1].split("</table>")[0]
@@ -348,6 +351,25 @@ def test_browser_township_editor_updates_status_and_uploads_a_photo(papp, tmp_pa
         assert "pst-in-progress" in page.evaluate(
             "document.querySelector('#patch-TB001 .pst').className")
         shot(page, "1-list")
+
+        # The map on the page: TB001 in the colour of 整改中, its photo in its popup.
+        page.wait_for("!!document.querySelector('iframe[src*=\"/maps/patches.html\"]')")
+        frame = page.frame("/maps/patches.html", timeout=20)
+        frame.wait_for("typeof ecomap === 'object' && ecomap.maps.length > 0", timeout=60)
+        find = ("(function () { var hit = null; ecomap.maps[0].eachLayer(function (l) {"
+                " if (l._eco && l._eco.data.cols.patch_id && [0, 1, 2].some(function (i) {"
+                " return l._eco.data.cols.patch_id.get(i) === 'TB001'; })) hit = l; });"
+                " return hit; })()")
+        assert frame.evaluate(f"{find}._eco.options.title") == "整改中"
+        assert frame.evaluate(f"{find}._eco.options.style.fillColor") == "#e69f00"
+        frame.evaluate(f"(function () {{ var l = {find}; ecomap.openFeature(ecomap.maps[0], "
+                       "l._eco, 0); })()")
+        frame.wait_for("(function () { var i = document.querySelector("
+                       "'.leaflet-popup .ecomap-photos img');"
+                       " return !!i && i.complete && i.naturalWidth > 0; })()", timeout=20)
+        assert "TB001" in frame.evaluate(
+            "document.querySelector('.leaflet-popup').textContent")
+        shot(page, "4-map-popup")
         assert not page.exceptions()
 
 

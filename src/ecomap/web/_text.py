@@ -139,6 +139,7 @@ TEXT: dict[str, tuple[str, str]] = {
     "township_filter": ("乡镇", "Township"),
     "show": ("显示", "Show"),
     "by_township": ("分乡镇进度", "Progress by township"),
+    "patches_map": ("图斑整改状态图", "Map of the patches by status"),
     "county_total": ("全县", "County"),
     "p_patches": ("图斑数", "Patches"),
     "p_unverified": ("未核实", "Unverified"),

@@ -19,6 +19,14 @@ STATUS_CLASS = {"未整改": "pst-not-started", "整改中": "pst-in-progress",
                 "已整改": "pst-rectified", "已销号": "pst-closed", "无需整改": "pst-no-need"}
 
 
+def status_class(row: dict) -> str:
+    """The CSS class of a patch's status; an unverified patch is drawn hollow (as on the
+    patches map)."""
+    if row.get("verification") == "未核实" and (row.get("status") or "未整改") == "未整改":
+        return "pst-unverified"
+    return STATUS_CLASS.get(row.get("status") or "未整改", "")
+
+
 def check_may_edit(user, township: str | None, patch_id: str) -> None:
     """PermissionDenied when ``user`` may not change patch ``patch_id`` of ``township``."""
     if user.may_edit(township):
@@ -100,7 +108,7 @@ def patch_list(st, *, year: int | None, township: str | None, lang: str,
         rows.append({
             "patch_id": pid, "village": r.get("village") or "", "in_charge": r["in_charge"],
             "area_mu": r.get("area_mu"), "status": value_label(r["status"], lang),
-            "status_class": STATUS_CLASS.get(r["status"], ""),
+            "status_class": status_class(r),
             "verification": value_label(r["verification"], lang),
             "deadline": r["deadline"] or "", "days_late": late.get(pid, 0),
             "changed": (_local(ev["at"], zone)[:10], ev["user"]) if ev is not None else None,
@@ -161,7 +169,7 @@ def patch_view(st, patch_id: str, lang: str, today: dt.date | None = None, *,
     photos = _photos(st, [patch_id])
     return {
         "p": {**r, "status_label": value_label(r["status"], lang),
-              "status_class": STATUS_CLASS.get(r["status"], ""),
+              "status_class": status_class(r),
               "days_late": int(late["days_late"].iloc[0]) if len(late) else 0},
         "state": state, "history": history,
         "photos": [{"id": p["photo_id"], "name": p["file_name"],

@@ -20,7 +20,7 @@ from ecomap.web.deps import Lang, SettingsDep
 from ecomap.web.figures import zone_label
 from ecomap.web.guard import Year, upload_too_large
 from ecomap.web.patchviews import check_may_edit, patch_list, patch_view
-from ecomap.web.responses import page, redirect
+from ecomap.web.responses import map_response, page, redirect
 
 __all__ = ["PHOTO_PATHS", "router"]
 
@@ -164,6 +164,22 @@ def patch_photos_form(request: Request, s: Editor, lang: Lang,
                                 n=len(added.refused))),
                 problems=[r.reason for r in added.refused])
     return redirect(f"/patches/{quote(patch, safe='')}?photos={len(added.results)}")
+
+
+@router.get("/maps/patches.html", response_class=HTMLResponse, include_in_schema=False)
+def patches_map_page(request: Request, s: Viewer, lang: Lang, year: Year = None):
+    """The map of the patches coloured by status, history and photos in the popups."""
+    from ecomap import api
+    from ecomap.maps import to_html
+    from ecomap.web.cache import Rendered
+
+    with store_of(request) as st:
+        # A single update stores events without a batch: they are part of the key.
+        ev = st.patch_events(year=year)
+        key = ("patches", year, lang, len(ev), ev["event_id"].max() if len(ev) else None)
+        doc = request.app.state.cache.answer(st, key, lambda: Rendered.of(to_html(
+            api.patches_map(st, year=year, lang=lang))))
+    return map_response(request, doc)
 
 
 @router.get("/photos/{photo_id}.jpg", include_in_schema=False)
