@@ -21,6 +21,23 @@ def _accounts(store, users):
     return Accounts(s.users_path)
 
 
+def _township(store, value: str) -> str:
+    """The official township name ``value`` stands for, in the store's townships."""
+    from ecomap.errors import InputError
+    from ecomap.settings import Settings
+    from ecomap.store import open_store
+    from ecomap.townnames import match_township
+
+    with open_store(Settings.from_env(store=store).store) as st:
+        names = [str(n) for n in st.townships()["name"]]
+    official = match_township(value, names)
+    if official is None:
+        raise InputError(tr("乡镇 {value!r} 不在库中的乡镇里; 可选: {names}",
+                            "township {value!r} is not one of the store's townships; use "
+                            "one of {names}", value=value, names="、".join(names)))
+    return official
+
+
 @click.command("serve", short_help="Run the web service: upload and check plot files, maps "
                                    "and tables.")
 @click.option("--host", default="127.0.0.1", show_default=True,
@@ -90,19 +107,26 @@ def user_group():
 @click.option("--role", type=click.Choice(["viewer", "editor", "admin"]), default="viewer",
               show_default=True, help="viewer reads; editor uploads and rolls back own "
                                       "batches; admin manages accounts and any batch.")
+@click.option("--township", default=None, metavar="NAME",
+              help="Bind the account to a township: it sees the county but updates "
+                   "patches, uploads photos and plots only within that township.")
 @click.password_option(help="The password (asked when not given; at least 8 characters).")
 @_options.store
 @users_opt
-def user_add(name, role, password, store, users):
+def user_add(name, role, township, password, store, users):
     """Create the account NAME.
 
     \b
-    Example:
+    Examples:
       ecomap user add zhangsan --role editor
+      ecomap user add lisi --role editor --township 南安镇
     """
-    user = _accounts(store, users).add(name, password, role)
-    click.echo(tr("已创建账号 {name!r}, 角色 {role}", "account {name!r} created with role {role}",
-                  name=user.name, role=user.role))
+    town = _township(store, township) if township else None
+    user = _accounts(store, users).add(name, password, role, town)
+    click.echo(str(tr("已创建账号 {name!r}, 角色 {role}",
+                      "account {name!r} created with role {role}",
+                      name=user.name, role=user.role))
+               + (str(tr(", 限定乡镇 {town}", ", bound to {town}", town=town)) if town else ""))
 
 
 @user_group.command("list")
@@ -119,7 +143,35 @@ def user_list(store, users):
     if not rows:
         click.echo(tr("(没有账号)", "(no accounts)"))
     for r in rows:
-        click.echo(f"{r['name']}\t{r['role']}\t{r['created_at']}")
+        click.echo(f"{r['name']}\t{r['role']}\t{r['created_at']}\t{r['township'] or ''}")
+
+
+@user_group.command("township")
+@click.argument("name")
+@click.argument("township", required=False)
+@click.option("--none", "unbind", is_flag=True,
+              help="Unbind the account: it may change the whole county again.")
+@_options.store
+@users_opt
+def user_township(name, township, unbind, store, users):
+    """Bind the account NAME to TOWNSHIP (or unbind it with --none).
+
+    \b
+    Examples:
+      ecomap user township lisi 南安镇
+      ecomap user township lisi --none
+    """
+    from ecomap.errors import InputError
+
+    if bool(township) == unbind:
+        raise InputError(tr("请给出一个乡镇, 或 --none 解除绑定",
+                            "give a township, or --none to unbind"))
+    town = None if unbind else _township(store, township)
+    _accounts(store, users).set_township(name, town)
+    click.echo(tr("账号 {name!r} 已限定在 {town}", "account {name!r} is bound to {town}",
+                  name=name, town=town) if town else
+               tr("账号 {name!r} 不再限定乡镇", "account {name!r} is no longer bound to a "
+                  "township", name=name))
 
 
 @user_group.command("role")

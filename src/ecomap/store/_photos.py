@@ -71,16 +71,16 @@ class PhotosStore:
 
     def photos(self, *, target_kind: str | None = None, target_key: str | None = None,
                batch: int | None = None, thumbnails: bool = False,
-               images: bool = False) -> pd.DataFrame:
+               images: bool = False, photo_id: str | None = None) -> pd.DataFrame:
         """Stored photos (:data:`PHOTO_COLUMNS`, and the ``thumbnail`` and ``image`` bytes
-        when asked), in the order they were stored."""
+        when asked), in the order they were stored; ``photo_id``: that one only."""
         cols = PHOTO_COLUMNS + (["thumbnail"] if thumbnails else []) + (
             ["image"] if images else [])
         if "photos" in self._absent:
             return pd.DataFrame(columns=cols)
         conds, params = [], []
         for column, value in (("target_kind", target_kind), ("target_key", target_key),
-                              ("batch_id", batch)):
+                              ("batch_id", batch), ("photo_id", photo_id)):
             if value is not None:
                 conds.append(f"{column} = {self._mark}")
                 params.append(int(value) if column == "batch_id" else str(value))

@@ -55,10 +55,19 @@ class User:
 
     name: str
     role: str
+    #: The township an editor is bound to (None: the whole county).
+    township: str | None = None
 
     def can(self, role: str) -> bool:
         """Whether this account has ``role`` or a higher one."""
         return ROLES.index(self.role) >= ROLES.index(role)
+
+    def may_edit(self, township: str | None) -> bool:
+        """Whether this account may change what belongs to ``township``: admins and
+        editors not bound to a township anything, a bound editor its own township's."""
+        if not self.can("editor"):
+            return False
+        return self.can("admin") or self.township is None or township == self.township
 
 
 @dataclass(frozen=True)
@@ -115,6 +124,9 @@ class Accounts:
             columns = [r[1] for r in con.execute("PRAGMA table_info(sessions)")]
             if "device" not in columns:  # files written before devices were known
                 con.execute("ALTER TABLE sessions ADD COLUMN device TEXT NOT NULL DEFAULT ''")
+            columns = [r[1] for r in con.execute("PRAGMA table_info(users)")]
+            if "township" not in columns:  # files written before township accounts
+                con.execute("ALTER TABLE users ADD COLUMN township TEXT")
 
     @contextmanager
     def _db(self):
@@ -132,25 +144,29 @@ class Accounts:
             return con.execute(sql, params).fetchall()
 
     # --- accounts -----------------------------------------------------------------
-    def add(self, name: str, password: str, role: str = "viewer") -> User:
+    def add(self, name: str, password: str, role: str = "viewer",
+            township: str | None = None) -> User:
+        """A new account; ``township`` (an official township name, checked by the
+        caller against the store) binds it to that township."""
         name, role = check_name(name), check_role(role)
         if len(password) < MIN_PASSWORD:
             raise InputError(tr("账号 {name!r} 的密码太短: 至少要 {n} 个字符",
                                 "the password of {name!r} is too short: use at least "
                                 "{n} characters", name=name, n=MIN_PASSWORD))
         try:
-            self._run("INSERT INTO users (name, role, password_hash, created_at) "
-                      "VALUES (?, ?, ?, ?)",
+            self._run("INSERT INTO users (name, role, password_hash, created_at, township) "
+                      "VALUES (?, ?, ?, ?, ?)",
                       (name, role, self._hasher.hash(password),
-                       _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds")))
+                       _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
+                       township or None))
         except sqlite3.IntegrityError as exc:
             raise InputError(tr("账号 {name!r} 已存在; 请换一个名字, 或先删除原账号",
                                 "account {name!r} exists already; pick another name or "
                                 "remove it first", name=name)) from exc
-        return User(name, role)
+        return User(name, role, township or None)
 
     def get(self, name: str) -> User:
-        rows = self._run("SELECT name, role FROM users WHERE name = ?", (name,))
+        rows = self._run("SELECT name, role, township FROM users WHERE name = ?", (name,))
         if not rows:
             raise NotFoundError(tr("没有账号 {name!r}; 'ecomap user list' 可列出所有账号",
                                    "no account {name!r}; 'ecomap user list' lists them",
@@ -158,13 +174,20 @@ class Accounts:
         return User(*rows[0])
 
     def list(self) -> list[dict]:
-        rows = self._run("SELECT name, role, created_at FROM users ORDER BY name")
-        return [{"name": n, "role": r, "created_at": c} for n, r, c in rows]
+        rows = self._run("SELECT name, role, created_at, township FROM users ORDER BY name")
+        return [{"name": n, "role": r, "created_at": c, "township": t}
+                for n, r, c, t in rows]
 
     def set_role(self, name: str, role: str) -> User:
-        self.get(name)
+        user = self.get(name)
         self._run("UPDATE users SET role = ? WHERE name = ?", (check_role(role), name))
-        return User(name, role)
+        return User(name, role, user.township)
+
+    def set_township(self, name: str, township: str | None) -> User:
+        """Bind account ``name`` to ``township`` (None: the whole county again)."""
+        user = self.get(name)
+        self._run("UPDATE users SET township = ? WHERE name = ?", (township or None, name))
+        return User(name, user.role, township or None)
 
     def set_password(self, name: str, password: str) -> None:
         self.get(name)
@@ -195,7 +218,8 @@ class Accounts:
 
     def authenticate(self, name: str, password: str) -> User:
         """The account when ``password`` is right; :class:`AuthError` otherwise."""
-        rows = self._run("SELECT name, role, password_hash FROM users WHERE name = ?",
+        rows = self._run("SELECT name, role, password_hash, township FROM users "
+                         "WHERE name = ?",
                          (unicodedata.normalize("NFC", str(name)).strip(),))
         stored = rows[0][2] if rows else self._dummy
         try:
@@ -207,7 +231,7 @@ class Accounts:
         if self._hasher.check_needs_rehash(stored):
             self._run("UPDATE users SET password_hash = ? WHERE name = ?",
                       (self._hasher.hash(password), rows[0][0]))
-        return User(rows[0][0], rows[0][1])
+        return User(rows[0][0], rows[0][1], rows[0][3])
 
     # --- sessions -----------------------------------------------------------------
     def open_session(self, user: User, *, hours: float, kind: str = "browser",
@@ -235,13 +259,13 @@ class Accounts:
         if not token:
             return None
         rows = self._run(
-            "SELECT u.name, u.role, s.csrf, s.kind FROM sessions s JOIN users u "
+            "SELECT u.name, u.role, s.csrf, s.kind, u.township FROM sessions s JOIN users u "
             "ON u.name = s.user_name WHERE s.token_sha256 = ? AND s.expires > ?",
             (_digest(token), time.time()))
         if not rows:
             return None
-        name, role, csrf, kind = rows[0]
-        return Session(User(name, role), csrf, kind)
+        name, role, csrf, kind, township = rows[0]
+        return Session(User(name, role, township), csrf, kind)
 
     def close_session(self, token: str | None) -> None:
         if token:

@@ -56,7 +56,7 @@ from ecomap.web.cache import AnswerCache
 from ecomap.web.data import store_at
 from ecomap.web.guard import Busy, UploadGate, UploadTooLarge, upload_too_large, year_problem
 from ecomap.web.responses import PAGE_CSP, local, page, redirect, templates
-from ecomap.web.routes import api, downloads, pages, uploads, users
+from ecomap.web.routes import api, downloads, pages, patches, uploads, users
 from ecomap.web.staging import Staging
 from ecomap.web.uploads import Uploads
 
@@ -64,7 +64,7 @@ __all__ = ["create_app", "error_response"]
 
 log = logging.getLogger(__name__)
 
-UPLOAD_PATHS = ("/upload", "/api/uploads")
+UPLOAD_PATHS = ("/upload", "/api/uploads") + patches.PHOTO_PATHS
 # Room for the multipart envelope and the small form fields around the file.
 _FORM_OVERHEAD = 64 * 1024
 # Largest body of a request that sends no file (sign-in, confirm, rollback …).
@@ -197,7 +197,7 @@ def create_app(settings: Settings | None = None, *, staging_root: str | Path | N
         # (an included router would be one entry there), and they are matched in this
         # order.  (They are shared by every app made here: all they need is read from
         # ``request.app.state``.)
-        routes=[route for module in (users, pages, uploads, downloads, api)
+        routes=[route for module in (users, pages, patches, uploads, downloads, api)
                 for route in module.router.routes],
         title="ecomap", version=__version__,
         description="Restoration plots of a county: upload and check plot files, store them "

@@ -48,8 +48,11 @@ class Uploads:
         self._slots = threading.BoundedSemaphore(max(1, int(settings.check_workers)))
 
     # --- stage ----------------------------------------------------------------------
-    def stage(self, owner: str, upload, category: str, year: int, lang: str) -> Staged:
-        """Save ``upload`` (a file object with ``.filename`` and ``.file``) and check it."""
+    def stage(self, owner: str, upload, category: str, year: int, lang: str, *,
+              township: str | None = None) -> Staged:
+        """Save ``upload`` (a file object with ``.filename`` and ``.file``) and check it;
+        with ``township`` (a township-bound editor's), refuse it, keeping nothing, when
+        accepted plots lie outside that township."""
         from ecomap.schema import get_category
 
         code = get_category(category).code
@@ -75,6 +78,8 @@ class Uploads:
             # Only the checked copy is kept: confirm never reads the file as sent.
             item.path.unlink(missing_ok=True)
             self.staging.recount(item)
+            if township is not None:
+                self.check_township(item, township)
         except BaseException:
             self.staging.drop(item.token)
             raise
@@ -101,6 +106,20 @@ class Uploads:
                 digest.update(chunk)
                 out.write(chunk)
         item.sha256 = digest.hexdigest()
+
+    def check_township(self, item: Staged, township: str) -> None:
+        """PermissionDenied naming the accepted plots of ``item`` (either checked copy)
+        whose primary township is not ``township``."""
+        from ecomap.web._check import CHECKED, CHECKED_REPLACE
+        from ecomap.web.patchviews import outside_township, refuse_outside
+
+        ids: list[str] = []
+        for sha, name in ((item.checked_sha256, CHECKED), (item.replace_sha256,
+                                                          CHECKED_REPLACE)):
+            if sha:
+                ids += [i for i in outside_township(load_checked(item.folder, sha, name),
+                                                    township) if i not in ids]
+        refuse_outside(ids, township, item.name)
 
     # --- preview --------------------------------------------------------------------
     def preview_html(self, item: Staged, lang: str) -> str:
@@ -159,6 +178,12 @@ class Uploads:
                 checked = load_checked(item.folder, item.replace_sha256, CHECKED_REPLACE)
                 report = item.replace_reports.get(current_lang()) or item.report
             plots, splits = checked["plots"], checked["splits"]
+            # An account bound to a township since the check: checked again.
+            town = getattr(user, "township", None)
+            if town is not None and not user.can("admin"):
+                from ecomap.web.patchviews import outside_township, refuse_outside
+
+                refuse_outside(outside_township(checked, town), town, item.name)
             # The batch is the uploader's (an admin may confirm it for them).
             provenance = Provenance(item.name, item.sha256, item.owner)
             # One writer at a time in this process.  The store may have changed since

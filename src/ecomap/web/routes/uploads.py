@@ -56,6 +56,11 @@ def check_may_replace(s: Session, st, batch_id: int) -> None:
             owner=row["user"].iloc[0]))
 
 
+def bound_township(s: Session) -> str | None:
+    """The township an editor's uploads must lie in (None: anywhere)."""
+    return None if s.user.can("admin") else s.user.township
+
+
 def confirm_upload(uploads: Uploads, s: Session, token: str, lang: str = "zh",
                    batch_to_replace: int | None = None) -> dict:
     with use_lang(lang):
@@ -81,7 +86,8 @@ def upload_form(request: Request, s: Editor, file: Annotated[UploadFile, File()]
                 uploads: UploadsDep, lang: Lang, csrf: Annotated[str, Form()] = ""):
     # The token of the action URL was checked before the body was read (UploadGate).
     check_csrf(request, s, csrf or request.query_params.get("csrf"))
-    item = uploads.stage(s.user.name, file, category, year, lang)
+    item = uploads.stage(s.user.name, file, category, year, lang,
+                         township=bound_township(s))
     return redirect(f"/uploads/{item.token}")
 
 
@@ -143,7 +149,8 @@ def api_upload(request: Request, s: Editor, file: Annotated[UploadFile, File()],
     replacing the plot batch N; ``replaceable`` lists the stored batches the file
     repeats)."""
     check_csrf(request, s, None)
-    item = uploads.stage(s.user.name, file, category, year, lang)
+    item = uploads.stage(s.user.name, file, category, year, lang,
+                         township=bound_township(s))
     out = {"upload_id": item.token, "report": item.report, "batch_id": None,
            "replaceable": item.replaceable}
     if confirm and (item.report["status"] != "reject" or replace is not None):

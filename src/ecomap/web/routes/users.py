@@ -40,6 +40,23 @@ def remove_user(accounts: Accounts, s: Session, name: str) -> None:
     accounts.remove(name)
 
 
+def store_township(request: Request, value: str | None) -> str | None:
+    """The official name of township ``value`` among the store's (None for none)."""
+    from ecomap.townnames import match_township
+    from ecomap.web.data import store_of
+
+    if not value or not value.strip():
+        return None
+    with store_of(request) as st:
+        names = [str(n) for n in st.townships()["name"]]
+    official = match_township(value, names)
+    if official is None:
+        raise InputError(tr("乡镇 {value!r} 不在库中的乡镇里; 可选: {names}",
+                            "township {value!r} is not one of the store's townships; use "
+                            "one of {names}", value=value, names="、".join(names)))
+    return official
+
+
 def signed_out_page(url: str):
     response = redirect(url)
     response.delete_cookie(SESSION_COOKIE)
@@ -120,15 +137,20 @@ def users_logout(request: Request, name: str, s: Admin, accounts: AccountsDep,
 
 @router.get("/users", response_class=HTMLResponse, include_in_schema=False)
 def users_page(request: Request, s: Admin, accounts: AccountsDep):
-    return page(request, "users.html", accounts=accounts.list(), roles=ROLES)
+    from ecomap.web.data import store_of
+
+    with store_of(request) as st:
+        towns = [str(n) for n in st.townships()["name"]]
+    return page(request, "users.html", accounts=accounts.list(), roles=ROLES, towns=towns)
 
 
 @router.post("/users", include_in_schema=False)
 def users_add(request: Request, s: Admin, username: Annotated[str, Form()],
               password: Annotated[str, Form()], role: Annotated[str, Form()],
-              accounts: AccountsDep, csrf: Annotated[str, Form()] = ""):
+              accounts: AccountsDep, csrf: Annotated[str, Form()] = "",
+              township: Annotated[str, Form()] = ""):
     check_csrf(request, s, csrf)
-    accounts.add(username, password, role)
+    accounts.add(username, password, role, store_township(request, township))
     return redirect("/users")
 
 
@@ -184,11 +206,13 @@ def api_users(s: Admin, accounts: AccountsDep) -> list[dict]:
 @router.post("/api/users", tags=["accounts"])
 def api_add_user(request: Request, s: Admin, username: Annotated[str, Form()],
                  password: Annotated[str, Form()], accounts: AccountsDep,
-                 role: Annotated[str, Form()] = "viewer") -> dict:
-    """Create an account (admins)."""
+                 role: Annotated[str, Form()] = "viewer",
+                 township: Annotated[str, Form()] = "") -> dict:
+    """Create an account (admins); ``township`` binds it to one of the store's
+    townships."""
     check_csrf(request, s, None)
-    user = accounts.add(username, password, role)
-    return {"name": user.name, "role": user.role}
+    user = accounts.add(username, password, role, store_township(request, township))
+    return {"name": user.name, "role": user.role, "township": user.township}
 
 
 @router.delete("/api/users/{name}", tags=["accounts"])
