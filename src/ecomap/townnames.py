@@ -13,7 +13,7 @@ import unicodedata
 from collections.abc import Iterable
 from functools import lru_cache
 
-__all__ = ["clean_name", "match_township"]
+__all__ = ["clean_name", "match_township", "official_township"]
 
 # A note in brackets, after NFKC folded full-width brackets to ASCII ones.
 _NOTE = re.compile(r"[(\[【〔［][^()\[\]【】〔〕［］]*[)\]】〕］]")
@@ -94,3 +94,18 @@ def match_township(value, names: Iterable[str], county: str | None = None) -> st
         if longest:
             return by_clean[longest[0]]
     return None
+
+
+def official_township(value, names: Iterable[str]) -> str:
+    """The official township name ``value`` stands for among ``names``; an
+    :class:`~ecomap.errors.InputError` listing the names when it is none of them."""
+    from ecomap.errors import InputError
+    from ecomap.i18n import tr
+
+    names = [str(n) for n in names]
+    official = match_township(value, names)
+    if official is None:
+        raise InputError(tr("乡镇 {value!r} 不在库中的乡镇里; 可选: {names}",
+                            "township {value!r} is not one of the store's townships; use "
+                            "one of {names}", value=value, names="、".join(names)))
+    return official

@@ -23,19 +23,12 @@ def _accounts(store, users):
 
 def _township(store, value: str) -> str:
     """The official township name ``value`` stands for, in the store's townships."""
-    from ecomap.errors import InputError
     from ecomap.settings import Settings
     from ecomap.store import open_store
-    from ecomap.townnames import match_township
+    from ecomap.townnames import official_township
 
     with open_store(Settings.from_env(store=store).store) as st:
-        names = [str(n) for n in st.townships()["name"]]
-    official = match_township(value, names)
-    if official is None:
-        raise InputError(tr("乡镇 {value!r} 不在库中的乡镇里; 可选: {names}",
-                            "township {value!r} is not one of the store's townships; use "
-                            "one of {names}", value=value, names="、".join(names)))
-    return official
+        return official_township(value, st.townships()["name"])
 
 
 @click.command("serve", short_help="Run the web service: upload and check plot files, maps "

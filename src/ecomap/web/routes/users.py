@@ -42,19 +42,13 @@ def remove_user(accounts: Accounts, s: Session, name: str) -> None:
 
 def store_township(request: Request, value: str | None) -> str | None:
     """The official name of township ``value`` among the store's (None for none)."""
-    from ecomap.townnames import match_township
+    from ecomap.townnames import official_township
     from ecomap.web.data import store_of
 
     if not value or not value.strip():
         return None
     with store_of(request) as st:
-        names = [str(n) for n in st.townships()["name"]]
-    official = match_township(value, names)
-    if official is None:
-        raise InputError(tr("乡镇 {value!r} 不在库中的乡镇里; 可选: {names}",
-                            "township {value!r} is not one of the store's townships; use "
-                            "one of {names}", value=value, names="、".join(names)))
-    return official
+        return official_township(value, st.townships()["name"])
 
 
 def signed_out_page(url: str):
