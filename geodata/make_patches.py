@@ -23,6 +23,7 @@ import zipfile
 from pathlib import Path
 
 import geopandas as gpd
+import make_years  # beside this script: the deterministic workbook writer
 import pyogrio
 
 HERE = Path(__file__).resolve().parent
@@ -90,7 +91,6 @@ def event_rows(src: gpd.GeoDataFrame, layer: gpd.GeoDataFrame) -> list[list]:
 def write_events(rows: list[list]) -> bytes:
     from openpyxl import Workbook
     from openpyxl.styles import Alignment, Font
-    from openpyxl.writer.excel import ExcelWriter
 
     wb = Workbook()
     ws = wb.active
@@ -108,21 +108,7 @@ def write_events(rows: list[list]) -> bytes:
                 cell.number_format = "yyyy-mm-dd"
     for c, w in enumerate((16, 9, 9, 9, 14, 9, 12, 12, 12, 9, 18, 12), 1):
         ws.column_dimensions[ws.cell(3, c).column_letter].width = w
-    props = wb.properties
-    props.creator = props.lastModifiedBy = "大余县林业局"
-    props.title = TITLE
-    props.created = props.modified = FIXED_TIME
-    buf = io.BytesIO()
-    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as archive:
-        ExcelWriter(wb, archive).write_data()
-    out = io.BytesIO()
-    with zipfile.ZipFile(buf) as s, zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as d:
-        for info in s.infolist():
-            fixed = zipfile.ZipInfo(info.filename, date_time=ZIP_TIME)
-            fixed.compress_type = zipfile.ZIP_DEFLATED
-            fixed.external_attr = 0o600 << 16
-            d.writestr(fixed, s.read(info.filename))
-    return out.getvalue()
+    return make_years.workbook_bytes(wb, title=TITLE, modified=FIXED_TIME)
 
 
 def main() -> None:

@@ -175,7 +175,6 @@ def write_targets(path: Path, rows: list[list]) -> None:
     fixed zip entry times."""
     from openpyxl import Workbook
     from openpyxl.styles import Alignment, Border, Font, Side
-    from openpyxl.writer.excel import ExcelWriter
 
     wb = Workbook()
     ws = wb.active
@@ -195,14 +194,22 @@ def write_targets(path: Path, rows: list[list]) -> None:
             ws.cell(r, c, v).border = box
     for letter, width in zip("ABCDEFG", (6, 10, 26, 8, 10, 10, 34), strict=True):
         ws.column_dimensions[letter].width = width
+    path.write_bytes(workbook_bytes(wb, title=TARGETS_TITLE))
+
+
+def workbook_bytes(wb, *, title: str, modified: datetime = FIXED_TIME) -> bytes:
+    """``wb`` as XLSX bytes that are the same on every run: fixed document properties and
+    zip entry times (openpyxl and zipfile stamp the clock otherwise)."""
+    from openpyxl.writer.excel import ExcelWriter
+
     props = wb.properties
     props.creator = props.lastModifiedBy = "大余县林业局"
-    props.title = TARGETS_TITLE
-    props.created = props.modified = FIXED_TIME
+    props.title = title
+    props.created = props.modified = modified
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as archive:
         ExcelWriter(wb, archive).write_data()
-    # Same entries, in the same order, with a fixed time (zipfile stamps the clock).
+    # Same entries, in the same order, with a fixed time.
     out = io.BytesIO()
     with zipfile.ZipFile(buf) as src, zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as dst:
         for info in src.infolist():
@@ -210,4 +217,4 @@ def write_targets(path: Path, rows: list[list]) -> None:
             fixed.compress_type = zipfile.ZIP_DEFLATED
             fixed.external_attr = 0o600 << 16
             dst.writestr(fixed, src.read(info.filename))
-    path.write_bytes(out.getvalue())
+    return out.getvalue()
