@@ -22,7 +22,7 @@ from ecomap.settings import Settings
 from ecomap.store import Provenance, Store
 from ecomap.store.base import replace_problem, same_file_batch, same_file_text
 
-__all__ = ["check_context", "ingest_file", "validate_file"]
+__all__ = ["check_context", "ingest_file", "read_near_county", "rejected_outcome", "validate_file"]
 
 log = logging.getLogger(__name__)
 
@@ -88,18 +88,11 @@ def validate_file(path: str | os.PathLike, store: Store, *, category: str,
             report.add("error", "duplicate_file", same_file_text(shown, same))
         info = {"file": shown, "layer": layer, "sha256": sha256,
                 "replaceable": [int(same["batch_id"])] if same is not None else []}
-        return _rejected(report, info)
-    county = store.county()
-    near = tuple(county.total_bounds) if len(county) else None
-    try:
-        read = read_upload(path, layer=layer, encoding=encoding, crs=crs, near=near,
-                           settings=settings, name=shown)
-    except InputError as exc:
-        report = Report(shown)
-        code = getattr(exc, "code", None) or \
-            type(exc).__name__.replace("Error", "").lower() or "input"
-        report.add("error", code, message_of(exc))
-        return _rejected(report, {"file": shown, "layer": layer})
+        return rejected_outcome(report, info)
+    read, refused = read_near_county(path, store, layer=layer, encoding=encoding, crs=crs,
+                                     settings=settings, name=shown)
+    if refused is not None:
+        return refused
     plots, report = prepare_plots(read.frame, category=code, year=year, source=shown,
                                   require_year=require_year)
     for severity, kind, text in read.notes:
@@ -107,7 +100,7 @@ def validate_file(path: str | os.PathLike, store: Store, *, category: str,
     info = {"file": shown, "layer": read.layer, "crs": read.crs,
             "crs_source": read.crs_source, "encoding": read.encoding, "sha256": sha256}
     if report.file_errors:
-        return _rejected(report, info, features=len(plots))
+        return rejected_outcome(report, info, features=len(plots))
     context = check_context(store, category=code, year=year, settings=settings,
                             replace=replace)
     if read.kind == "kml":
@@ -124,7 +117,26 @@ def validate_file(path: str | os.PathLike, store: Store, *, category: str,
     return outcome
 
 
-def _rejected(report: Report, info: dict, features: int = 0) -> Outcome:
+def read_near_county(path, store: Store, *, layer: str | None, encoding: str | None,
+                     crs: str | None, settings: Settings, name: str):
+    """``(read, None)``: the upload read (its coordinates placed near the store's
+    county when the CRS has to be guessed); or ``(None, outcome)``: a file that cannot
+    be read, as a rejected outcome with one file-level problem."""
+    county = store.county()
+    near = tuple(county.total_bounds) if len(county) else None
+    try:
+        return read_upload(path, layer=layer, encoding=encoding, crs=crs, near=near,
+                           settings=settings, name=name), None
+    except InputError as exc:
+        report = Report(name)
+        code = getattr(exc, "code", None) or \
+            type(exc).__name__.replace("Error", "").lower() or "input"
+        report.add("error", code, message_of(exc))
+        return None, rejected_outcome(report, {"file": name, "layer": layer})
+
+
+def rejected_outcome(report: Report, info: dict, features: int = 0) -> Outcome:
+    """A rejected outcome: ``report``'s problems and nothing accepted (``features`` read)."""
     import geopandas as gpd
     import pandas as pd
 

@@ -14,13 +14,12 @@ import os
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 
-from ecomap.checks import CheckContext, Outcome, Report, check_plots, prepare_plots
+from ecomap.checks import CheckContext, Outcome, check_plots, prepare_plots
 from ecomap.checks.report import stripped_text
-from ecomap.errors import InputError
-from ecomap.i18n import message_of, tr
-from ecomap.io.vector import file_sha256, read_upload
+from ecomap.i18n import tr
+from ecomap.ingest import read_near_county, rejected_outcome
+from ecomap.io.vector import file_sha256
 from ecomap.settings import Settings
 from ecomap.store import Provenance, Store
 from ecomap.units import mu_from_m2
@@ -58,15 +57,11 @@ def read_patches(path: str | os.PathLike, store: Store, *, year: int,
     """
     settings = settings or Settings()
     shown = name or Path(path).name
+    read, refused = read_near_county(path, store, layer=layer, encoding=encoding, crs=crs,
+                                     settings=settings, name=shown)
+    if refused is not None:
+        return refused, None
     county = store.county()
-    near = tuple(county.total_bounds) if len(county) else None
-    try:
-        read = read_upload(path, layer=layer, encoding=encoding, crs=crs, near=near,
-                           settings=settings, name=shown)
-    except InputError as exc:
-        report = Report(shown)
-        report.add("error", getattr(exc, "code", None) or "input", message_of(exc))
-        return _rejected(report, {"file": shown}), None
     raw = read.frame
     info = {"file": shown, "layer": read.layer, "crs": read.crs,
             "crs_source": read.crs_source, "encoding": read.encoding,
@@ -81,7 +76,7 @@ def read_patches(path: str | os.PathLike, store: Store, *, year: int,
             "{file}: no patch-ID field (one of {names}); the fields are: {have}",
             file=shown, names="、".join(ID_ALIASES[:7]),
             have="、".join(str(c) for c in raw.columns if c != raw.geometry.name)))
-        return _rejected(report, info, len(raw)), None
+        return rejected_outcome(report, info, len(raw)), None
     ids = stripped_text(raw[id_col]).reset_index(drop=True)
     ids = ids.where(~ids.isin(["nan", "None"]), "")
     first: dict[str, int] = {}
@@ -106,7 +101,7 @@ def read_patches(path: str | os.PathLike, store: Store, *, year: int,
                             if change_col is not None else None)
     names = raw.columns
     if report.file_errors or report.errors:
-        return _rejected(report, info, len(raw)), None
+        return rejected_outcome(report, info, len(raw)), None
     towns = store.townships()
     cnames = county["name"].dropna().astype(str) if "name" in county else []
     context = CheckContext(
@@ -147,11 +142,3 @@ def import_patches(path: str | os.PathLike, store: Store, *, year: int,
     result = store.store_patches(frame, year=int(year), provenance=Provenance(
         name or Path(path).name, sha, settings.user))
     return outcome, result
-
-
-def _rejected(report: Report, info: dict, features: int = 0) -> Outcome:
-    import geopandas as gpd
-
-    empty = gpd.GeoDataFrame({"plot_id": []}, geometry=gpd.GeoSeries([], crs="EPSG:4490"))
-    splits = pd.DataFrame({"plot": [], "township": [], "area_m2": [], "primary": []})
-    return Outcome(report, empty.assign(area_m2=[]), splits, features, empty, info)

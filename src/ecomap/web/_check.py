@@ -47,11 +47,11 @@ def rejected_report(name: str, code: str, message, lang: str) -> dict:
     """The JSON report (in ``lang``, and in every language under ``reports``) of a file
     rejected whole, with one file-level problem."""
     from ecomap.checks import Report
-    from ecomap.ingest import _rejected
+    from ecomap.ingest import rejected_outcome
 
     report = Report(name)
     report.add("error", code, message)
-    outcome = _rejected(report, {"file": name, "layer": None})
+    outcome = rejected_outcome(report, {"file": name, "layer": None})
     return {**outcome.to_json(lang), "reports": _reports(outcome)}
 
 
