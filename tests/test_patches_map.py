@@ -93,6 +93,8 @@ def test_every_patch_in_its_status_colour_with_legend_counts(pstore):
     assert layers[LABEL["open"]]["cols"]["unlawful_type"] == ["违法采伐林木"]
     assert "大余县" not in html and "测试县2022年度森林督查图斑整改状态" in text_of(html)
     assert "截至 2023-06-10" in text_of(html)
+    # The search box asks for what the map holds: patch IDs (or villages), not 小班号.
+    assert "搜索图斑编号或村名" in html and "搜索小班号或村名" not in html
 
 
 def test_a_past_date_shows_the_old_colours(pstore):

@@ -260,8 +260,11 @@ class _Search(JSCSSMixin, RawMacro):
         return f"ecomap.search({self._parent.get_name()}, {_js(self.options)});\n"
 
 
-def add_controls(m: folium.Map, *, lang: str, search: bool) -> None:
-    """Fullscreen, measure, search (top left); layers, north arrow (top right); scale."""
+def add_controls(m: folium.Map, *, lang: str, search: bool,
+                 search_hint: str = "search") -> None:
+    """Fullscreen, measure, search (top left); layers, north arrow (top right); scale.
+
+    ``search_hint``: the key of the search box's placeholder text (``_style.TEXT``)."""
     plugins.Fullscreen(position="topleft", title=_style.text("fullscreen", lang),
                        title_cancel=_style.text("fullscreen_exit", lang)).add_to(m)
     plugins.MeasureControl(
@@ -272,7 +275,7 @@ def add_controls(m: folium.Map, *, lang: str, search: bool) -> None:
         completed_color="#c62828").add_to(m)
     if search:
         m.add_child(_Search({
-            "placeholder": _style.text("search", lang),
+            "placeholder": _style.text(search_hint, lang),
             "notFound": _style.text("search_none", lang),
             "cancel": _style.text("search_cancel", lang),
             "villageSuffix": _style.TEXT["village_suffix"][0 if lang == "zh" else 1],

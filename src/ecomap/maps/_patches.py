@@ -213,7 +213,7 @@ def patches_map(county: gpd.GeoDataFrame, townships: gpd.GeoDataFrame,
                                             illustrative=illustrative))
     section = _add_patch_layers(m, frame, events, photos, day=day, lang=lang, grid=grid)
     _furniture.add_title(m, title, subtitle)
-    _furniture.add_controls(m, lang=lang, search=len(frame) > 0)
+    _furniture.add_controls(m, lang=lang, search=len(frame) > 0, search_hint="search_patch")
     _furniture.add_legend(m, [LegendSection(_style.text("boundaries", lang), lines), section],
                           "bottomleft", css_class="ecomap-legend-main")
     _furniture.add_notes(m, _notes(lang=lang, source=source, illustrative=illustrative),

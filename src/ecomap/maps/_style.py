@@ -40,6 +40,7 @@ TEXT = {
     "township_line": ("乡镇界(示意)", "Township boundary (illustrative)"),
     "township_line_official": ("乡镇界", "Township boundary"),
     "search": ("搜索小班号或村名", "Plot ID or village"),
+    "search_patch": ("搜索图斑编号或村名", "Patch ID or village"),
     "search_none": ("未找到", "Not found"),
     "search_cancel": ("取消", "Cancel"),
     "village_suffix": ("(全村{n}个小班)", "(village, {n} plots)"),
