@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import Annotated
 from urllib.parse import quote
 
-from fastapi import APIRouter, File, Form, Query, Request, UploadFile
+from fastapi import APIRouter, Depends, File, Form, Query, Request, UploadFile
 from fastapi.responses import HTMLResponse, Response
 
 from ecomap.errors import InputError, NotFoundError, ValidationError
@@ -30,6 +30,21 @@ router = APIRouter()
 PHOTO_PATHS = ("/upload/photos", "/api/uploads/photos")
 _FIELDS = ("verification", "unlawful_type", "status", "deadline", "rectified_on",
            "closed_on", "note")
+
+
+def _changes(verification: Annotated[str, Form()] = "",
+             unlawful_type: Annotated[str, Form()] = "",
+             status: Annotated[str, Form()] = "",
+             deadline: Annotated[str, Form()] = "",
+             rectified_on: Annotated[str, Form()] = "",
+             closed_on: Annotated[str, Form()] = "",
+             note: Annotated[str, Form()] = "") -> dict[str, str]:
+    """The update form's fields (the page's and the API's), as ``{field: value}``."""
+    return dict(zip(_FIELDS, (verification, unlawful_type, status, deadline, rectified_on,
+                              closed_on, note), strict=True))
+
+
+Changes = Annotated[dict, Depends(_changes)]
 
 
 def _in_charge(st, patch_id: str) -> str | None:
@@ -123,17 +138,8 @@ def patch_page(request: Request, patch_id: str, s: Viewer, lang: Lang,
 
 @router.post("/patches/{patch_id}", include_in_schema=False)
 def patch_update_form(request: Request, patch_id: str, s: Editor, lang: Lang,
-                      csrf: Annotated[str, Form()] = "",
-                      verification: Annotated[str, Form()] = "",
-                      unlawful_type: Annotated[str, Form()] = "",
-                      status: Annotated[str, Form()] = "",
-                      deadline: Annotated[str, Form()] = "",
-                      rectified_on: Annotated[str, Form()] = "",
-                      closed_on: Annotated[str, Form()] = "",
-                      note: Annotated[str, Form()] = ""):
+                      values: Changes, csrf: Annotated[str, Form()] = ""):
     check_csrf(request, s, csrf)
-    values = dict(zip(_FIELDS, (verification, unlawful_type, status, deadline,
-                                rectified_on, closed_on, note), strict=True))
     try:
         with use_lang(lang):
             done = update(request, s, patch_id, values)
@@ -223,18 +229,10 @@ def api_patch(request: Request, patch_id: str, s: Viewer, lang: Lang) -> dict:
 
 @router.post("/api/patches/{patch_id}", tags=["patches"])
 def api_patch_update(request: Request, patch_id: str, s: Editor, lang: Lang,
-                     verification: Annotated[str, Form()] = "",
-                     unlawful_type: Annotated[str, Form()] = "",
-                     status: Annotated[str, Form()] = "",
-                     deadline: Annotated[str, Form()] = "",
-                     rectified_on: Annotated[str, Form()] = "",
-                     closed_on: Annotated[str, Form()] = "",
-                     note: Annotated[str, Form()] = "") -> dict:
+                     values: Changes) -> dict:
     """Update one patch (form fields as ``ecomap patches update``; dates YYYY-MM-DD);
     a refused change is a 422 with the message."""
     check_csrf(request, s, None)
-    values = dict(zip(_FIELDS, (verification, unlawful_type, status, deadline,
-                                rectified_on, closed_on, note), strict=True))
     with use_lang(lang):
         done = update(request, s, patch_id, values)
     return {"patch_id": patch_id, "events": [{"field": f, "value": v} for f, v in done]}
