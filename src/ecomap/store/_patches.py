@@ -19,7 +19,7 @@ import shapely
 
 from ecomap.errors import ValidationError
 from ecomap.i18n import tr
-from ecomap.store.layers import LAYERS_SCHEMA, READ_COLUMNS, typed_layer
+from ecomap.store.layers import LAYERS_SCHEMA, READ_COLUMNS, typed_layer, where
 
 __all__ = ["PATCH_COLUMNS", "PatchesStore", "now_utc"]
 
@@ -49,15 +49,10 @@ class PatchesStore:
         if "patches" in self._absent:
             cols = LAYERS_SCHEMA["patches"][1]
             return typed_layer(pd.DataFrame({"fid": [], **{c: [] for c in cols}}), cols, [])
-        conds, params = [], []
-        if year is not None:
-            conds.append(f"year = {self._mark}")
-            params.append(int(year))
-        if township is not None:
-            conds.append(f"township = {self._mark}")
-            params.append(str(township))
-        where = ("WHERE " + " AND ".join(conds)) if conds else ""
-        gdf = self._read_layer("patches", where, params)
+        clause, params = where([("year = {m}", None if year is None else int(year)),
+                                ("township = {m}", None if township is None
+                                 else str(township))], mark=self._mark)
+        gdf = self._read_layer("patches", clause, params)
         return gdf.sort_values("patch_id", kind="stable").reset_index(drop=True)
 
     def patch_events(self, *, patch_ids=None, year: int | None = None) -> pd.DataFrame:

@@ -15,6 +15,7 @@ import pandas as pd
 from ecomap.errors import ValidationError
 from ecomap.i18n import tr
 from ecomap.schema import CATEGORIES
+from ecomap.store.layers import where
 
 __all__ = ["PHOTO_COLUMNS", "PhotosStore"]
 
@@ -78,14 +79,13 @@ class PhotosStore:
             ["image"] if images else [])
         if "photos" in self._absent:
             return pd.DataFrame(columns=cols)
-        conds, params = [], []
-        for column, value in (("target_kind", target_kind), ("target_key", target_key),
-                              ("batch_id", batch), ("photo_id", photo_id)):
-            if value is not None:
-                conds.append(f"{column} = {self._mark}")
-                params.append(int(value) if column == "batch_id" else str(value))
-        where = ("WHERE " + " AND ".join(conds)) if conds else ""
-        df = self._frame(f"SELECT {', '.join(cols)} FROM photos {where} ORDER BY fid",
+        clause, params = where([
+            ("target_kind = {m}", None if target_kind is None else str(target_kind)),
+            ("target_key = {m}", None if target_key is None else str(target_key)),
+            ("batch_id = {m}", None if batch is None else int(batch)),
+            ("photo_id = {m}", None if photo_id is None else str(photo_id))],
+            mark=self._mark)
+        df = self._frame(f"SELECT {', '.join(cols)} FROM photos {clause} ORDER BY fid",
                          params, cols)
         for blob in ("thumbnail", "image"):
             if blob in cols:

@@ -15,7 +15,7 @@ import pandas as pd
 from ecomap import crs as _crs
 
 __all__ = ["ADDED_LAYERS", "LAYERS", "LAYERS_SCHEMA", "PLOT_COLUMNS", "READ_COLUMNS",
-           "TABLES_OF", "plot_filter", "schema_with", "split_arrays", "typed_layer", "unique_boxes"]
+           "TABLES_OF", "plot_filter", "schema_with", "split_arrays", "typed_layer", "unique_boxes", "where"]
 
 #: Canonical plot columns as stored, besides geometry and the computed ones.
 PLOT_COLUMNS = [
@@ -108,23 +108,24 @@ def typed_layer(df: pd.DataFrame, columns: dict[str, str], geoms) -> gpd.GeoData
                                                        index=df.index))
 
 
+def where(conditions, *, mark: str = "?") -> tuple[str, list]:
+    """``WHERE … AND …`` and its parameters from ``(condition, value)`` pairs, those
+    whose value is None left out; ``{m}`` in a condition is the backend's placeholder
+    (``mark``)."""
+    kept = [(c, v) for c, v in conditions if v is not None]
+    sql = " AND ".join(c.format(m=mark) for c, _ in kept)
+    return ("WHERE " + sql) if kept else "", [v for _, v in kept]
+
+
 def plot_filter(*, category=None, year=None, township=None, batch=None,
                 mark: str = "?") -> tuple[str, list]:
     """The WHERE clause (with ``mark`` placeholders) and parameters of ``Store.plots``."""
-    conds, params = [], []
-    if category is not None:
-        conds.append(f"category = {mark}")
-        params.append(category)
-    if year is not None:
-        conds.append(f"year = {mark}")
-        params.append(int(year))
-    if batch is not None:
-        conds.append(f"batch_id = {mark}")
-        params.append(int(batch))
-    if township is not None:
-        conds.append(f"fid IN (SELECT plot_fid FROM plot_townships WHERE township = {mark})")
-        params.append(township)
-    return ("WHERE " + " AND ".join(conds)) if conds else "", params
+    return where([
+        ("category = {m}", category),
+        ("year = {m}", None if year is None else int(year)),
+        ("batch_id = {m}", None if batch is None else int(batch)),
+        ("fid IN (SELECT plot_fid FROM plot_townships WHERE township = {m})", township),
+    ], mark=mark)
 
 
 def split_arrays(rows: list[tuple]) -> dict[str, np.ndarray]:
